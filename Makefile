@@ -1,0 +1,35 @@
+# Thin wrappers; every target assumes `bash .ci/setup` has run (it is idempotent).
+VENV    := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+PYTEST  := $(VENV)/bin/pytest
+SANITY_TREE := $(CURDIR)/.cache/sanity/ansible_collections/hostnet/qemu
+
+.PHONY: setup test pytest sanity lint bench lab lab-down clean
+
+setup:
+	bash .ci/setup
+
+## test: everything CI runs (unit + kernel integration tests, sanity, lint)
+test: pytest sanity lint
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a pass.
+pytest:
+	@$(PYTEST) -q -p no:cacheprovider tests/unit tests/integration; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
+
+# ansible-test needs the collection under ansible_collections/NS/NAME: copy what git would ship.
+sanity:
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(SANITY_TREE)/
+	cd $(SANITY_TREE) && git init -q && git add -A && \
+	  $(CURDIR)/.venv-sanity/bin/ansible-test sanity --color no --local --python 3.11 --requirements
+
+lint:
+	ansible-lint --profile production --offline
+
+bench:
+	$(VENV)/bin/python benchmarks/netdevs_bench.py
+
+clean:
+	rm -rf .cache/sanity tests/output

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine: dump once, plan, apply in order (unless check mode), report.
+
+Every device module is a face over converge(); the single-device modules pass a set of one.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netlink, _plan
+from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
+
+_CREATE_BY_NETLINK = ("bridge", "macvtap")
+
+
+def _with_nodes(kernel, current, names):
+    """Attach /dev node facts to the current macvtaps among `names`."""
+    wanted = [n for n in names if n in current and current[n]["kind"] == "macvtap"]
+    for name, info in kernel.device_nodes(wanted).items():
+        current[name]["device"] = info
+    return current
+
+
+def report(link, ports=None):
+    """What a module returns for one device: the managed view plus kernel facts."""
+    if link is None:
+        return None
+    out = _plan.view(link, ports)
+    out["name"] = link["name"]
+    out["ifindex"] = link["index"]
+    if link["kind"] in _plan.TUN_FAMILY:
+        out["persist"] = link.get("persist")
+    return out
+
+
+def facts(netns=None, names=None):
+    """Every link of the namespace (or those in `names`) as reports, with bridge ports and /dev nodes."""
+    with Kernel(netns) as kernel:
+        current = kernel.dump()
+        if names:
+            missing = sorted(set(names) - set(current))
+            if missing:
+                raise _errors.HostnetError("interface(s) %s not found in %s" % (", ".join(missing), _netlink.where(netns)))
+            current = dict((n, current[n]) for n in names)
+        _with_nodes(kernel, current, list(current))
+    ports = _plan.ports_of(current)
+    out = {}
+    for name, link in current.items():
+        entry = report(link, ports.get(name))
+        if link["kind"] == "veth":
+            entry["peer_ifindex"] = link.get("peer_ifindex")
+        out[name] = entry
+    return out
+
+
+def apply(kernel, ops):
+    """Execute ordered ops, batching runs of the same kind of netlink request."""
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        j = i + 1
+        if op["op"] == "create":
+            netlink = op["kind"] in _CREATE_BY_NETLINK
+            while j < len(ops) and ops[j]["op"] == "create" and ops[j]["kind"] == op["kind"]:
+                j += 1
+            batch = ops[i:j]
+            if netlink:
+                kernel.create_links([o["spec"] for o in batch])
+            else:
+                for o in batch:
+                    kernel.tun(o["spec"], create=True)
+        elif op["op"] == "tun":
+            kernel.tun(op["spec"], create=False)
+        elif op["op"] == "node":
+            kernel.device_node(op["name"], op["owner"], op["group"], op["mode"])
+        else:
+            while j < len(ops) and ops[j]["op"] == op["op"]:
+                j += 1
+            batch = ops[i:j]
+            if op["op"] == "delete":
+                kernel.delete([(o["kind"], o["name"]) for o in batch])
+            elif op["op"] == "set":
+                kernel.set_links([(o["kind"], o["name"], o["fields"]) for o in batch])
+            elif op["op"] == "address":
+                kernel.addresses([(o["kind"], o["name"], o["action"], o["cidr"]) for o in batch])
+        i = j
+
+
+def converge(desired, netns=None, purge_prefix=None, check_mode=False):
+    """Take the namespace to `desired`; return a dict ready for exit_json (changed, plan, diff, devices)."""
+    names = [spec["name"] for spec in desired]
+    with Kernel(netns) as kernel:
+        current = _with_nodes(kernel, kernel.dump(), names)
+        plan = _plan.build(desired, current, netns=netns, purge_prefix=purge_prefix)
+        ops = plan.ops
+        if ops and not check_mode:
+            apply(kernel, ops)
+            current = _with_nodes(kernel, kernel.dump(), names)
+        ports = _plan.ports_of(current)
+        devices = {}
+        for spec in desired:
+            name = spec["name"]
+            if check_mode and ops:
+                devices[name] = plan.after.get(name, report(current.get(name), ports.get(name)))
+            else:
+                devices[name] = report(current.get(name), ports.get(name))
+    return {
+        "changed": bool(ops),
+        "plan": plan.summary(),
+        "diff": {"before": plan.before, "after": plan.after},
+        "devices": devices,
+    }

@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Desired devices: the shared argument specs and their validation into normalised dicts.
+
+Every device module (bridge, tap, macvtap, netdevs) builds its options from these specs,
+so a `tap` in `netdevs.devices` means exactly what the `tap` module means.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+
+KINDS = ("bridge", "tap", "tun", "macvtap")
+
+COMMON_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    up=dict(type="bool", default=True),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+)
+
+BRIDGE_OPTIONS = dict(
+    stp=dict(type="bool"),
+    forward_delay=dict(type="float"),
+    vlan_filtering=dict(type="bool"),
+    addresses=dict(type="list", elements="str"),
+    ports=dict(type="list", elements="str"),
+    exclusive_ports=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+)
+
+TAP_OPTIONS = dict(
+    mode=dict(type="str", default="tap", choices=["tap", "tun"]),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    multi_queue=dict(type="bool", default=False),
+    vnet_hdr=dict(type="bool"),
+    pi=dict(type="bool"),
+    master=dict(type="str"),
+    recreate=dict(type="bool", default=False),
+)
+
+MACVTAP_OPTIONS = dict(
+    link=dict(type="str"),
+    mode=dict(type="str", default="bridge", choices=["bridge", "vepa", "private", "passthru"]),
+    device_owner=dict(type="str"),
+    device_group=dict(type="str"),
+    device_mode=dict(type="str"),
+    recreate=dict(type="bool", default=False),
+)
+
+
+def module_spec(kind):
+    """The argument_spec of the single-device module for `kind`, plus netns."""
+    spec = dict(COMMON_OPTIONS)
+    spec.update({"bridge": BRIDGE_OPTIONS, "tap": TAP_OPTIONS, "macvtap": MACVTAP_OPTIONS}[kind])
+    spec["netns"] = dict(type="str")
+    return spec
+
+
+def netdevs_device_spec():
+    """Options of one entry of netdevs.devices: the union of the kinds, defaults applied per kind."""
+    spec = dict(kind=dict(type="str", required=True, choices=list(KINDS)))
+    for options in (COMMON_OPTIONS, BRIDGE_OPTIONS, TAP_OPTIONS, MACVTAP_OPTIONS):
+        for key, value in options.items():
+            entry = dict(value)
+            entry.pop("default", None)  # defaults depend on the kind; applied in normalise()
+            entry.pop("required", None)
+            spec.setdefault(key, entry)
+    spec["mode"] = dict(type="str", choices=["tap", "tun", "bridge", "vepa", "private", "passthru"])
+    spec["name"]["required"] = True
+    return spec
+
+
+def _defaults(kind):
+    out = {}
+    options = dict(COMMON_OPTIONS)
+    options.update({"bridge": BRIDGE_OPTIONS, "tap": TAP_OPTIONS, "tun": TAP_OPTIONS, "macvtap": MACVTAP_OPTIONS}[kind])
+    for key, value in options.items():
+        out[key] = value.get("default")
+    return out, options
+
+
+def _mode_bits(value, label):
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        bits = int(text, 8)
+    except ValueError:
+        raise HostnetError("%s: device_mode '%s' is not an octal mode such as '0660'" % (label, value))
+    if not 0 <= bits <= 0o777:
+        raise HostnetError("%s: device_mode '%s' must be between 0000 and 0777" % (label, value))
+    return bits
+
+
+def normalise(params, kind=None):
+    """Validate one device's parameters and return its normalised desired-state dict.
+
+    `kind` is given by single-device modules; netdevs entries carry their own.
+    Unknown users/groups, bad names, MACs and CIDRs raise HostnetError naming the device.
+    """
+    kind = kind or params.get("kind")
+    mode = params.get("mode")
+    if kind in ("tap", "tun") and mode is not None:
+        if mode not in ("tap", "tun"):
+            raise HostnetError("tap '%s': mode '%s' is not a tap mode; use tap or tun" % (params.get("name"), mode))
+        if kind == "tun" and mode == "tap":
+            raise HostnetError("tap '%s': kind tun and mode tap contradict each other; give one" % params.get("name"))
+        kind = mode
+    if kind == "macvtap" and mode in ("tap", "tun"):
+        raise HostnetError("macvtap '%s': mode '%s' is not a macvtap mode; use bridge, vepa, private or passthru"
+                           % (params.get("name"), mode))
+    if kind not in KINDS:
+        raise HostnetError("device '%s': unknown kind '%s'; use one of %s" % (params.get("name"), kind, ", ".join(KINDS)))
+    label_kind = "tap" if kind == "tun" else kind
+    name = _validate.ifname(params.get("name"), what=label_kind)
+    label = "%s '%s'" % (label_kind, name)
+    defaults, options = _defaults(kind)
+    given = dict((k, v) for k, v in params.items() if v is not None)
+    stray = sorted(k for k in given if k not in options and k not in ("kind", "netns", "name"))
+    if stray:
+        raise HostnetError("%s: option(s) %s do not apply to a %s" % (label, ", ".join(stray), kind))
+    merged = dict(defaults)
+    merged.update(given)
+    if kind in ("tap", "tun"):
+        merged["mode"] = kind
+    spec = {"kind": kind, "name": name, "state": merged["state"]}
+    if spec["state"] == "absent":
+        return spec
+    spec["up"] = merged["up"]
+    spec["mtu"] = merged.get("mtu")
+    if spec["mtu"] is not None and not 68 <= spec["mtu"] <= 65535:
+        raise HostnetError("%s: mtu %s is out of range (68..65535)" % (label, spec["mtu"]))
+    if merged.get("mac") is not None:
+        if kind == "tun":
+            raise HostnetError("%s: a tun (layer 3) device has no MAC address; drop 'mac' or use mode tap" % label)
+        spec["mac"] = _validate.mac(merged["mac"], what=label)
+    else:
+        spec["mac"] = None
+    if kind == "bridge":
+        spec["stp"] = merged.get("stp")
+        spec["forward_delay"] = merged.get("forward_delay")
+        if spec["forward_delay"] is not None and not 0 <= spec["forward_delay"] <= 300:
+            raise HostnetError("%s: forward_delay %s s is out of range (0..300 seconds)" % (label, spec["forward_delay"]))
+        spec["vlan_filtering"] = merged.get("vlan_filtering")
+        addresses = merged.get("addresses")
+        spec["addresses"] = None if addresses is None else sorted(set(
+            _validate.cidr(a, what="%s: address" % label) for a in addresses))
+        ports = merged.get("ports")
+        if ports is not None:
+            ports = [_validate.ifname(p, what="%s: port" % label) for p in ports]
+            if name in ports:
+                raise HostnetError("%s: a bridge cannot be its own port" % label)
+        spec["ports"] = ports
+        spec["exclusive_ports"] = bool(merged.get("exclusive_ports"))
+        spec["force"] = bool(merged.get("force"))
+    elif kind in ("tap", "tun"):
+        spec["owner"] = _validate.uid(merged.get("owner"), label)
+        spec["group"] = _validate.gid(merged.get("group"), label)
+        spec["owner_given"] = merged.get("owner") is not None
+        spec["group_given"] = merged.get("group") is not None
+        spec["multi_queue"] = bool(merged.get("multi_queue"))
+        spec["vnet_hdr"] = merged.get("vnet_hdr")
+        spec["pi"] = merged.get("pi")
+        spec["master"] = None if merged.get("master") is None else _validate.ifname(merged["master"], what="%s: master" % label)
+        spec["recreate"] = bool(merged.get("recreate"))
+    else:
+        if not merged.get("link"):
+            raise HostnetError("%s: 'link' (the parent interface) is required" % label)
+        spec["link"] = _validate.ifname(merged["link"], what="%s: link" % label)
+        spec["mode"] = merged.get("mode") or "bridge"
+        spec["device_owner"] = _validate.uid(merged.get("device_owner"), label)
+        spec["device_group"] = _validate.gid(merged.get("device_group"), label)
+        mode = _mode_bits(merged.get("device_mode"), label)
+        if mode is None:
+            mode = 0o660 if spec["device_group"] is not None else 0o600
+        spec["device_mode"] = mode
+        spec["recreate"] = bool(merged.get("recreate"))
+    return spec
+
+
+def normalise_all(devices):
+    """Normalise a list of device params; refuse a name declared twice."""
+    seen = {}
+    out = []
+    for params in devices:
+        spec = normalise(params)
+        if spec["name"] in seen:
+            raise HostnetError("device '%s' is declared twice (as %s and as %s); declare each name once"
+                               % (spec["name"], seen[spec["name"]], spec["kind"]))
+        seen[spec["name"]] = spec["kind"]
+        out.append(spec)
+    return out

@@ -1,0 +1,380 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The planner: desired devices vs one dump of current state -> ordered operations.
+
+Pure Python, no kernel: unit-tested on plain dicts. Check mode returns the plan; diff is the
+before/after view of each touched device; `changed` is "the plan is not empty".
+
+Order: delete children before parents; create bridges, then taps/tuns, then macvtaps;
+reconfigure tun ownership; release ports, then set links (enslave, up, mtu, mac);
+then addresses; then macvtap /dev nodes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+MANAGED_KINDS = ("bridge", "tap", "tun", "macvtap")
+TUN_FAMILY = ("tap", "tun")
+_DELETE_RANK = {"macvtap": 0, "tap": 1, "tun": 1, "bridge": 2}
+_CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "macvtap": 2}
+
+
+def _label(kind, name):
+    return "%s '%s'" % ("tap" if kind == "tun" else kind, name)
+
+
+def _where(netns):
+    return "namespace '%s'" % netns if netns else "the host namespace"
+
+
+def view(link, ports=None):
+    """The fields a user manages, for diff and results."""
+    if link is None:
+        return None
+    kind = link["kind"]
+    out = {"kind": kind, "up": link.get("up"), "mtu": link.get("mtu"), "mac": link.get("mac"), "master": link.get("master")}
+    if kind == "bridge":
+        out.update({"stp": link.get("stp"), "forward_delay": link.get("forward_delay"),
+                    "vlan_filtering": link.get("vlan_filtering"), "addresses": list(link.get("addresses") or []),
+                    "ports": sorted(ports or [])})
+    elif kind in TUN_FAMILY:
+        out.update(dict((k, link.get(k)) for k in ("owner", "group", "multi_queue", "vnet_hdr", "pi")))
+    elif kind == "macvtap":
+        out.update({"link": link.get("link"), "mode": link.get("mode")})
+        device = link.get("device") or {}
+        out.update({"device": device.get("path"), "device_owner": device.get("owner"),
+                    "device_group": device.get("group"),
+                    "device_mode": None if device.get("mode") is None else "%04o" % device["mode"]})
+    return out
+
+
+class Plan(object):
+    def __init__(self):
+        self.deletes = []
+        self.creates = []
+        self.tun = []
+        self.releases = []
+        self.sets = {}
+        self.addresses = []
+        self.nodes = []
+        self.before = {}
+        self.after = {}
+
+    def set(self, kind, name, **fields):
+        entry = self.sets.setdefault(name, [kind, {}])
+        entry[1].update(fields)
+
+    @property
+    def ops(self):
+        """The ordered operation list (what check mode reports and apply executes)."""
+        ops = [{"op": "delete", "kind": k, "name": n} for k, n in
+               sorted(self.deletes, key=lambda d: (_DELETE_RANK.get(d[0], 1), d[1]))]
+        ops += [{"op": "create", "kind": s["kind"], "name": s["name"], "spec": s} for s in
+                sorted(self.creates, key=lambda s: _CREATE_RANK[s["kind"]])]
+        ops += [{"op": "tun", "kind": s["kind"], "name": s["name"], "spec": s} for s in self.tun]
+        ops += [{"op": "set", "kind": k, "name": n, "fields": {"master": None}} for k, n in self.releases]
+        ordered = sorted(self.sets.items(), key=lambda item: (item[1][0] != "bridge", item[0]))
+        ops += [{"op": "set", "kind": kind, "name": name, "fields": fields} for name, (kind, fields) in ordered if fields]
+        ops += [{"op": "address", "kind": k, "name": n, "action": a, "cidr": c} for k, n, a, c in self.addresses]
+        ops += [dict(op="node", **node) for node in self.nodes]
+        return ops
+
+    @property
+    def changed(self):
+        return bool(self.ops)
+
+    def summary(self):
+        """Short human-readable lines, one per operation."""
+        lines = []
+        for op in self.ops:
+            label = _label(op["kind"], op["name"])
+            if op["op"] == "set":
+                lines.append("set %s: %s" % (label, ", ".join("%s=%s" % (k, v) for k, v in sorted(op["fields"].items()))))
+            elif op["op"] == "address":
+                lines.append("%s address %s on %s" % (op["action"], op["cidr"], label))
+            elif op["op"] == "node":
+                lines.append("device node of %s: owner=%s group=%s mode=%04o"
+                             % (label, op["owner"], op["group"], op["mode"]))
+            elif op["op"] == "tun":
+                lines.append("set ownership/flags of %s" % label)
+            else:
+                lines.append("%s %s" % (op["op"], label))
+        return lines
+
+
+def _family(kind):
+    return "tun" if kind in TUN_FAMILY else kind
+
+
+def ports_of(current):
+    ports = {}
+    for name, link in current.items():
+        if link.get("master"):
+            ports.setdefault(link["master"], []).append(name)
+    return ports
+
+
+def build(desired, current, netns=None, purge_prefix=None):
+    """Compute the Plan that takes `current` (a dump) to `desired` (normalised specs)."""
+    plan = Plan()
+    where = _where(netns)
+    want = dict((spec["name"], spec) for spec in desired)
+    ports_now = ports_of(current)
+    created = set()
+    deleted = set()
+
+    for spec in desired:
+        name, kind = spec["name"], spec["kind"]
+        label = _label(kind, name)
+        cur = current.get(name)
+        if cur is not None and _family(cur["kind"]) != _family(kind):
+            raise HostnetError("%s: a %s named '%s' already exists in %s; remove it or choose another name"
+                               % (label, cur["kind"], name, where))
+        if spec["state"] == "absent":
+            if cur is not None:
+                plan.deletes.append((cur["kind"], name))
+                deleted.add(name)
+                plan.before[name] = view(cur, ports_now.get(name))
+                plan.after[name] = None
+            continue
+        recreate_why = None
+        if cur is not None and kind in TUN_FAMILY:
+            if cur["kind"] != kind:
+                recreate_why = "changing mode from %s to %s" % (cur["kind"], kind)
+            elif bool(cur.get("multi_queue")) != spec["multi_queue"]:
+                recreate_why = "changing multi_queue from %s to %s" % (bool(cur.get("multi_queue")), spec["multi_queue"])
+        if cur is not None and kind == "macvtap" and cur.get("link") != spec["link"]:
+            recreate_why = "moving it from link '%s' to '%s'" % (cur.get("link"), spec["link"])
+        if recreate_why:
+            if not spec.get("recreate"):
+                raise HostnetError("%s: %s needs the device deleted and created again; set recreate: true to allow it "
+                                   "(anything attached to it, such as a running guest, loses the device)" % (label, recreate_why))
+            plan.deletes.append((cur["kind"], name))
+            deleted.add(name)
+        plan.before[name] = view(cur, ports_now.get(name))
+        if cur is None or recreate_why:
+            created.add(name)
+            plan.creates.append(spec)
+            _after_create(plan, spec)
+            continue
+        _converge_existing(plan, spec, cur, ports_now.get(name))
+
+    _plan_masters(plan, want, current, created, deleted, where)
+    _check_parents(want, current, created, where)
+
+    if purge_prefix:
+        for name, link in sorted(current.items()):
+            if name.startswith(purge_prefix) and name not in want and link["kind"] in MANAGED_KINDS:
+                plan.deletes.append((link["kind"], name))
+                plan.before[name] = view(link, ports_now.get(name))
+                plan.after[name] = None
+
+    for name in list(plan.before):
+        if name in plan.after:
+            continue
+        cur = current.get(name) if name not in created else None
+        plan.after[name] = _project(plan, want.get(name), cur, ports_now.get(name, []))
+    for name in list(plan.before):
+        if plan.before[name] == plan.after[name]:
+            del plan.before[name]
+            del plan.after[name]
+    return plan
+
+
+def _after_create(plan, spec):
+    """Settings that follow a create: up, mtu/mac for taps, addresses, the macvtap node."""
+    kind, name = spec["kind"], spec["name"]
+    fields = {}
+    if spec["up"]:
+        fields["up"] = True
+    if kind in TUN_FAMILY:
+        if spec.get("mtu"):
+            fields["mtu"] = spec["mtu"]
+        if spec.get("mac"):
+            fields["mac"] = spec["mac"]
+    if fields:
+        plan.set(kind, name, **fields)
+    if kind == "bridge":
+        for cidr in spec.get("addresses") or []:
+            plan.addresses.append((kind, name, "add", cidr))
+    if kind == "macvtap":
+        plan.nodes.append({"kind": kind, "name": name, "owner": spec["device_owner"],
+                           "group": spec["device_group"], "mode": spec["device_mode"]})
+
+
+def _converge_existing(plan, spec, cur, ports):
+    kind, name = spec["kind"], spec["name"]
+    fields = {}
+    if bool(cur.get("up")) != spec["up"]:
+        fields["up"] = spec["up"]
+    if spec.get("mtu") and cur.get("mtu") != spec["mtu"]:
+        fields["mtu"] = spec["mtu"]
+    if spec.get("mac") and cur.get("mac") != spec["mac"]:
+        fields["mac"] = spec["mac"]
+    if kind == "bridge":
+        for key in ("stp", "vlan_filtering"):
+            if spec.get(key) is not None and bool(cur.get(key)) != spec[key]:
+                fields[key] = spec[key]
+        delay = spec.get("forward_delay")
+        if delay is not None and (cur.get("forward_delay") is None or abs(cur["forward_delay"] - delay) >= 0.005):
+            fields["forward_delay"] = delay
+        if spec.get("addresses") is not None:
+            have = set(cur.get("addresses") or [])
+            for cidr in sorted(have - set(spec["addresses"])):
+                plan.addresses.append((kind, name, "del", cidr))
+            for cidr in sorted(set(spec["addresses"]) - have):
+                plan.addresses.append((kind, name, "add", cidr))
+    elif kind in TUN_FAMILY:
+        target = {
+            "owner": spec["owner"] if spec["owner_given"] else cur.get("owner"),
+            "group": spec["group"] if spec["group_given"] else cur.get("group"),
+            "pi": cur.get("pi") if spec.get("pi") is None else spec["pi"],
+            "vnet_hdr": cur.get("vnet_hdr") if spec.get("vnet_hdr") is None else spec["vnet_hdr"],
+        }
+        if any(target[k] != cur.get(k) for k in target):
+            tun = dict(spec)
+            tun.update(target)
+            tun["multi_queue"] = bool(cur.get("multi_queue"))
+            plan.tun.append(tun)
+    elif kind == "macvtap":
+        if cur.get("mode") != spec["mode"]:
+            fields["mode"] = spec["mode"]
+        device = cur.get("device") or {}
+        if not device.get("ok") or device.get("owner") != _id(spec["device_owner"]) \
+                or device.get("group") != _id(spec["device_group"]) or device.get("mode") != spec["device_mode"]:
+            plan.nodes.append({"kind": kind, "name": name, "owner": spec["device_owner"],
+                               "group": spec["device_group"], "mode": spec["device_mode"]})
+    if fields:
+        plan.set(kind, name, **fields)
+
+
+def _id(value):
+    """Unset owner/group of a /dev node means root (0), which is what mknod leaves."""
+    return 0 if value is None else value
+
+
+def _plan_masters(plan, want, current, created, deleted, where):
+    claims = {}
+    for spec in want.values():
+        if spec["state"] != "present":
+            continue
+        if spec["kind"] == "bridge" and spec.get("ports") is not None:
+            for port in spec["ports"]:
+                other = claims.get(port)
+                if other and other[0] != spec["name"]:
+                    raise HostnetError("port '%s' is claimed by bridge '%s' and by %s; give each port one master"
+                                       % (port, spec["name"], other[1]))
+                claims[port] = (spec["name"], "bridge '%s'" % spec["name"], spec["force"])
+        elif spec["kind"] in TUN_FAMILY and spec.get("master"):
+            other = claims.get(spec["name"])
+            if other and other[0] != spec["master"]:
+                raise HostnetError("%s: master '%s' contradicts %s, which lists it as a port"
+                                   % (_label(spec["kind"], spec["name"]), spec["master"], other[1]))
+            claims[spec["name"]] = (spec["master"], "its own 'master' option", True)
+
+    for port, (bridge, who, force) in sorted(claims.items()):
+        bspec = want.get(bridge)
+        if bspec is not None and bspec["state"] == "absent":
+            raise HostnetError("bridge '%s' is declared absent but %s enslaves '%s' to it" % (bridge, who, port))
+        if bspec is None:
+            bcur = current.get(bridge)
+            if bcur is None:
+                raise HostnetError("port '%s': bridge '%s' not found in %s; create the bridge first or declare it"
+                                   % (port, bridge, where))
+            if bcur["kind"] != "bridge":
+                raise HostnetError("port '%s': master '%s' is a %s, not a bridge" % (port, bridge, bcur["kind"]))
+        pspec = want.get(port)
+        pcur = current.get(port)
+        if pspec is not None and pspec["state"] == "absent":
+            raise HostnetError("bridge '%s': port '%s' is declared absent; remove it from the ports" % (bridge, port))
+        if pspec is None and pcur is None:
+            raise HostnetError("bridge '%s': port '%s' not found in %s; create it first or remove it from ports"
+                               % (bridge, port, where))
+        have = None if (port in created or pcur is None) else pcur.get("master")
+        if have == bridge:
+            continue
+        if have and not force:
+            raise HostnetError("bridge '%s': port '%s' is already enslaved to '%s'; set force: true to move it"
+                               % (bridge, port, have))
+        kind = pspec["kind"] if pspec else pcur["kind"]
+        plan.set(kind, port, master=bridge)
+        if port not in plan.before and pcur is not None:
+            plan.before[port] = view(pcur)
+
+    for spec in want.values():
+        if spec["kind"] != "bridge" or spec["state"] != "present" or not spec.get("exclusive_ports") or spec.get("ports") is None:
+            continue
+        if spec["name"] in created:
+            continue
+        for name, link in sorted(current.items()):
+            if link.get("master") == spec["name"] and name not in spec["ports"] and name not in deleted:
+                if claims.get(name, (None,))[0] == spec["name"]:
+                    continue
+                plan.releases.append((link["kind"], name))
+                if name not in plan.before:
+                    plan.before[name] = view(link)
+
+
+def _check_parents(want, current, created, where):
+    for spec in want.values():
+        if spec["kind"] != "macvtap" or spec["state"] != "present":
+            continue
+        parent = spec["link"]
+        pspec = want.get(parent)
+        if parent not in current and (pspec is None or pspec["state"] != "present"):
+            raise HostnetError("macvtap '%s': parent link '%s' not found in %s; create it first or fix 'link'"
+                               % (spec["name"], parent, where))
+
+
+def _project(plan, spec, cur, ports_now):
+    """The after-view of a device, from the current link (or nothing) plus the planned changes.
+
+    `spec` is None for an undeclared device the plan touches (a port being enslaved or released).
+    """
+    if spec is None:
+        base = dict(cur)
+        spec = {"kind": cur["kind"], "name": cur["name"]}
+    else:
+        base = dict(cur) if cur is not None else {"kind": spec["kind"], "up": False, "mtu": spec.get("mtu"),
+                                                  "mac": spec.get("mac"), "master": None, "addresses": []}
+        base["kind"] = spec["kind"]
+    name = spec["name"]
+    if spec["kind"] == "bridge" and "ports" in spec:
+        for key in ("stp", "forward_delay", "vlan_filtering"):
+            if spec.get(key) is not None:
+                base[key] = spec[key]
+        if spec.get("addresses") is not None:
+            base["addresses"] = list(spec["addresses"])
+    elif spec["kind"] in TUN_FAMILY and "owner_given" in spec:
+        for tun in plan.tun:
+            if tun["name"] == name:
+                base.update(dict((k, tun[k]) for k in ("owner", "group", "pi", "vnet_hdr")))
+        if cur is None:
+            base.update({"owner": spec["owner"], "group": spec["group"], "multi_queue": spec["multi_queue"],
+                         "vnet_hdr": bool(spec.get("vnet_hdr")), "pi": bool(spec.get("pi"))})
+    elif spec["kind"] == "macvtap" and "link" in spec:
+        base["link"] = spec["link"]
+        base["mode"] = spec["mode"]
+        device = dict(base.get("device") or {})
+        for node in plan.nodes:
+            if node["name"] == name:
+                device.update({"owner": _id(node["owner"]), "group": _id(node["group"]), "mode": node["mode"]})
+        base["device"] = device
+    entry = plan.sets.get(name)
+    if entry:
+        base.update(dict((k, v) for k, v in entry[1].items() if k != "mode" or spec["kind"] == "macvtap"))
+    for kind, rel in plan.releases:
+        if rel == name:
+            base["master"] = None
+    ports = None
+    if spec["kind"] == "bridge":
+        released = set(rel for _kind, rel in plan.releases)
+        ports = set(p for p in (ports_now if cur is not None else []) if p not in released)
+        for pname, (_kind, fields) in plan.sets.items():
+            if fields.get("master") == name:
+                ports.add(pname)
+    return view(base, ports)

@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every device module's main() does: check libraries, normalise, converge, exit.
+
+Modules stay thin: they declare their spec and docs and call run_devices().
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils import _netlink, _validate
+
+
+def require_libs(module):
+    """Fail with Ansible's standard message when pyroute2 or netaddr is missing on the target."""
+    if not _netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=str(_netlink.PYROUTE2_IMPORT_ERROR))
+    if not _validate.HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=str(_validate.NETADDR_IMPORT_ERROR))
+
+
+def run(module, work):
+    """Call work() -> result dict; turn HostnetError into fail_json; exit_json otherwise."""
+    require_libs(module)
+    try:
+        result = work()
+    except HostnetError as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)

@@ -1,0 +1,130 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: bridge
+short_description: Manage a Linux bridge, its ports and addresses
+version_added: 0.1.0
+description:
+  - Creates, converges or deletes a Linux bridge through rtnetlink (pyroute2), without parsing C(ip) output.
+  - Reads the namespace once, plans the changes (create, set, enslave, addresses) and applies them in order;
+    check mode and diff come from that plan.
+  - A bridge is a set of one for the same engine as M(hostnet.qemu.netdevs); use that module for many devices.
+author:
+  - hostnet.qemu developers (@hostnet-qemu)
+extends_documentation_fragment:
+  - hostnet.qemu.device
+  - hostnet.qemu.netns
+options:
+  stp:
+    description: Enable or disable the spanning tree protocol. Omit to leave it as it is (new bridges start without STP).
+    type: bool
+  forward_delay:
+    description: STP forward delay in seconds (0 to 300). Omit to leave it as it is.
+    type: float
+  vlan_filtering:
+    description: Enable or disable VLAN filtering on the bridge. Omit to leave it as it is.
+    type: bool
+  addresses:
+    description:
+      - The complete list of IPv4 and IPv6 addresses of the bridge, in CIDR form (C(192.0.2.1/24), C(2001:db8::1/64)).
+      - Normalised by netaddr before comparing. Addresses not listed are removed, except kernel-made IPv6 link-local ones.
+      - Omit to leave addresses alone; an empty list removes them all.
+    type: list
+    elements: str
+  ports:
+    description:
+      - Interfaces to enslave to the bridge. Each must exist in the namespace.
+      - A port already enslaved to another master is refused unless O(force=true).
+    type: list
+    elements: str
+  exclusive_ports:
+    description: Also release ports of the bridge that are not listed in O(ports).
+    type: bool
+    default: false
+  force:
+    description: Move ports that are enslaved to another master.
+    type: bool
+    default: false
+seealso:
+  - module: hostnet.qemu.netdevs
+  - module: hostnet.qemu.netdev_info
+"""
+
+EXAMPLES = r"""
+- name: An isolated bridge for guests, with a host address
+  hostnet.qemu.bridge:
+    name: vmnet0
+    addresses:
+      - 192.168.100.1/24
+      - fd00:100::1/64
+
+- name: A bridge that owns exactly these ports
+  hostnet.qemu.bridge:
+    name: br-lab
+    stp: false
+    ports: [vm1-net0, vm2-net0]
+    exclusive_ports: true
+
+- name: Remove it
+  hostnet.qemu.bridge:
+    name: br-lab
+    state: absent
+
+- name: Work inside an existing network namespace
+  hostnet.qemu.bridge:
+    name: br0
+    netns: lab1
+"""
+
+RETURN = r"""
+interface:
+  description: The bridge as the kernel reports it after the run (in check mode, as planned). C(null) when absent.
+  returned: always
+  type: dict
+  sample:
+    name: vmnet0
+    kind: bridge
+    ifindex: 7
+    up: true
+    mtu: 1500
+    mac: "2a:9b:55:01:02:03"
+    master: null
+    stp: false
+    forward_delay: 15.0
+    vlan_filtering: false
+    addresses: ["192.168.100.1/24"]
+    ports: ["vm1-net0"]
+plan:
+  description: The ordered operations planned (and, outside check mode, applied).
+  returned: always
+  type: list
+  elements: str
+  sample: ["create bridge 'vmnet0'", "set bridge 'vmnet0': up=True", "add address 192.168.100.1/24 on bridge 'vmnet0'"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _runner
+
+
+def main():
+    module = AnsibleModule(argument_spec=_model.module_spec("bridge"), supports_check_mode=True)
+
+    def work():
+        spec = _model.normalise(module.params, kind="bridge")
+        result = _engine.converge([spec], netns=module.params["netns"], check_mode=module.check_mode)
+        result["interface"] = result.pop("devices")[spec["name"]]
+        return result
+
+    _runner.run(module, work)
+
+
+if __name__ == "__main__":
+    main()

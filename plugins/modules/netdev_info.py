@@ -1,0 +1,96 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: netdev_info
+short_description: Report bridges, taps, tuns, macvtaps, veths and physical links
+version_added: 0.1.0
+description:
+  - Reads every link of a network namespace with one rtnetlink dump and reports what the kernel says about
+    bridges (ports, STP and addresses); taps and tuns (owner, group, flags, master and persistence);
+    macvtaps (parent, mode and their C(/dev/tapN) node with owner, group, mode); veth and physical links.
+author:
+  - hostnet.qemu developers (@hostnet-qemu)
+extends_documentation_fragment:
+  - hostnet.qemu.netns
+options:
+  names:
+    description: Only these interfaces; a missing one is an error. Default is every link.
+    type: list
+    elements: str
+  kinds:
+    description: Only links of these kinds.
+    type: list
+    elements: str
+    choices: [bridge, tap, tun, macvtap, veth, physical, loopback]
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Nothing changes.
+"""
+
+EXAMPLES = r"""
+- name: Everything in the host namespace
+  hostnet.qemu.netdev_info:
+  register: nd
+
+- name: The taps of one lab namespace
+  hostnet.qemu.netdev_info:
+    netns: lab1
+    kinds: [tap]
+  register: taps
+
+- name: Show who owns vm1-net0
+  ansible.builtin.debug:
+    msg: "{{ nd.netdevs['vm1-net0'].owner }}"
+"""
+
+RETURN = r"""
+netdevs:
+  description: Links by name.
+  returned: always
+  type: dict
+  sample:
+    vmnet0: {kind: bridge, ifindex: 7, up: true, stp: false, addresses: ["192.168.100.1/24"], ports: ["vm1-net0"]}
+    vm1-net0: {kind: tap, ifindex: 8, owner: 1000, group: 1001, master: vmnet0, persist: true, multi_queue: false}
+    vm3-mv0: {kind: macvtap, link: eth0, mode: bridge, device: /dev/tap9, device_group: 1001, device_mode: "0660"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _runner, _validate
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            names=dict(type="list", elements="str"),
+            kinds=dict(type="list", elements="str",
+                       choices=["bridge", "tap", "tun", "macvtap", "veth", "physical", "loopback"]),
+            netns=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+
+    def work():
+        names = [_validate.ifname(n) for n in module.params["names"] or []]
+        found = _engine.facts(netns=module.params["netns"], names=names or None)
+        kinds = module.params["kinds"]
+        if kinds:
+            found = dict((n, v) for n, v in found.items() if v["kind"] in kinds)
+        return {"changed": False, "netdevs": found}
+
+    _runner.run(module, work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+"""Shared pytest fixtures: the collection on sys.path, throwaway network namespaces, ansible-playbook.
+
+Tests run as root against the real kernel. Every namespace a test makes is deleted in a finalizer.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(ROOT, ".collections")
+LINK = os.path.join(COLLECTIONS, "ansible_collections", "hostnet", "qemu")
+
+
+def _ensure_link():
+    if not os.path.islink(LINK):
+        os.makedirs(os.path.dirname(LINK), exist_ok=True)
+        os.symlink(ROOT, LINK)
+
+
+_ensure_link()
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+
+def sh(*args, check=True, netns=None, **kw):
+    """Run a command (optionally inside a netns) and return CompletedProcess with text output."""
+    cmd = list(args)
+    if netns:
+        cmd = ["ip", "netns", "exec", netns] + cmd
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, **kw)
+
+
+def links(netns):
+    """The kernel's view, read independently of the collection: `ip -d -j link` as a dict by name."""
+    out = sh("ip", "-n", netns, "-d", "-j", "link", "show").stdout
+    return {link["ifname"]: link for link in json.loads(out)}
+
+
+# moves on its own: carrier, timers, counters, a bridge port's STP state ("state" in info_slave_data)
+_VOLATILE = ("operstate", "state", "linkmode", "stats", "stats64", "flags", "carrier_changes", "carrier_up_count",
+             "carrier_down_count")
+
+
+def _stable(value):
+    if isinstance(value, dict):
+        return dict((k, _stable(v)) for k, v in value.items() if not k.endswith("_timer") and k not in _VOLATILE)
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def snapshot(netns):
+    """What a user configured, per link, for "nothing changed" assertions: `ip -d -j link` minus timers,
+    carrier and operstate (which move on their own), plus the administrative UP flag and addresses."""
+    out = {}
+    for name, link in links(netns).items():
+        entry = _stable(link)
+        entry["admin_up"] = "UP" in link.get("flags", [])
+        entry["addresses"] = addrs(netns, name)
+        out[name] = entry
+    return out
+
+
+def addrs(netns, name):
+    out = sh("ip", "-n", netns, "-j", "addr", "show", "dev", name).stdout
+    return sorted("%s/%s" % (a["local"], a["prefixlen"]) for a in json.loads(out)[0]["addr_info"])
+
+
+@pytest.fixture
+def netns():
+    """A fresh, uniquely named network namespace, always deleted afterwards."""
+    if os.geteuid() != 0:
+        pytest.fail("these tests talk to the real kernel and must run as root")
+    name = "hnt-" + uuid.uuid4().hex[:8]
+    nodes_before = set(glob.glob("/dev/tap[0-9]*"))
+    sh("ip", "netns", "add", name)
+    sh("ip", "-n", name, "link", "set", "lo", "up")
+    try:
+        yield name
+    finally:
+        sh("ip", "netns", "del", name, check=False)
+        # macvtap nodes made by hand for this namespace's devices outlive it: remove them
+        for node in set(glob.glob("/dev/tap[0-9]*")) - nodes_before:
+            os.unlink(node)
+
+
+@pytest.fixture
+def veth(netns):
+    """A veth pair 'up0'/'up0p' inside the test namespace, to act as a parent/uplink link."""
+    sh("ip", "-n", netns, "link", "add", "up0", "type", "veth", "peer", "name", "up0p")
+    sh("ip", "-n", netns, "link", "set", "up0", "up")
+    sh("ip", "-n", netns, "link", "set", "up0p", "up")
+    return "up0"
+
+
+_AS_USER = r"""
+import os, sys
+uid, gid, groups = int(sys.argv[1]), int(sys.argv[2]), [int(g) for g in sys.argv[3].split(",") if g]
+os.setgroups(groups)
+os.setresgid(gid, gid, gid)
+os.setresuid(uid, uid, uid)
+assert os.geteuid() == uid and os.getegid() == gid and os.getgroups() == groups
+exec(sys.argv[4])
+"""
+
+
+def as_user(uid, gid, code, groups=(), netns=None):
+    """Run Python `code` as uid/gid (supplementary `groups`) with no capabilities left: a real unprivileged client.
+
+    The interpreter starts as root and drops privileges itself, so the result never depends on whether
+    the test's interpreter path is readable by that uid. Returns CompletedProcess (check=False).
+    """
+    return sh(sys.executable, "-c", _AS_USER, str(uid), str(gid), ",".join(str(g) for g in groups), code,
+              netns=netns, check=False)
+
+
+def run_playbook(playbook_text, tmp_path, check=False, diff=True, extra_vars=None):
+    """Run a playbook against localhost with the collection from this checkout.
+
+    Returns (rc, results, stats): results maps each task name to its result dict
+    (from the json callback), so tests can assert on changed/failed/msg.
+    """
+    pb = tmp_path / ("pb-%s.yml" % uuid.uuid4().hex[:6])
+    pb.write_text(playbook_text)
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+        "ANSIBLE_STDOUT_CALLBACK": "json",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_NOCOLOR": "1",
+    })
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local", str(pb)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("ansible-playbook printed no JSON (rc=%s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+    results = {}
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            results[task["task"]["name"]] = task["hosts"].get("localhost", {})
+    return proc.returncode, results, data["stats"]["localhost"]

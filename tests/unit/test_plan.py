@@ -1,0 +1,176 @@
+"""The planner on plain dicts: ordering, conflicts, idempotence. No kernel involved."""
+
+import pytest
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils import _model, _plan
+
+
+def link(name, kind, index, **kw):
+    base = {"name": name, "kind": kind, "index": index, "up": True, "mtu": 1500, "mac": "02:00:00:00:00:%02x" % index,
+            "master": None, "addresses": []}
+    if kind in ("tap", "tun"):
+        base.update(owner=None, group=None, pi=False, vnet_hdr=False, persist=True, multi_queue=False)
+    if kind == "bridge":
+        base.update(stp=False, forward_delay=15.0, vlan_filtering=False)
+    base.update(kw)
+    return base
+
+
+def specs(*devices):
+    return _model.normalise_all(list(devices))
+
+
+def ops(plan):
+    return [(o["op"], o["name"]) for o in plan.ops]
+
+
+def test_create_order_parents_first_and_enslave_after():
+    desired = specs({"kind": "macvtap", "name": "m0", "link": "br0"},
+                    {"kind": "tap", "name": "t0", "master": "br0"},
+                    {"kind": "bridge", "name": "br0", "addresses": ["10.0.0.1/24"]})
+    plan = _plan.build(desired, {"lo": link("lo", "loopback", 1)})
+    assert ops(plan) == [("create", "br0"), ("create", "t0"), ("create", "m0"),
+                         ("set", "br0"), ("set", "m0"), ("set", "t0"),
+                         ("address", "br0"), ("node", "m0")]
+    assert plan.ops[5]["fields"] == {"master": "br0", "up": True}
+    assert plan.before == {"br0": None, "t0": None, "m0": None}
+    assert plan.after["br0"]["addresses"] == ["10.0.0.1/24"]
+    assert plan.after["br0"]["ports"] == ["t0"]
+
+
+def test_delete_children_before_parents():
+    current = {"br0": link("br0", "bridge", 2), "t0": link("t0", "tap", 3, master="br0"),
+               "m0": link("m0", "macvtap", 4, link="br0", mode="bridge")}
+    desired = specs({"kind": "bridge", "name": "br0", "state": "absent"},
+                    {"kind": "tap", "name": "t0", "state": "absent"},
+                    {"kind": "macvtap", "name": "m0", "state": "absent"})
+    plan = _plan.build(desired, current)
+    assert ops(plan) == [("delete", "m0"), ("delete", "t0"), ("delete", "br0")]
+    assert plan.after == {"br0": None, "t0": None, "m0": None}
+
+
+def test_converged_state_is_an_empty_plan():
+    current = {"br0": link("br0", "bridge", 2, addresses=["10.0.0.1/24"]),
+               "t0": link("t0", "tap", 3, master="br0", owner=1000)}
+    desired = specs({"kind": "bridge", "name": "br0", "addresses": ["10.0.0.1/24"], "stp": False},
+                    {"kind": "tap", "name": "t0", "master": "br0", "owner": "1000"})
+    plan = _plan.build(desired, current)
+    assert plan.ops == [] and not plan.changed
+    assert plan.before == {} and plan.after == {}
+
+
+def test_owner_change_is_in_place_and_keeps_unmanaged_group():
+    current = {"t0": link("t0", "tap", 3, owner=1000, group=2000)}
+    plan = _plan.build(specs({"kind": "tap", "name": "t0", "owner": "1001"}), current)
+    assert ops(plan) == [("tun", "t0")]
+    tun = plan.ops[0]["spec"]
+    assert (tun["owner"], tun["group"]) == (1001, 2000)
+    assert plan.before["t0"]["owner"] == 1000 and plan.after["t0"]["owner"] == 1001
+
+
+def test_mode_change_needs_recreate():
+    current = {"t0": link("t0", "tun", 3)}
+    with pytest.raises(HostnetError) as err:
+        _plan.build(specs({"kind": "tap", "name": "t0"}), current)
+    assert str(err.value).startswith("tap 't0': changing mode from tun to tap needs the device deleted and created again; "
+                                     "set recreate: true")
+    plan = _plan.build(specs({"kind": "tap", "name": "t0", "recreate": True}), current)
+    assert ops(plan)[:2] == [("delete", "t0"), ("create", "t0")]
+
+
+def test_multi_queue_change_needs_recreate():
+    current = {"t0": link("t0", "tap", 3)}
+    with pytest.raises(HostnetError, match="changing multi_queue from False to True needs the device deleted"):
+        _plan.build(specs({"kind": "tap", "name": "t0", "multi_queue": True}), current)
+
+
+def test_kind_mismatch_is_refused_even_for_absent():
+    current = {"br0": link("br0", "tap", 3)}
+    with pytest.raises(HostnetError) as err:
+        _plan.build(specs({"kind": "bridge", "name": "br0"}), current)
+    assert str(err.value) == ("bridge 'br0': a tap named 'br0' already exists in the host namespace; "
+                              "remove it or choose another name")
+    with pytest.raises(HostnetError, match="a tap named 'br0' already exists in namespace 'lab'"):
+        _plan.build(specs({"kind": "bridge", "name": "br0", "state": "absent"}), current, netns="lab")
+
+
+def test_port_enslaved_elsewhere_needs_force():
+    current = {"br0": link("br0", "bridge", 2), "br1": link("br1", "bridge", 3),
+               "eth1": link("eth1", "physical", 4, master="br1")}
+    with pytest.raises(HostnetError) as err:
+        _plan.build(specs({"kind": "bridge", "name": "br0", "ports": ["eth1"]}), current)
+    assert str(err.value) == "bridge 'br0': port 'eth1' is already enslaved to 'br1'; set force: true to move it"
+    plan = _plan.build(specs({"kind": "bridge", "name": "br0", "ports": ["eth1"], "force": True}), current)
+    assert plan.ops == [{"op": "set", "kind": "physical", "name": "eth1", "fields": {"master": "br0"}}]
+    assert plan.after["br0"]["ports"] == ["eth1"]
+    assert plan.after["eth1"]["master"] == "br0"
+
+
+def test_missing_port_and_missing_parent():
+    with pytest.raises(HostnetError) as err:
+        _plan.build(specs({"kind": "bridge", "name": "br0", "ports": ["eth9"]}), {}, netns="lab")
+    assert str(err.value) == ("bridge 'br0': port 'eth9' not found in namespace 'lab'; "
+                              "create it first or remove it from ports")
+    with pytest.raises(HostnetError) as err:
+        _plan.build(specs({"kind": "macvtap", "name": "m0", "link": "eth9"}), {})
+    assert str(err.value) == ("macvtap 'm0': parent link 'eth9' not found in the host namespace; "
+                              "create it first or fix 'link'")
+
+
+def test_missing_master_bridge():
+    with pytest.raises(HostnetError, match="port 't0': bridge 'br9' not found in the host namespace"):
+        _plan.build(specs({"kind": "tap", "name": "t0", "master": "br9"}), {})
+
+
+def test_master_that_is_not_a_bridge():
+    with pytest.raises(HostnetError, match="port 't0': master 'x' is a tap, not a bridge"):
+        _plan.build(specs({"kind": "tap", "name": "t0", "master": "x"}), {"x": link("x", "tap", 2)})
+
+
+def test_contradicting_claims():
+    desired = specs({"kind": "bridge", "name": "br0", "ports": ["t0"]}, {"kind": "bridge", "name": "br1"},
+                    {"kind": "tap", "name": "t0", "master": "br1"})
+    with pytest.raises(HostnetError, match="master 'br1' contradicts bridge 'br0', which lists it as a port"):
+        _plan.build(desired, {})
+
+
+def test_exclusive_ports_release_unlisted():
+    current = {"br0": link("br0", "bridge", 2), "a": link("a", "tap", 3, master="br0"),
+               "b": link("b", "tap", 4, master="br0")}
+    plan = _plan.build(specs({"kind": "bridge", "name": "br0", "ports": ["a"], "exclusive_ports": True}), current)
+    assert plan.ops == [{"op": "set", "kind": "tap", "name": "b", "fields": {"master": None}}]
+    assert plan.after["br0"]["ports"] == ["a"]
+    without = _plan.build(specs({"kind": "bridge", "name": "br0", "ports": ["a"]}), current)
+    assert without.ops == []
+
+
+def test_purge_prefix_spares_listed_unmanaged_and_other_names():
+    current = {"vm-br": link("vm-br", "bridge", 2), "vm-a": link("vm-a", "tap", 3),
+               "vm-old": link("vm-old", "tap", 4), "vm-veth": link("vm-veth", "veth", 5), "other": link("other", "tap", 6)}
+    plan = _plan.build(specs({"kind": "bridge", "name": "vm-br"}, {"kind": "tap", "name": "vm-a"}), current,
+                       purge_prefix="vm-")
+    assert ops(plan) == [("delete", "vm-old")]
+
+
+def test_macvtap_node_and_mode_converge():
+    cur = link("m0", "macvtap", 5, link="eth0", mode="vepa",
+               device={"ok": True, "path": "/dev/tap5", "owner": 0, "group": 0, "mode": 0o600})
+    plan = _plan.build(specs({"kind": "macvtap", "name": "m0", "link": "eth0", "device_group": "65534"}),
+                       {"m0": cur, "eth0": link("eth0", "physical", 2)})
+    assert ops(plan) == [("set", "m0"), ("node", "m0")]
+    assert plan.ops[0]["fields"] == {"mode": "bridge"}
+    assert plan.after["m0"]["device_group"] == 65534 and plan.after["m0"]["device_mode"] == "0660"
+
+
+def test_macvtap_link_change_needs_recreate():
+    cur = link("m0", "macvtap", 5, link="eth0", mode="bridge")
+    with pytest.raises(HostnetError, match="moving it from link 'eth0' to 'eth1' needs the device deleted"):
+        _plan.build(specs({"kind": "macvtap", "name": "m0", "link": "eth1"}),
+                    {"m0": cur, "eth0": link("eth0", "physical", 2), "eth1": link("eth1", "physical", 3)})
+
+
+def test_address_replacement_and_link_local_untouched():
+    current = {"br0": link("br0", "bridge", 2, addresses=["10.0.0.1/24", "10.0.0.9/24"])}
+    plan = _plan.build(specs({"kind": "bridge", "name": "br0", "addresses": ["10.0.0.1/24", "fd00::1/64"]}), current)
+    assert [(o["action"], o["cidr"]) for o in plan.ops] == [("del", "10.0.0.9/24"), ("add", "fd00::1/64")]
