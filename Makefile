@@ -5,7 +5,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 PYTEST  := $(VENV)/bin/pytest
 SANITY_TREE := $(CURDIR)/.cache/sanity/ansible_collections/hostnet/qemu
 
-.PHONY: setup test pytest sanity lint bench lab lab-down clean
+.PHONY: setup test pytest sanity lint bench lab-image guest-image clean
 
 setup:
 	bash .ci/setup
@@ -23,10 +23,17 @@ sanity:
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(SANITY_TREE)/
 	cd $(SANITY_TREE) && git init -q && git add -A && \
-	  $(CURDIR)/.venv-sanity/bin/ansible-test sanity --color no --local --python 3.11 --requirements
+	  $(CURDIR)/.venv-sanity/bin/ansible-test sanity --color no --local --python 3.11 --requirements $(SANITY_ARGS)
 
 lint:
 	ansible-lint --profile production --offline
+
+## lab-image: the podman lab host image (debootstrap, cached); guest-image: the test guest kernel + initramfs
+lab-image:
+	bash tests/lab/setup-host.sh && bash tests/lab/build-image.sh
+
+guest-image:
+	bash tests/guest/build.sh
 
 bench:
 	$(VENV)/bin/python benchmarks/netdevs_bench.py

@@ -4,7 +4,6 @@
 Tests run as root against the real kernel. Every namespace a test makes is deleted in a finalizer.
 """
 
-import glob
 import json
 import os
 import subprocess
@@ -27,6 +26,10 @@ def _ensure_link():
 _ensure_link()
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab: needs the podman lab image (tests/lab/build-image.sh builds it, cached)")
 
 
 def sh(*args, check=True, netns=None, **kw):
@@ -79,15 +82,32 @@ def netns():
     if os.geteuid() != 0:
         pytest.fail("these tests talk to the real kernel and must run as root")
     name = "hnt-" + uuid.uuid4().hex[:8]
-    nodes_before = set(glob.glob("/dev/tap[0-9]*"))
     sh("ip", "netns", "add", name)
     sh("ip", "-n", name, "link", "set", "lo", "up")
     try:
         yield name
     finally:
+        _remove_macvtap_nodes(name)
         sh("ip", "netns", "del", name, check=False)
-        # macvtap nodes made by hand for this namespace's devices outlive it: remove them
-        for node in set(glob.glob("/dev/tap[0-9]*")) - nodes_before:
+
+
+def _remove_macvtap_nodes(netns):
+    """/dev/tapN nodes made for this namespace's macvtaps outlive it: remove exactly those.
+
+    A node is this namespace's when its N and major:minor match a macvtap in it (read through
+    `ip netns exec`, which mounts the namespace's own sysfs); other tests' nodes are left alone.
+    """
+    out = sh("sh", "-c", "for f in /sys/class/net/*/macvtap/tap*/dev; do [ -e \"$f\" ] && echo \"$f $(cat $f)\"; done",
+             netns=netns, check=False).stdout
+    for line in out.splitlines():
+        path, dev = line.split()
+        node = "/dev/" + path.split("/")[-2]
+        major, minor = (int(x) for x in dev.split(":"))
+        try:
+            st = os.stat(node)
+        except OSError:
+            continue
+        if st.st_rdev == os.makedev(major, minor):
             os.unlink(node)
 
 
@@ -121,7 +141,7 @@ def as_user(uid, gid, code, groups=(), netns=None):
               netns=netns, check=False)
 
 
-def run_playbook(playbook_text, tmp_path, check=False, diff=True, extra_vars=None):
+def run_playbook(playbook_text, tmp_path, check=False, diff=True, extra_vars=None, in_netns=None):
     """Run a playbook against localhost with the collection from this checkout.
 
     Returns (rc, results, stats): results maps each task name to its result dict
@@ -145,6 +165,8 @@ def run_playbook(playbook_text, tmp_path, check=False, diff=True, extra_vars=Non
         cmd.append("--diff")
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
+    if in_netns:  # the whole run (and so the module) inside the namespace
+        cmd = ["ip", "netns", "exec", in_netns] + cmd
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     try:
         data = json.loads(proc.stdout)
@@ -155,3 +177,15 @@ def run_playbook(playbook_text, tmp_path, check=False, diff=True, extra_vars=Non
         for task in play["tasks"]:
             results[task["task"]["name"]] = task["hosts"].get("localhost", {})
     return proc.returncode, results, data["stats"]["localhost"]
+
+
+def run_tasks(tmp_path, module, tasks, check=False, in_netns=None):
+    """Run [(task name, args)] of one module as tasks of one play, each with ignore_errors.
+
+    Returns (rc, {task name: result}); a failed task's result has failed=True and its msg.
+    """
+    lines = ["- hosts: localhost", "  gather_facts: false", "  tasks:"]
+    for name, args in tasks:
+        lines += ["    - name: %s" % name, "      %s: %s" % (module, json.dumps(args)), "      ignore_errors: true"]
+    rc, results, _stats = run_playbook("\n".join(lines) + "\n", tmp_path, check=check, in_netns=in_netns)
+    return rc, results

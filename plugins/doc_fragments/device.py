@@ -36,11 +36,4 @@ options:
       - Unicast MAC address, any notation netaddr understands; compared in lower-case colon form.
       - Multicast and all-zero addresses are refused. Omit to keep the kernel's (random) address.
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: Computes the plan against the live state and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows each touched device before and after.
 """

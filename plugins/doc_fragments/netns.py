@@ -16,9 +16,4 @@ options:
       - The module enters the namespace in its own process; it never creates one. A missing namespace is an error.
       - Omit to work in the namespace of the target's Ansible process (normally the host's).
     type: str
-requirements:
-  - pyroute2 (Python library, on the target)
-  - netaddr (Python library, on the target)
-notes:
-  - Runs as root (CAP_NET_ADMIN) on the target.
 """

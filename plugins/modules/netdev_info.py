@@ -29,6 +29,9 @@ options:
     type: list
     elements: str
     choices: [bridge, tap, tun, macvtap, veth, physical, loopback]
+requirements:
+  - pyroute2 (Python library, on the target)
+  - netaddr (Python library, on the target)
 attributes:
   check_mode:
     support: full

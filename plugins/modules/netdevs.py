@@ -22,6 +22,7 @@ author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
   - hostnet.qemu.netns
+  - hostnet.qemu.netlink
 options:
   devices:
     description: The devices. Each name may appear once.
@@ -117,13 +118,6 @@ options:
       - Delete managed-kind devices (bridge, tap, tun, macvtap) whose names start with this prefix and are not in O(devices).
       - Veth pairs and physical interfaces are never purged.
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: Computes the plan against the live state and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows each touched device before and after.
 seealso:
   - module: hostnet.qemu.bridge
   - module: hostnet.qemu.tap

@@ -39,7 +39,7 @@ def four_steps(tmp_path, netns, module, args):
     applied = snapshot(netns)
     assert applied != start
     rc, res2, _stats = run_playbook(text, tmp_path)
-    assert rc == 0 and res2["step"]["changed"] is False and res2["step"]["plan"] == [], res2
+    assert rc == 0 and res2["step"]["changed"] is False and res2["step"]["plan"] == [], (res2["step"].get("plan"), res2)
     rc, res3, _stats = run_playbook(text, tmp_path, check=True)
     assert rc == 0 and res3["step"]["changed"] is False, res3
     assert snapshot(netns) == applied
