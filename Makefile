@@ -5,13 +5,15 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 PYTEST  := $(VENV)/bin/pytest
 SANITY_TREE := $(CURDIR)/.cache/sanity/ansible_collections/hostnet/qemu
 
-.PHONY: setup test pytest sanity lint bench lab-image guest-image clean
+.PHONY: setup test pytest sanity lint molecule bench lab-image guest-image clean
+
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 setup:
 	bash .ci/setup
 
-## test: everything CI runs (unit + kernel integration tests, sanity, lint)
-test: pytest sanity lint
+## test: everything CI runs (unit + kernel integration tests, sanity, lint, molecule scenarios)
+test: pytest sanity lint molecule
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 pytest:
@@ -27,6 +29,10 @@ sanity:
 
 lint:
 	ansible-lint --profile production --offline
+
+## molecule: every scenario under molecule/ (or SCENARIOS="a b"), each its full test sequence
+molecule:
+	@set -e; for s in $(SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s; done
 
 ## lab-image: the podman lab host image (debootstrap, cached); guest-image: the test guest kernel + initramfs
 lab-image:

@@ -112,6 +112,17 @@ def _remove_macvtap_nodes(netns):
 
 
 @pytest.fixture
+def group():
+    """A throwaway group in the group database: (name, gid); always deleted."""
+    name = "hnt-g%s" % uuid.uuid4().hex[:6]
+    sh("groupadd", name)
+    try:
+        yield name, int(sh("getent", "group", name).stdout.split(":")[2])
+    finally:
+        sh("groupdel", name, check=False)
+
+
+@pytest.fixture
 def veth(netns):
     """A veth pair 'up0'/'up0p' inside the test namespace, to act as a parent/uplink link."""
     sh("ip", "-n", netns, "link", "add", "up0", "type", "veth", "peer", "name", "up0p")

@@ -109,24 +109,29 @@ class Kernel(object):
         return self._seq
 
     # -- low level -------------------------------------------------------------------------
-    def _recv_until(self, pending):
-        """Read replies until every sequence number in `pending` has been acknowledged.
-
-        Returns {seq: errno (0 for success)}; for dumps also collects the messages.
-        """
-        result = {}
-        while pending:
+    def _replies(self):
+        """Yield (type, seq, data, offset, length) for every netlink message received, as they come."""
+        while True:
             data = self._sock.recv(1 << 20)
             offset = 0
             while offset + 16 <= len(data):
-                length, mtype, flags, seq, _pid = _HDR.unpack_from(data, offset)
+                length, mtype, _flags, seq, _pid = _HDR.unpack_from(data, offset)
                 if length < 16:
                     break
-                if mtype == NLMSG_ERROR:
-                    code = struct.unpack_from("=i", data, offset + 16)[0]
-                    result[seq] = -code
-                    pending.discard(seq)
+                yield mtype, seq, data, offset, length
                 offset += (length + 3) & ~3
+
+    def _recv_until(self, pending):
+        """Read acks until every sequence number in `pending` has one; return {seq: errno (0: success)}."""
+        result = {}
+        if not pending:
+            return result
+        for mtype, seq, data, offset, _length in self._replies():
+            if mtype == NLMSG_ERROR:
+                result[seq] = -struct.unpack_from("=i", data, offset + 16)[0]
+                pending.discard(seq)
+                if not pending:
+                    return result
         return result
 
     def _dump(self, msg_class, mtype):
@@ -140,21 +145,16 @@ class Kernel(object):
         msg.encode()
         self._sock.send(msg.data)
         out = []
-        while True:
-            data = self._sock.recv(1 << 20)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, rtype, _flags, rseq, _pid = _HDR.unpack_from(data, offset)
-                if length < 16:
-                    break
-                if rseq == seq:
-                    if rtype == NLMSG_DONE:
-                        return out
-                    if rtype == NLMSG_ERROR:
-                        code = -struct.unpack_from("=i", data, offset + 16)[0]
-                        raise HostnetError("cannot list links in %s: %s" % (where(self.netns), os.strerror(code)))
-                    out.append((data, offset, length))
-                offset += (length + 3) & ~3
+        for rtype, rseq, data, offset, length in self._replies():
+            if rseq != seq:
+                continue
+            if rtype == NLMSG_DONE:
+                break
+            if rtype == NLMSG_ERROR:
+                code = -struct.unpack_from("=i", data, offset + 16)[0]
+                raise HostnetError("cannot list links in %s: %s" % (where(self.netns), os.strerror(code)))
+            out.append((data, offset, length))
+        return out
 
     def _send_batch(self, requests):
         """Send [(msg, describe)] pipelined; raise the first failure, translated."""

@@ -14,7 +14,6 @@ import os
 import shutil
 import stat
 import tempfile
-import uuid
 
 import pytest
 
@@ -82,15 +81,6 @@ def lab():
         if created_etc_qemu:
             os.rmdir("/etc/qemu")
 
-
-@pytest.fixture
-def group():
-    name = "hnt-g%s" % uuid.uuid4().hex[:6]
-    sh("groupadd", name)
-    try:
-        yield name, int(sh("getent", "group", name).stdout.split(":")[2])
-    finally:
-        sh("groupdel", name, check=False)
 
 
 @pytest.fixture

@@ -42,16 +42,6 @@ def icmp_socket(netns, gid, supplementary=None):
     return out.stdout.strip()
 
 
-@pytest.fixture
-def group():
-    """A throwaway group from the group database: (name, gid)."""
-    name = "hnt-g%s" % uuid.uuid4().hex[:6]
-    sh("groupadd", name)
-    try:
-        yield name, int(sh("getent", "group", name).stdout.split(":")[2])
-    finally:
-        sh("groupdel", name, check=False)
-
 
 def run_pb(tmp_path, tasks, check=False, in_netns=None):
     return run_tasks(tmp_path, "hostnet.qemu.ping_group_range", tasks, check, in_netns)
