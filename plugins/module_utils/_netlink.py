@@ -157,7 +157,10 @@ class Kernel(object):
         return out
 
     def _send_batch(self, requests):
-        """Send [(msg, describe)] pipelined; raise the first failure, translated."""
+        """Send [(msg, describe)] pipelined; raise the first failure, translated.
+
+        msg is a pyroute2 message, or a function seq -> bytes for the hot, simple requests.
+        """
         i = 0
         while i < len(requests):
             buf = []
@@ -166,11 +169,15 @@ class Kernel(object):
             while i < len(requests) and size < _CHUNK:
                 msg, describe = requests[i]
                 seq = self._next_seq()
-                msg["header"]["sequence_number"] = seq
-                msg["header"]["flags"] |= NLM_F_REQUEST | NLM_F_ACK
-                msg.encode()
-                buf.append(msg.data)
-                size += len(msg.data)
+                if callable(msg):
+                    data = msg(seq)
+                else:
+                    msg["header"]["sequence_number"] = seq
+                    msg["header"]["flags"] |= NLM_F_REQUEST | NLM_F_ACK
+                    msg.encode()
+                    data = msg.data
+                buf.append(data)
+                size += len(data)
                 pending[seq] = describe
                 i += 1
             self._sock.send(b"".join(buf))
@@ -327,29 +334,38 @@ class Kernel(object):
         """changes: [(kind, name, {field: value})], fields up, mtu, mac, master, and kind data."""
         reqs = []
         for kind, name, fields in changes:
-            msg = ifinfmsg()
-            msg["index"] = self.resolve(name)
-            msg["header"]["type"] = RTM_NEWLINK
-            msg["header"]["flags"] = 0
-            attrs = []
-            if "mtu" in fields:
-                attrs.append(("IFLA_MTU", fields["mtu"]))
-            if "mac" in fields:
-                attrs.append(("IFLA_ADDRESS", fields["mac"]))
-            if "master" in fields:
-                attrs.append(("IFLA_MASTER", self.resolve(fields["master"]) if fields["master"] else 0))
             data = []
             if kind == "bridge":
                 data = _bridge_attrs(fields)
             elif kind == "macvtap" and "mode" in fields:
                 data = [("IFLA_MACVTAP_MODE", MACVTAP_MODES[fields["mode"]])]
-            if data:
-                attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", kind), ("IFLA_INFO_DATA", {"attrs": data})]}))
+            flags = change = 0
             if "up" in fields:
-                msg["change"] = IFF_UP
-                msg["flags"] = IFF_UP if fields["up"] else 0
+                change = IFF_UP
+                flags = IFF_UP if fields["up"] else 0
+            master = None
+            if "master" in fields:
+                master = self.resolve(fields["master"]) if fields["master"] else 0
+            describe = (kind, name, "set " + ", ".join(sorted(fields)))
+            if not data:  # the common case (enslave, up, mtu, mac): packed directly, no pyroute2 encoding
+                reqs.append((_setlink(self.resolve(name), flags, change, fields.get("mtu"), fields.get("mac"), master),
+                             describe))
+                continue
+            msg = ifinfmsg()
+            msg["index"] = self.resolve(name)
+            msg["header"]["type"] = RTM_NEWLINK
+            msg["header"]["flags"] = 0
+            msg["flags"], msg["change"] = flags, change
+            attrs = []
+            if "mtu" in fields:
+                attrs.append(("IFLA_MTU", fields["mtu"]))
+            if "mac" in fields:
+                attrs.append(("IFLA_ADDRESS", fields["mac"]))
+            if master is not None:
+                attrs.append(("IFLA_MASTER", master))
+            attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", kind), ("IFLA_INFO_DATA", {"attrs": data})]}))
             msg["attrs"] = attrs
-            reqs.append((msg, (kind, name, "set " + ", ".join(sorted(fields)))))
+            reqs.append((msg, describe))
         self._send_batch(reqs)
 
     def addresses(self, changes):
@@ -380,6 +396,21 @@ class Kernel(object):
         os.chown(path, 0 if owner is None else owner, 0 if group is None else group)
         os.chmod(path, mode)
         return path
+
+
+def _setlink(index, flags, change, mtu, mac, master):
+    """An RTM_NEWLINK for an existing link with only flat attributes, packed by hand: seq -> bytes."""
+    body = _IFINFO.pack(0, 0, index, flags, change)
+    for atype, value in ((IFLA_MTU, None if mtu is None else _U32.pack(mtu)),
+                         (IFLA_ADDRESS, None if mac is None else bytes(bytearray(int(x, 16) for x in mac.split(":")))),
+                         (IFLA_MASTER, None if master is None else _U32.pack(master))):
+        if value is not None:
+            length = 4 + len(value)
+            body += _NLA.pack(length, atype) + value + b"\0" * (-length % 4)
+
+    def encode(seq):
+        return _HDR.pack(16 + len(body), RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body
+    return encode
 
 
 def _bridge_attrs(fields):
