@@ -327,8 +327,7 @@ class Kernel(object):
         _tuntap.configure(spec["name"], spec["kind"], spec.get("pi"), spec.get("vnet_hdr"),
                           spec.get("multi_queue"), spec.get("owner"), spec.get("group"), create)
         if create:
-            self.index.pop(spec["name"], None)
-            self.resolve(spec["name"])
+            self.index.pop(spec["name"], None)  # new ifindex; later requests address it by name
 
     def set_links(self, changes):
         """changes: [(kind, name, {field: value})], fields up, mtu, mac, master, and kind data."""
@@ -347,16 +346,16 @@ class Kernel(object):
             if "master" in fields:
                 master = self.resolve(fields["master"]) if fields["master"] else 0
             describe = (kind, name, "set " + ", ".join(sorted(fields)))
+            index = self.index.get(name, 0)  # 0: the kernel finds the link by IFLA_IFNAME
             if not data:  # the common case (enslave, up, mtu, mac): packed directly, no pyroute2 encoding
-                reqs.append((_setlink(self.resolve(name), flags, change, fields.get("mtu"), fields.get("mac"), master),
-                             describe))
+                reqs.append((_setlink(index, name, flags, change, fields.get("mtu"), fields.get("mac"), master), describe))
                 continue
             msg = ifinfmsg()
-            msg["index"] = self.resolve(name)
+            msg["index"] = index
             msg["header"]["type"] = RTM_NEWLINK
             msg["header"]["flags"] = 0
             msg["flags"], msg["change"] = flags, change
-            attrs = []
+            attrs = [] if index else [("IFLA_IFNAME", name)]
             if "mtu" in fields:
                 attrs.append(("IFLA_MTU", fields["mtu"]))
             if "mac" in fields:
@@ -398,10 +397,14 @@ class Kernel(object):
         return path
 
 
-def _setlink(index, flags, change, mtu, mac, master):
-    """An RTM_NEWLINK for an existing link with only flat attributes, packed by hand: seq -> bytes."""
+def _setlink(index, name, flags, change, mtu, mac, master):
+    """An RTM_NEWLINK for an existing link with only flat attributes, packed by hand: seq -> bytes.
+
+    With index 0 the link is found by name (IFLA_IFNAME), which saves a lookup per new tap.
+    """
     body = _IFINFO.pack(0, 0, index, flags, change)
-    for atype, value in ((IFLA_MTU, None if mtu is None else _U32.pack(mtu)),
+    for atype, value in ((IFLA_IFNAME, None if index else name.encode("utf-8") + b"\0"),
+                         (IFLA_MTU, None if mtu is None else _U32.pack(mtu)),
                          (IFLA_ADDRESS, None if mac is None else bytes(bytearray(int(x, 16) for x in mac.split(":")))),
                          (IFLA_MASTER, None if master is None else _U32.pack(master))):
         if value is not None:

@@ -96,6 +96,17 @@ def cidr(value, what="address"):
     return "%s/%d" % (net.ip, net.prefixlen)
 
 
+_LOOKUPS = {}
+
+
+def _lookup(getter, name):
+    """getpwnam/getgrnam once per name and process: a set of 1000 taps usually names one owner."""
+    key = (getter, name)
+    if key not in _LOOKUPS:
+        _LOOKUPS[key] = getter(name)  # KeyError (unknown name) is not cached and propagates
+    return _LOOKUPS[key]
+
+
 def uid(value, what):
     """Resolve a user name or numeric uid to an int uid; a name must exist."""
     if value is None or value == "":
@@ -106,7 +117,7 @@ def uid(value, what):
             raise HostnetError("%s: uid %s is out of range (0..4294967294)" % (what, value))
         return number
     try:
-        return pwd.getpwnam(value).pw_uid
+        return _lookup(pwd.getpwnam, value).pw_uid
     except KeyError:
         raise HostnetError("%s: owner '%s' does not exist; create the user first or give a numeric uid" % (what, value))
 
@@ -121,6 +132,6 @@ def gid(value, what):
             raise HostnetError("%s: gid %s is out of range (0..4294967294)" % (what, value))
         return number
     try:
-        return grp.getgrnam(value).gr_gid
+        return _lookup(grp.getgrnam, value).gr_gid
     except KeyError:
         raise HostnetError("%s: group '%s' does not exist; create the group first or give a numeric gid" % (what, value))
