@@ -21,11 +21,15 @@ pytest:
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
 # ansible-test needs the collection under ansible_collections/NS/NAME: copy what git would ship.
+# Run once per ansible-core version in tests/sanity/ansible-core-versions.txt (ignore files stay empty).
+SANITY_VERSIONS ?= $(shell cat tests/sanity/ansible-core-versions.txt)
 sanity:
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(SANITY_TREE)/
-	cd $(SANITY_TREE) && git init -q && git add -A && \
-	  $(CURDIR)/.venv-sanity/bin/ansible-test sanity --color no --local --python 3.11 --requirements $(SANITY_ARGS)
+	cd $(SANITY_TREE) && git init -q && git add -A
+	@set -e; for v in $(SANITY_VERSIONS); do echo "=== ansible-test sanity, ansible-core $$v"; \
+	  (cd $(SANITY_TREE) && $(CURDIR)/.venv-sanity-$$v/bin/ansible-test sanity --color no --local --python 3.11 \
+	    --requirements $(SANITY_ARGS)); done
 
 lint:
 	ansible-lint --profile production --offline

@@ -82,7 +82,6 @@ def lab():
             os.rmdir("/etc/qemu")
 
 
-
 @pytest.fixture
 def bridges(netns):
     for name in ("br0", "br1"):

@@ -42,7 +42,6 @@ def icmp_socket(netns, gid, supplementary=None):
     return out.stdout.strip()
 
 
-
 def run_pb(tmp_path, tasks, check=False, in_netns=None):
     return run_tasks(tmp_path, "hostnet.qemu.ping_group_range", tasks, check, in_netns)
 
