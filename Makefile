@@ -36,6 +36,7 @@ lint:
 
 ## molecule: every scenario under molecule/ (or SCENARIOS="a b"), each its full test sequence
 molecule:
+	@test -n "$(SCENARIOS)" || { echo "no molecule scenario found under molecule/: failing on purpose"; exit 1; }
 	@set -e; for s in $(SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s; done
 
 ## lab-image: the podman lab host image (debootstrap, cached); guest-image: the test guest kernel + initramfs
