@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The network role's saved state: the nftables script, the device set (JSON), and loading the table.
+
+Plan (read files and the live table once), then apply unless check mode. Only the collection's own
+table is ever listed, loaded or deleted.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+WHAT = "nft_networks"
+
+
+def _nft(args, nft="nft"):
+    try:
+        proc = subprocess.run([nft] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, check=False)
+    except OSError as exc:
+        raise HostnetError("%s: cannot run %s: %s; install nftables" % (WHAT, nft, exc.strerror))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def table_exists(table, nft="nft"):
+    rc, _out, _err = _nft(["list", "table", "inet", table], nft)
+    return rc == 0
+
+
+def load(path, nft="nft"):
+    rc, _out, err = _nft(["-f", path], nft)
+    if rc != 0:
+        raise HostnetError("%s: nft -f %s failed: %s" % (WHAT, path, err.strip()))
+
+
+def delete_table(table, nft="nft"):
+    rc, _out, err = _nft(["delete", "table", "inet", table], nft)
+    if rc != 0 and table_exists(table, nft):
+        raise HostnetError("%s: nft delete table inet %s failed: %s" % (WHAT, table, err.strip()))
+
+
+def render_state(networks, ruleset_path):
+    """The JSON the boot-time CLI reads: devices for the engine, sysctls, the nft script."""
+    state = {
+        "comment": "Managed by Ansible (hostnet.qemu.network); read at boot by hostnet-qemu-network.service",
+        "devices": [d for d in _nftnet.devices(networks) if d["state"] == "present"],
+        "sysctls": _nftnet.sysctls(networks),
+        "nft_file": ruleset_path,
+    }
+    return json.dumps(state, indent=2, sort_keys=True) + "\n"
+
+
+def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
+    """Read files and the live table; return what to change."""
+    result = {"changed": False, "actions": [], "diff": []}
+    live = table_exists(table, nft)
+    if state == "absent":
+        for path in (ruleset_path, state_path):
+            if os.path.exists(path):
+                result["actions"].append(("remove", path))
+        if live:
+            result["actions"].append(("delete_table", table))
+        result["changed"] = bool(result["actions"])
+        return result
+    files = ((ruleset_path, _nftnet.render(networks, table), 0o600),
+             (state_path, render_state(networks, ruleset_path), 0o600))
+    rules_changed = False
+    for path, text, mode in files:
+        old = _files.read_text(path, WHAT)
+        if old != text:
+            result["actions"].append(("write", path, text, mode))
+            result["diff"].append({"before_header": path, "after_header": path, "before": old or "", "after": text})
+            rules_changed = rules_changed or path == ruleset_path
+    if rules_changed or not live:
+        result["actions"].append(("load", ruleset_path))
+    result["changed"] = bool(result["actions"])
+    return result
+
+
+def apply(result, nft="nft"):
+    for action in result["actions"]:
+        if action[0] == "write":
+            _files.write_atomic(action[1], action[2], WHAT, mode=action[3])
+        elif action[0] == "load":
+            load(action[1], nft)
+        elif action[0] == "remove":
+            try:
+                os.unlink(action[1])
+            except OSError as exc:
+                if os.path.exists(action[1]):
+                    raise HostnetError("%s: cannot remove %s: %s" % (WHAT, action[1], exc.strerror))
+        elif action[0] == "delete_table":
+            delete_table(action[1], nft)

@@ -1,0 +1,130 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: nft_networks
+short_description: Validate guest networks, and own their nftables table and saved boot state
+version_added: 0.1.0
+description:
+  - The engine of the M(hostnet.qemu.network) role's filtering and persistence. Not meant to be called on its own.
+  - With O(validate_only=true) it checks O(networks) (unique names, bridges and subnets; host address inside its
+    subnet; C(nat) networks with an existing uplink; filter CIDRs) and changes nothing.
+  - Otherwise it writes the nftables script O(ruleset_path) for the table C(inet) O(table) (the script deletes
+    and recreates only that table), the device set O(state_path) read at boot, and loads the script with
+    C(nft -f) when it changed or the table is missing. No other table is ever listed, flushed or deleted.
+  - O(state=absent) deletes the table and both files.
+author:
+  - hostnet.qemu developers (@hostnet-qemu)
+options:
+  networks:
+    description: The role's C(hostnet_network_networks) (see the role's argument spec).
+    type: list
+    elements: dict
+    default: []
+  table:
+    description: Name of the collection's table in the C(inet) family.
+    type: str
+    default: hostnet_qemu
+  ruleset_path:
+    description: Where the nftables script is saved.
+    type: path
+    default: /etc/hostnet-qemu/nftables.nft
+  state_path:
+    description: Where the device set (JSON) for the boot-time unit is saved.
+    type: path
+    default: /etc/hostnet-qemu/netdevs.json
+  state:
+    description: C(present) or C(absent) (delete the table and both files).
+    type: str
+    choices: [present, absent]
+    default: present
+  validate_only:
+    description: Only validate O(networks) against the host's interfaces; return the device set and sysctls.
+    type: bool
+    default: false
+notes:
+  - Supports check mode and diff.
+requirements:
+  - nft (nftables)
+  - netaddr (Python)
+"""
+
+EXAMPLES = r"""
+- name: Validate the networks
+  hostnet.qemu.nft_networks:
+    networks:
+      - {name: natnet, kind: nat, address: 192.168.50.1/24, uplink: eth0, filter: {allow: [10.0.0.0/24], reject: [10.0.0.5/32]}}
+    validate_only: true
+  register: checked
+"""
+
+RETURN = r"""
+devices:
+  description: The device set for M(hostnet.qemu.netdevs) (one bridge per network).
+  returned: always
+  type: list
+  elements: dict
+sysctls:
+  description: Sysctls the networks need (C(net.ipv4.ip_forward) when a nat network is present).
+  returned: always
+  type: dict
+ruleset:
+  description: The nftables script.
+  returned: when O(state=present)
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftstate
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            networks=dict(type="list", elements="dict", default=[]),
+            table=dict(type="str", default="hostnet_qemu"),
+            ruleset_path=dict(type="path", default="/etc/hostnet-qemu/nftables.nft"),
+            state_path=dict(type="path", default="/etc/hostnet-qemu/netdevs.json"),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            validate_only=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    if not _nftnet.HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"))
+    params = module.params
+    networks = params["networks"]
+    try:
+        links = set(os.listdir("/sys/class/net"))
+        _nftnet.validate(networks, links)
+        out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks), "changed": False}
+        if params["validate_only"]:
+            module.exit_json(**out)
+        nft = module.get_bin_path("nft", required=True)
+        if params["state"] == "present":
+            out["ruleset"] = _nftnet.render(networks, params["table"])
+        result = _nftstate.plan(networks, params["table"], params["ruleset_path"], params["state_path"],
+                                state=params["state"], nft=nft)
+        if result["changed"] and not module.check_mode:
+            _nftstate.apply(result, nft=nft)
+        out["changed"] = result["changed"]
+        out["actions"] = [" ".join(str(a) for a in action[:2]) for action in result["actions"]]
+        if module._diff:
+            out["diff"] = result["diff"]
+    except HostnetError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+"""Saved state and table handling of the network role, against the real nft in a throwaway namespace.
+
+nftables rulesets are per network namespace, so `ip netns exec NS nft` is the real kernel's nftables
+without touching the host's; a foreign table in the same namespace must survive everything.
+"""
+
+import json
+import os
+import stat
+
+import pytest
+
+from conftest import sh
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftstate
+
+NAT = {"name": "natnet", "kind": "nat", "bridge": "hqnat0", "address": "192.168.50.1/24", "uplink": "wan0"}
+
+
+@pytest.fixture
+def nft(netns, tmp_path):
+    """An `nft` command that runs the real nft inside the test's namespace, which holds a foreign table."""
+    wrapper = tmp_path / "nft"
+    wrapper.write_text('#!/bin/sh\nexec ip netns exec %s nft "$@"\n' % netns)
+    wrapper.chmod(0o755)
+    sh("nft", "add", "table", "inet", "foreign", netns=netns)
+    sh("nft", "add", "chain", "inet", "foreign", "keep", netns=netns)
+    return str(wrapper)
+
+
+def tables(netns):
+    return sh("nft", "list", "tables", netns=netns).stdout.split("\n")
+
+
+def test_present_writes_loads_then_is_idempotent(tmp_path, netns, nft):
+    rules, state = str(tmp_path / "etc" / "nftables.nft"), str(tmp_path / "etc" / "netdevs.json")
+    first = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
+    assert first["changed"] and [a[0] for a in first["actions"]] == ["write", "write", "load"]
+    assert not os.path.exists(rules)  # planning writes nothing
+    assert "table inet hostnet_qemu" not in tables(netns)
+    _nftstate.apply(first, nft=nft)
+    assert "table inet hostnet_qemu" in tables(netns) and "table inet foreign" in tables(netns)
+    ruleset = sh("nft", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout
+    assert "masquerade" in ruleset
+    saved = json.loads(open(state).read())
+    assert saved["devices"][0]["name"] == "hqnat0" and saved["sysctls"] == {"net.ipv4.ip_forward": "1"}
+    assert stat.S_IMODE(os.stat(rules).st_mode) == 0o600
+    again = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
+    assert not again["changed"]
+
+
+def test_missing_table_is_reloaded(tmp_path, netns, nft):
+    rules, state = str(tmp_path / "r.nft"), str(tmp_path / "s.json")
+    _nftstate.apply(_nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft), nft=nft)
+    sh("nft", "delete", "table", "inet", "hostnet_qemu", netns=netns)
+    result = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
+    assert [a[0] for a in result["actions"]] == ["load"]
+    _nftstate.apply(result, nft=nft)
+    assert "table inet hostnet_qemu" in tables(netns)
+
+
+def test_absent_deletes_only_our_table_and_files(tmp_path, netns, nft):
+    rules, state = str(tmp_path / "r.nft"), str(tmp_path / "s.json")
+    _nftstate.apply(_nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft), nft=nft)
+    result = _nftstate.plan([], "hostnet_qemu", rules, state, state="absent", nft=nft)
+    _nftstate.apply(result, nft=nft)
+    assert not os.path.exists(rules) and not os.path.exists(state)
+    assert "table inet hostnet_qemu" not in tables(netns)
+    assert "table inet foreign" in tables(netns)
+    assert "chain keep" in sh("nft", "list", "table", "inet", "foreign", netns=netns).stdout
+    assert not _nftstate.plan([], "hostnet_qemu", rules, state, state="absent", nft=nft)["changed"]

@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+"""Validation, device set and nftables rendering of the network role (pure, no kernel)."""
+
+import pytest
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+LINKS = frozenset(("lo", "eth0", "wan0"))
+ISO = {"name": "isonet", "kind": "isolated", "bridge": "hqiso0", "address": "192.168.60.1/24"}
+NAT = {"name": "natnet", "kind": "nat", "bridge": "hqnat0", "address": "192.168.50.1/24", "uplink": "wan0",
+       "filter": {"allow": ["10.0.0.0/24"], "reject": ["10.0.0.5/32"]}}
+
+
+def errors(*nets, links=LINKS):
+    return _nftnet.check(list(nets), links)
+
+
+def test_valid_networks_have_no_errors():
+    assert errors(ISO, NAT) == []
+
+
+def test_two_networks_one_bridge():
+    msgs = errors(ISO, dict(NAT, bridge="hqiso0"))
+    assert any("network 'natnet': field 'bridge' 'hqiso0' is already the bridge of network 'isonet'" in m for m in msgs)
+
+
+def test_bridge_defaults_to_name_and_collides():
+    msgs = errors({"name": "br0"}, {"name": "other", "bridge": "br0"})
+    assert any("field 'bridge' 'br0'" in m for m in msgs)
+
+
+@pytest.mark.parametrize("address", ["192.168.60.200/24", "192.168.60.1/25", "192.168.61.1/23"])
+def test_overlapping_subnets(address):
+    msgs = errors(ISO, dict(NAT, address=address))
+    assert any("network 'natnet': subnet" in m and "overlaps subnet 192.168.60.0/24 of network 'isonet'" in m
+               for m in msgs), msgs
+
+
+def test_absent_network_may_overlap():
+    assert errors(ISO, dict(NAT, address="192.168.60.2/24", state="absent")) == []
+
+
+def test_nat_without_uplink():
+    msgs = errors(dict(NAT, uplink=None))
+    assert msgs == ["network 'natnet': a nat network needs field 'uplink' (the interface traffic leaves by, e.g. eth0)"]
+
+
+def test_uplink_missing_on_host():
+    msgs = errors(dict(NAT, uplink="eth9"))
+    assert len(msgs) == 1 and "field 'uplink' 'eth9' does not exist on this host" in msgs[0]
+
+
+def test_uplink_existence_not_checked_without_links():
+    assert errors(dict(NAT, uplink="eth9"), links=None) == []
+
+
+def test_address_outside_subnet():
+    msgs = errors(dict(NAT, subnet="10.9.0.0/24"))
+    assert any("field 'address' 192.168.50.1/24 is not a host address of field 'subnet' 10.9.0.0/24" in m for m in msgs)
+
+
+def test_address_is_network_address():
+    msgs = errors(dict(NAT, address="192.168.50.0/24", subnet="192.168.50.0/24"))
+    assert any("network or broadcast" in m for m in msgs)
+
+
+def test_subnet_with_host_bits():
+    msgs = errors(dict(NAT, subnet="192.168.50.1/24"))
+    assert any("has host bits set" in m for m in msgs)
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.0/33", "nonsense", "10.0.0.256/24", ""])
+def test_filter_invalid_cidr(bad):
+    msgs = errors(dict(NAT, filter={"allow": [bad]}))
+    assert any("network 'natnet': field 'filter.allow' entry '%s' is not a CIDR" % bad in m for m in msgs), msgs
+
+
+def test_filter_unknown_key_and_isolated_filter():
+    msgs = errors(dict(NAT, filter={"deny": ["1.2.3.4/32"]}), dict(ISO, filter={"reject": ["1.2.3.4/32"]}))
+    assert any("unknown key(s) deny" in m for m in msgs)
+    assert any("network 'isonet': field 'filter' only applies to kind nat" in m for m in msgs)
+
+
+def test_nat_needs_address_and_ipv4():
+    assert any("needs field 'address'" in m for m in errors(dict(NAT, address=None)))
+    assert any("IPv4 only" in m for m in errors(dict(NAT, address="fd00::1/64")))
+
+
+def test_bad_names_and_kind():
+    msgs = errors({"name": "x" * 16}, {"name": "ok", "kind": "bridged"}, {"name": "ok"})
+    assert any("longer than 15 bytes" in m for m in msgs)
+    assert any("field 'kind' is 'bridged'" in m for m in msgs)
+    assert any("field 'name' is used twice" in m for m in msgs)
+
+
+def test_validate_raises_all_at_once():
+    with pytest.raises(HostnetError) as exc:
+        _nftnet.validate([dict(NAT, uplink=None, filter={"reject": ["x"]})], LINKS)
+    assert "uplink" in str(exc.value) and "filter.reject" in str(exc.value)
+
+
+def test_devices_one_bridge_per_network():
+    devs = _nftnet.devices([ISO, NAT, {"name": "gone", "state": "absent"}, {"name": "bare"}])
+    assert devs == [
+        {"kind": "bridge", "name": "hqiso0", "state": "present", "up": True, "addresses": ["192.168.60.1/24"]},
+        {"kind": "bridge", "name": "hqnat0", "state": "present", "up": True, "addresses": ["192.168.50.1/24"]},
+        {"kind": "bridge", "name": "gone", "state": "absent"},
+        {"kind": "bridge", "name": "bare", "state": "present", "up": True, "addresses": []},
+    ]
+
+
+def test_render_owns_only_its_table():
+    text = _nftnet.render([ISO, NAT], "hostnet_qemu")
+    lines = text.splitlines()
+    assert lines[3:5] == ["table inet hostnet_qemu", "delete table inet hostnet_qemu"]
+    assert "flush ruleset" not in text
+    assert all("table" not in l or "hostnet_qemu" in l for l in lines if not l.startswith("#"))
+    assert 'iifname "hqiso0" counter drop' in text
+    reject = text.index('ip daddr 10.0.0.5/32 counter reject')
+    allow = text.index('ip daddr 10.0.0.0/24 counter accept')
+    assert reject < allow
+    assert 'oifname "wan0" ip saddr 192.168.50.0/24 counter masquerade' in text
+
+
+def test_render_without_networks_only_deletes():
+    text = _nftnet.render([dict(NAT, state="absent")])
+    assert text.rstrip().endswith("delete table inet hostnet_qemu")
+    assert "chain" not in text
+
+
+def test_render_refuses_bad_table_name():
+    with pytest.raises(HostnetError):
+        _nftnet.render([ISO], "bad name;")
+
+
+def test_sysctls_only_with_nat():
+    assert _nftnet.sysctls([ISO]) == {}
+    assert _nftnet.sysctls([ISO, NAT]) == {"net.ipv4.ip_forward": "1"}
+    assert _nftnet.sysctls([dict(NAT, state="absent")]) == {}
