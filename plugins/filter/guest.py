@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the hostnet.qemu.guest role; the logic lives in plugins/plugin_utils/_guest.py."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest
+
+
+def _wrap(func, *args):
+    try:
+        return func(*args)
+    except HostnetError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def guest_plan(guests, host=None, settings=None):
+    """Validate and normalise a host's guest list against what the role learnt about the host."""
+    return _wrap(_guest.normalise_all, guests or [], settings, host)
+
+
+def guest_conflicts(plans_by_host):
+    """Clashes between guests of every host: a list of messages (empty when there are none)."""
+    return _wrap(_guest.conflicts, plans_by_host or {})
+
+
+def guest_argv(guest):
+    """The QEMU command line (a list) of a normalised guest."""
+    return _wrap(_guest.argv, guest)
+
+
+def guest_unit(guest):
+    """The systemd unit text of a normalised guest."""
+    return _wrap(_guest.unit, guest)
+
+
+def guest_netdevs(guests):
+    """The device list for one hostnet.qemu.netdevs call covering the host's guests."""
+    return _wrap(_guest.netdevs, guests or [])
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "guest_plan": guest_plan,
+            "guest_conflicts": guest_conflicts,
+            "guest_argv": guest_argv,
+            "guest_unit": guest_unit,
+            "guest_netdevs": guest_netdevs,
+        }
