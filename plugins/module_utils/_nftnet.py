@@ -223,6 +223,8 @@ def render(networks, table="hostnet_qemu"):
     for net in present:
         br = net["bridge"]
         forward.append("    # network %s (%s)" % (net["name"], net["kind"]))
+        # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook
+        forward.append('    iifname "%s" oifname "%s" counter accept comment "within the network"' % (br, br))
         if net["kind"] == "isolated":
             forward.append('    iifname "%s" counter drop comment "isolated: nothing leaves"' % br)
             forward.append('    oifname "%s" counter drop comment "isolated: nothing enters"' % br)

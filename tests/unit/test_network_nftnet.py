@@ -138,3 +138,14 @@ def test_sysctls_only_with_nat():
     assert _nftnet.sysctls([ISO]) == {}
     assert _nftnet.sysctls([ISO, NAT]) == {"net.ipv4.ip_forward": "1"}
     assert _nftnet.sysctls([dict(NAT, state="absent")]) == {}
+
+
+def test_traffic_within_a_network_is_accepted_before_any_drop():
+    """With br_netfilter on, bridged frames between two guests reach the forward hook: never drop them."""
+    for net in ({"name": "iso", "kind": "isolated", "bridge": "hqiso0", "address": "10.5.0.1/24"},
+                {"name": "natnet", "kind": "nat", "bridge": "hqnat0", "address": "10.6.0.1/24", "uplink": "wan0"}):
+        lines = [line.strip() for line in _nftnet.render([net]).splitlines()]
+        within = lines.index('iifname "%s" oifname "%s" counter accept comment "within the network"'
+                             % (net["bridge"], net["bridge"]))
+        first_block = min(i for i, line in enumerate(lines) if " drop" in line or " reject" in line)
+        assert within < first_block
