@@ -5,7 +5,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 PYTEST  := $(VENV)/bin/pytest
 SANITY_TREE := $(CURDIR)/.cache/sanity/ansible_collections/hostnet/qemu
 
-.PHONY: setup test pytest sanity lint molecule bench lab-image guest-image clean
+.PHONY: setup test pytest sanity lint molecule bench lab lab-report lab-down lab-image guest-image clean
 
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -38,6 +38,16 @@ lint:
 molecule:
 	@test -n "$(SCENARIOS)" || { echo "no molecule scenario found under molecule/: failing on purpose"; exit 1; }
 	@set -e; for s in $(SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s; done
+
+## lab: the main job on the embedded default: lab host up, site.yml on inventories/lab, report
+lab:
+	bash tests/lab/lab.sh all
+
+lab-report:
+	bash tests/lab/lab.sh report
+
+lab-down:
+	bash tests/lab/lab.sh down
 
 ## lab-image: the podman lab host image (debootstrap, cached); guest-image: the test guest kernel + initramfs
 lab-image:
