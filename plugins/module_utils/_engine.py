@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netlink, _plan
+from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netns, _plan
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
 _CREATE_BY_NETLINK = ("bridge", "macvtap")
@@ -43,7 +43,7 @@ def facts(netns=None, names=None):
         if names:
             missing = sorted(set(names) - set(current))
             if missing:
-                raise _errors.HostnetError("interface(s) %s not found in %s" % (", ".join(missing), _netlink.where(netns)))
+                raise _errors.HostnetError("interface(s) %s not found in %s" % (", ".join(missing), _netns.where(netns)))
             current = dict((n, current[n]) for n in names)
         _with_nodes(kernel, current, list(current))
     ports = _plan.ports_of(current)

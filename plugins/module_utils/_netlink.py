@@ -63,10 +63,6 @@ IFA_ADDRESS, IFA_LOCAL = 1, 2
 _CHUNK = 32768
 
 
-def where(netns):
-    return "namespace '%s'" % netns if netns else "the host namespace"
-
-
 class Kernel(object):
     """A session with the kernel's network stack, inside `netns` for its whole lifetime.
 
@@ -152,7 +148,7 @@ class Kernel(object):
                 break
             if rtype == NLMSG_ERROR:
                 code = -struct.unpack_from("=i", data, offset + 16)[0]
-                raise HostnetError("cannot list links in %s: %s" % (where(self.netns), os.strerror(code)))
+                raise HostnetError("cannot list links in %s: %s" % (_netns.where(self.netns), os.strerror(code)))
             out.append((data, offset, length))
         return out
 
@@ -189,7 +185,7 @@ class Kernel(object):
 
     def _translate(self, describe, code):
         kind, name, action = describe
-        ns = where(self.netns)
+        ns = _netns.where(self.netns)
         label = "%s '%s'" % (kind, name)
         if code == errno.EEXIST:
             return HostnetError("%s: %s failed: a device with that name already exists in %s" % (label, action, ns))
@@ -275,7 +271,7 @@ class Kernel(object):
             try:
                 idx = socket.if_nametoindex(name)
             except OSError:
-                raise HostnetError("interface '%s' not found in %s" % (name, where(self.netns)))
+                raise HostnetError("interface '%s' not found in %s" % (name, _netns.where(self.netns)))
             self.index[name] = idx
         return idx
 

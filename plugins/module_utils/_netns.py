@@ -38,6 +38,11 @@ def _setns(fd):
         raise OSError(err, os.strerror(err))
 
 
+def where(name):
+    """How messages name a namespace: "namespace 'lab1'" or "the host namespace"."""
+    return "namespace '%s'" % name if name else "the host namespace"
+
+
 def path(name):
     """The bind-mount file of a named namespace; the name is validated, never created."""
     if not name or "/" in name or name in (".", ".."):

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _netns
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 MANAGED_KINDS = ("bridge", "tap", "tun", "macvtap")
@@ -25,10 +26,6 @@ _CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "macvtap": 2}
 
 def _label(kind, name):
     return "%s '%s'" % ("tap" if kind == "tun" else kind, name)
-
-
-def _where(netns):
-    return "namespace '%s'" % netns if netns else "the host namespace"
 
 
 def view(link, ports=None):
@@ -121,7 +118,7 @@ def ports_of(current):
 def build(desired, current, netns=None, purge_prefix=None):
     """Compute the Plan that takes `current` (a dump) to `desired` (normalised specs)."""
     plan = Plan()
-    where = _where(netns)
+    where = _netns.where(netns)
     want = dict((spec["name"], spec) for spec in desired)
     ports_now = ports_of(current)
     created = set()
