@@ -13,7 +13,7 @@ __metaclass__ = type
 from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netns, _plan
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
-_CREATE_BY_NETLINK = ("bridge", "macvtap")
+_CREATE_BY_NETLINK = ("bridge", "macvtap", "macvlan")
 
 
 def _with_nodes(kernel, current, names):

@@ -14,7 +14,7 @@ __metaclass__ = type
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 
-KINDS = ("bridge", "tap", "tun", "macvtap")
+KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan")
 
 COMMON_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -54,11 +54,21 @@ MACVTAP_OPTIONS = dict(
     recreate=dict(type="bool", default=False),
 )
 
+MACVLAN_OPTIONS = dict(
+    link=dict(type="str"),
+    mode=dict(type="str", default="bridge", choices=["bridge", "vepa", "private", "passthru"]),
+    addresses=dict(type="list", elements="str"),
+    recreate=dict(type="bool", default=False),
+)
+
+_OPTIONS = {"bridge": BRIDGE_OPTIONS, "tap": TAP_OPTIONS, "tun": TAP_OPTIONS, "macvtap": MACVTAP_OPTIONS,
+            "macvlan": MACVLAN_OPTIONS}
+
 
 def module_spec(kind):
     """The argument_spec of the single-device module for `kind`, plus netns."""
     spec = dict(COMMON_OPTIONS)
-    spec.update({"bridge": BRIDGE_OPTIONS, "tap": TAP_OPTIONS, "macvtap": MACVTAP_OPTIONS}[kind])
+    spec.update(_OPTIONS[kind])
     spec["netns"] = dict(type="str")
     return spec
 
@@ -66,7 +76,7 @@ def module_spec(kind):
 def netdevs_device_spec():
     """Options of one entry of netdevs.devices: the union of the kinds, defaults applied per kind."""
     spec = dict(kind=dict(type="str", required=True, choices=list(KINDS)))
-    for options in (COMMON_OPTIONS, BRIDGE_OPTIONS, TAP_OPTIONS, MACVTAP_OPTIONS):
+    for options in (COMMON_OPTIONS, BRIDGE_OPTIONS, TAP_OPTIONS, MACVTAP_OPTIONS, MACVLAN_OPTIONS):
         for key, value in options.items():
             entry = dict(value)
             entry.pop("default", None)  # defaults depend on the kind; applied in normalise()
@@ -80,7 +90,7 @@ def netdevs_device_spec():
 def _defaults(kind):
     out = {}
     options = dict(COMMON_OPTIONS)
-    options.update({"bridge": BRIDGE_OPTIONS, "tap": TAP_OPTIONS, "tun": TAP_OPTIONS, "macvtap": MACVTAP_OPTIONS}[kind])
+    options.update(_OPTIONS[kind])
     for key, value in options.items():
         out[key] = value.get("default")
     return out, options
@@ -113,9 +123,9 @@ def normalise(params, kind=None):
         if kind == "tun" and mode == "tap":
             raise HostnetError("tap '%s': kind tun and mode tap contradict each other; give one" % params.get("name"))
         kind = mode
-    if kind == "macvtap" and mode in ("tap", "tun"):
-        raise HostnetError("macvtap '%s': mode '%s' is not a macvtap mode; use bridge, vepa, private or passthru"
-                           % (params.get("name"), mode))
+    if kind in ("macvtap", "macvlan") and mode in ("tap", "tun"):
+        raise HostnetError("%s '%s': mode '%s' is not a %s mode; use bridge, vepa, private or passthru"
+                           % (kind, params.get("name"), mode, kind))
     if kind not in KINDS:
         raise HostnetError("device '%s': unknown kind '%s'; use one of %s" % (params.get("name"), kind, ", ".join(KINDS)))
     label_kind = "tap" if kind == "tun" else kind
@@ -149,9 +159,7 @@ def normalise(params, kind=None):
         if spec["forward_delay"] is not None and not 0 <= spec["forward_delay"] <= 300:
             raise HostnetError("%s: forward_delay %s s is out of range (0..300 seconds)" % (label, spec["forward_delay"]))
         spec["vlan_filtering"] = merged.get("vlan_filtering")
-        addresses = merged.get("addresses")
-        spec["addresses"] = None if addresses is None else sorted(set(
-            _validate.cidr(a, what="%s: address" % label) for a in addresses))
+        spec["addresses"] = _addresses(merged, label)
         ports = merged.get("ports")
         if ports is not None:
             ports = [_validate.ifname(p, what="%s: port" % label) for p in ports]
@@ -174,15 +182,26 @@ def normalise(params, kind=None):
         if not merged.get("link"):
             raise HostnetError("%s: 'link' (the parent interface) is required" % label)
         spec["link"] = _validate.ifname(merged["link"], what="%s: link" % label)
+        if spec["link"] == name:
+            raise HostnetError("%s: 'link' is the device itself; give the parent interface" % label)
         spec["mode"] = merged.get("mode") or "bridge"
+        spec["recreate"] = bool(merged.get("recreate"))
+        if kind == "macvlan":
+            spec["addresses"] = _addresses(merged, label)
+            return spec
         spec["device_owner"] = _validate.uid(merged.get("device_owner"), label)
         spec["device_group"] = _validate.gid(merged.get("device_group"), label)
         mode = _mode_bits(merged.get("device_mode"), label)
         if mode is None:
             mode = 0o660 if spec["device_group"] is not None else 0o600
         spec["device_mode"] = mode
-        spec["recreate"] = bool(merged.get("recreate"))
     return spec
+
+
+def _addresses(merged, label):
+    """The complete address list of a bridge or macvlan (None: leave addresses alone)."""
+    addresses = merged.get("addresses")
+    return None if addresses is None else sorted(set(_validate.cidr(a, what="%s: address" % label) for a in addresses))
 
 
 def normalise_all(devices):

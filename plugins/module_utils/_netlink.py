@@ -213,7 +213,7 @@ class Kernel(object):
         for link in raw:
             link["master"] = names.get(link["master"]) if link["master"] else None
             parent = link.pop("parent", None)
-            if link["kind"] == "macvtap":
+            if link["kind"] in ("macvtap", "macvlan"):
                 link["link"] = names.get(parent) if parent else None
             elif link["kind"] == "veth":
                 link["peer_ifindex"] = parent  # the peer may live in another namespace
@@ -293,7 +293,7 @@ class Kernel(object):
                 os.unlink(info["path"])
 
     def create_links(self, specs):
-        """Create bridges and macvtaps through rtnetlink: specs are desired-device dicts."""
+        """Create bridges, macvtaps and macvlans through rtnetlink: specs are desired-device dicts."""
         reqs = []
         for spec in specs:
             msg = ifinfmsg()
@@ -306,8 +306,8 @@ class Kernel(object):
             else:
                 attrs.append(("IFLA_LINK", self.resolve(spec["link"])))
                 attrs.append(("IFLA_LINKINFO", {"attrs": [
-                    ("IFLA_INFO_KIND", "macvtap"),
-                    ("IFLA_INFO_DATA", {"attrs": [("IFLA_MACVTAP_MODE", MACVTAP_MODES[spec["mode"]])]})]}))
+                    ("IFLA_INFO_KIND", spec["kind"]),
+                    ("IFLA_INFO_DATA", {"attrs": _mode_attrs(spec["kind"], spec["mode"])})]}))
             if spec.get("mac"):
                 attrs.append(("IFLA_ADDRESS", spec["mac"]))
             if spec.get("mtu"):
@@ -332,8 +332,8 @@ class Kernel(object):
             data = []
             if kind == "bridge":
                 data = _bridge_attrs(fields)
-            elif kind == "macvtap" and "mode" in fields:
-                data = [("IFLA_MACVTAP_MODE", MACVTAP_MODES[fields["mode"]])]
+            elif kind in ("macvtap", "macvlan") and "mode" in fields:
+                data = _mode_attrs(kind, fields["mode"])
             flags = change = 0
             if "up" in fields:
                 change = IFF_UP
@@ -447,6 +447,11 @@ def _text(data, span):
     return None if span is None else data[span[0]:span[1]].split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
+def _mode_attrs(kind, mode):
+    """IFLA_INFO_DATA of a macvtap or macvlan: its mode (both kinds share the numbering)."""
+    return [("IFLA_MACVTAP_MODE" if kind == "macvtap" else "IFLA_MACVLAN_MODE", MACVTAP_MODES[mode])]
+
+
 def _parse_link(data, offset, length):
     _family, _type, index, flags, _change = _IFINFO.unpack_from(data, offset + 16)
     attrs = _attrs(data, offset + 16 + _IFINFO.size, offset + length)
@@ -487,7 +492,7 @@ def _parse_link(data, offset, length):
             "forward_delay": None if delay is None else delay / 100.0,
             "vlan_filtering": bool(_u8(data, found.get(IFLA_BR_VLAN_FILTERING))),
         })
-    elif kind == "macvtap":
+    elif kind in ("macvtap", "macvlan"):
         mode = _u32(data, found.get(IFLA_MACVLAN_MODE))
         link["mode"] = MACVTAP_MODE_NAMES.get(mode, mode)
     return link

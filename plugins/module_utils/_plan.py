@@ -6,7 +6,7 @@
 Pure Python, no kernel: unit-tested on plain dicts. Check mode returns the plan; diff is the
 before/after view of each touched device; `changed` is "the plan is not empty".
 
-Order: delete children before parents; create bridges, then taps/tuns, then macvtaps;
+Order: delete children before parents; create bridges, then taps/tuns, then macvtaps/macvlans;
 reconfigure tun ownership; release ports, then set links (enslave, up, mtu, mac);
 then addresses; then macvtap /dev nodes.
 """
@@ -18,10 +18,12 @@ __metaclass__ = type
 from ansible_collections.hostnet.qemu.plugins.module_utils import _netns
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
-MANAGED_KINDS = ("bridge", "tap", "tun", "macvtap")
+MANAGED_KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan")
 TUN_FAMILY = ("tap", "tun")
-_DELETE_RANK = {"macvtap": 0, "tap": 1, "tun": 1, "bridge": 2}
-_CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "macvtap": 2}
+MACVLAN_FAMILY = ("macvtap", "macvlan")  # children of a parent link, with a mode
+ADDRESSED = ("bridge", "macvlan")  # kinds whose addresses the engine manages
+_DELETE_RANK = {"macvtap": 0, "macvlan": 0, "tap": 1, "tun": 1, "bridge": 2}
+_CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "macvtap": 2, "macvlan": 2}
 
 
 def _label(kind, name):
@@ -40,6 +42,8 @@ def view(link, ports=None):
                     "ports": sorted(ports or [])})
     elif kind in TUN_FAMILY:
         out.update(dict((k, link.get(k)) for k in ("owner", "group", "multi_queue", "vnet_hdr", "pi")))
+    elif kind == "macvlan":
+        out.update({"link": link.get("link"), "mode": link.get("mode"), "addresses": list(link.get("addresses") or [])})
     elif kind == "macvtap":
         out.update({"link": link.get("link"), "mode": link.get("mode")})
         device = link.get("device") or {}
@@ -144,7 +148,7 @@ def build(desired, current, netns=None, purge_prefix=None):
                 recreate_why = "changing mode from %s to %s" % (cur["kind"], kind)
             elif bool(cur.get("multi_queue")) != spec["multi_queue"]:
                 recreate_why = "changing multi_queue from %s to %s" % (bool(cur.get("multi_queue")), spec["multi_queue"])
-        if cur is not None and kind == "macvtap" and cur.get("link") != spec["link"]:
+        if cur is not None and kind in MACVLAN_FAMILY and cur.get("link") != spec["link"]:
             recreate_why = "moving it from link '%s' to '%s'" % (cur.get("link"), spec["link"])
         if recreate_why:
             if not spec.get("recreate"):
@@ -195,7 +199,7 @@ def _after_create(plan, spec):
             fields["mac"] = spec["mac"]
     if fields:
         plan.set(kind, name, **fields)
-    if kind == "bridge":
+    if kind in ADDRESSED:
         for cidr in spec.get("addresses") or []:
             plan.addresses.append((kind, name, "add", cidr))
     if kind == "macvtap":
@@ -219,13 +223,13 @@ def _converge_existing(plan, spec, cur, ports):
         delay = spec.get("forward_delay")
         if delay is not None and (cur.get("forward_delay") is None or abs(cur["forward_delay"] - delay) >= 0.005):
             fields["forward_delay"] = delay
-        if spec.get("addresses") is not None:
-            have = set(cur.get("addresses") or [])
-            for cidr in sorted(have - set(spec["addresses"])):
-                plan.addresses.append((kind, name, "del", cidr))
-            for cidr in sorted(set(spec["addresses"]) - have):
-                plan.addresses.append((kind, name, "add", cidr))
-    elif kind in TUN_FAMILY:
+    if kind in ADDRESSED and spec.get("addresses") is not None:
+        have = set(cur.get("addresses") or [])
+        for cidr in sorted(have - set(spec["addresses"])):
+            plan.addresses.append((kind, name, "del", cidr))
+        for cidr in sorted(set(spec["addresses"]) - have):
+            plan.addresses.append((kind, name, "add", cidr))
+    if kind in TUN_FAMILY:
         target = {
             "owner": spec["owner"] if spec["owner_given"] else cur.get("owner"),
             "group": spec["group"] if spec["group_given"] else cur.get("group"),
@@ -237,9 +241,9 @@ def _converge_existing(plan, spec, cur, ports):
             tun.update(target)
             tun["multi_queue"] = bool(cur.get("multi_queue"))
             plan.tun.append(tun)
-    elif kind == "macvtap":
-        if cur.get("mode") != spec["mode"]:
-            fields["mode"] = spec["mode"]
+    elif kind in MACVLAN_FAMILY and cur.get("mode") != spec["mode"]:
+        fields["mode"] = spec["mode"]
+    if kind == "macvtap":
         device = cur.get("device") or {}
         if not device.get("ok") or device.get("owner") != _id(spec["device_owner"]) \
                 or device.get("group") != _id(spec["device_group"]) or device.get("mode") != spec["device_mode"]:
@@ -318,13 +322,13 @@ def _plan_masters(plan, want, current, created, deleted, where):
 
 def _check_parents(want, current, created, where):
     for spec in want.values():
-        if spec["kind"] != "macvtap" or spec["state"] != "present":
+        if spec["kind"] not in MACVLAN_FAMILY or spec["state"] != "present":
             continue
         parent = spec["link"]
         pspec = want.get(parent)
         if parent not in current and (pspec is None or pspec["state"] != "present"):
-            raise HostnetError("macvtap '%s': parent link '%s' not found in %s; create it first or fix 'link'"
-                               % (spec["name"], parent, where))
+            raise HostnetError("%s '%s': parent link '%s' not found in %s; create it first or fix 'link'"
+                               % (spec["kind"], spec["name"], parent, where))
 
 
 def _project(plan, spec, cur, ports_now):
@@ -353,6 +357,10 @@ def _project(plan, spec, cur, ports_now):
         if cur is None:
             base.update({"owner": spec["owner"], "group": spec["group"], "multi_queue": spec["multi_queue"],
                          "vnet_hdr": bool(spec.get("vnet_hdr")), "pi": bool(spec.get("pi"))})
+    elif spec["kind"] == "macvlan" and "link" in spec:
+        base.update({"link": spec["link"], "mode": spec["mode"]})
+        if spec.get("addresses") is not None:
+            base["addresses"] = list(spec["addresses"])
     elif spec["kind"] == "macvtap" and "link" in spec:
         base["link"] = spec["link"]
         base["mode"] = spec["mode"]
@@ -363,7 +371,7 @@ def _project(plan, spec, cur, ports_now):
         base["device"] = device
     entry = plan.sets.get(name)
     if entry:
-        base.update(dict((k, v) for k, v in entry[1].items() if k != "mode" or spec["kind"] == "macvtap"))
+        base.update(dict((k, v) for k, v in entry[1].items() if k != "mode" or spec["kind"] in MACVLAN_FAMILY))
     for kind, rel in plan.releases:
         if rel == name:
             base["master"] = None

@@ -9,12 +9,13 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: netdev_info
-short_description: Report bridges, taps, tuns, macvtaps, veths and physical links
+short_description: Report bridges, taps, tuns, macvtaps, macvlans, veths and physical links
 version_added: 0.1.0
 description:
   - Reads every link of a network namespace with one rtnetlink dump and reports what the kernel says about
     bridges (ports, STP and addresses); taps and tuns (owner, group, flags, master and persistence);
-    macvtaps (parent, mode and their C(/dev/tapN) node with owner, group, mode); veth and physical links.
+    macvtaps (parent, mode and their C(/dev/tapN) node with owner, group, mode); macvlans (parent, mode,
+    addresses); veth and physical links.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
@@ -28,7 +29,7 @@ options:
     description: Only links of these kinds.
     type: list
     elements: str
-    choices: [bridge, tap, tun, macvtap, veth, physical, loopback]
+    choices: [bridge, tap, tun, macvtap, macvlan, veth, physical, loopback]
 requirements:
   - pyroute2 (Python library, on the target)
   - netaddr (Python library, on the target)
@@ -78,7 +79,7 @@ def main():
         argument_spec=dict(
             names=dict(type="list", elements="str"),
             kinds=dict(type="list", elements="str",
-                       choices=["bridge", "tap", "tun", "macvtap", "veth", "physical", "loopback"]),
+                       choices=["bridge", "tap", "tun", "macvtap", "macvlan", "veth", "physical", "loopback"]),
             netns=dict(type="str"),
         ),
         supports_check_mode=True,

@@ -17,7 +17,7 @@ description:
   - The options of each entry mean exactly what they mean in M(hostnet.qemu.bridge), M(hostnet.qemu.tap) and
     M(hostnet.qemu.macvtap). Roles use this module instead of a loop over those (one call for 1000 taps costs
     about what C(ip -batch) costs; see docs/benchmarks.md).
-  - O(purge_prefix) deletes bridges, taps, tuns and macvtaps whose name starts with the prefix and that are not listed.
+  - O(purge_prefix) deletes bridges, taps, tuns, macvtaps and macvlans whose name starts with the prefix and that are not listed.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
@@ -31,10 +31,13 @@ options:
     required: true
     suboptions:
       kind:
-        description: Device kind. C(tun) is the same as C(tap) with O(devices[].mode=tun).
+        description:
+          - Device kind. C(tun) is the same as C(tap) with O(devices[].mode=tun).
+          - C(macvlan) is a plain interface on a parent link, for the host itself (for example its address on the
+            same parent as macvtap guests, so host and guests reach each other in C(bridge) mode).
         type: str
         required: true
-        choices: [bridge, tap, tun, macvtap]
+        choices: [bridge, tap, tun, macvtap, macvlan]
       name:
         description: Interface name, 1 to 15 bytes, without C(/), C(:) or whitespace.
         type: str
@@ -62,7 +65,7 @@ options:
         description: (bridge) VLAN filtering on or off.
         type: bool
       addresses:
-        description: (bridge) The complete list of CIDR addresses.
+        description: (bridge, macvlan) The complete list of CIDR addresses; omit to leave addresses alone.
         type: list
         elements: str
       ports:
@@ -77,7 +80,7 @@ options:
         type: bool
       mode:
         description:
-          - (tap) C(tap) or C(tun); (macvtap) C(bridge) (default), C(vepa), C(private) or C(passthru).
+          - (tap) C(tap) or C(tun); (macvtap, macvlan) C(bridge) (default), C(vepa), C(private) or C(passthru).
         type: str
         choices: [tap, tun, bridge, vepa, private, passthru]
       owner:
@@ -99,10 +102,10 @@ options:
         description: (tap, tun) Bridge to enslave to.
         type: str
       recreate:
-        description: (tap, tun, macvtap) Allow delete-and-create for a mode, multi_queue or link change (default C(false)).
+        description: (tap, tun, macvtap, macvlan) Allow delete-and-create for a mode, multi_queue or link change (default C(false)).
         type: bool
       link:
-        description: (macvtap) Parent interface.
+        description: (macvtap, macvlan) Parent interface.
         type: str
       device_owner:
         description: (macvtap) Owner of C(/dev/tapN).
@@ -115,7 +118,7 @@ options:
         type: str
   purge_prefix:
     description:
-      - Delete managed-kind devices (bridge, tap, tun, macvtap) whose names start with this prefix and are not in O(devices).
+      - Delete managed-kind devices (bridge, tap, tun, macvtap, macvlan) whose names start with this prefix and are not in O(devices).
       - Veth pairs and physical interfaces are never purged.
     type: str
 seealso:

@@ -211,3 +211,24 @@ def test_facts_report_every_kind(netns, veth):
     assert facts[veth]["kind"] == "veth" and facts["lo"]["kind"] == "loopback"
     with pytest.raises(HostnetError, match="interface\\(s\\) nope not found in namespace"):
         _engine.facts(netns, names=["nope"])
+
+
+def test_macvlan_host_interface(netns, veth):
+    """A macvlan (the host's own interface next to macvtap guests) with its addresses, mode changed in place."""
+    want = [{"kind": "macvlan", "name": "host0", "link": veth, "addresses": ["10.23.0.1/24"], "mac": "52:54:00:aa:00:02"}]
+    assert converge(netns, want)["changed"]
+    kernel = links(netns)["host0"]
+    assert kernel["linkinfo"]["info_kind"] == "macvlan" and kernel["linkinfo"]["info_data"]["mode"] == "bridge"
+    assert kernel["link"] == veth and kernel["address"] == "52:54:00:aa:00:02" and "UP" in kernel["flags"]
+    assert [a for a in addrs(netns, "host0") if not a.startswith("fe80")] == ["10.23.0.1/24"]
+    assert not os.path.exists("/sys/class/net/host0")  # it lives in the test's namespace only
+    assert not converge(netns, want)["changed"]
+    result = converge(netns, [dict(want[0], mode="private", addresses=["10.23.0.2/24"])])
+    assert result["plan"] == ["set macvlan 'host0': mode=private", "del address 10.23.0.1/24 on macvlan 'host0'",
+                              "add address 10.23.0.2/24 on macvlan 'host0'"]
+    assert links(netns)["host0"]["linkinfo"]["info_data"]["mode"] == "private"
+    assert [a for a in addrs(netns, "host0") if not a.startswith("fe80")] == ["10.23.0.2/24"]
+    with pytest.raises(HostnetError, match="macvlan 'host0': moving it from link 'up0' to 'up0p' needs the device deleted"):
+        converge(netns, [dict(want[0], link="up0p")])
+    converge(netns, [{"kind": "macvlan", "name": "host0", "state": "absent"}])
+    assert "host0" not in links(netns)

@@ -174,3 +174,24 @@ def test_address_replacement_and_link_local_untouched():
     current = {"br0": link("br0", "bridge", 2, addresses=["10.0.0.1/24", "10.0.0.9/24"])}
     plan = _plan.build(specs({"kind": "bridge", "name": "br0", "addresses": ["10.0.0.1/24", "fd00::1/64"]}), current)
     assert [(o["action"], o["cidr"]) for o in plan.ops] == [("del", "10.0.0.9/24"), ("add", "fd00::1/64")]
+
+
+def test_macvlan_created_after_parent_with_addresses_then_converged():
+    desired = specs({"kind": "macvlan", "name": "host0", "link": "br0", "addresses": ["10.0.5.1/24"]},
+                    {"kind": "bridge", "name": "br0"})
+    plan = _plan.build(desired, {})
+    assert ops(plan) == [("create", "br0"), ("create", "host0"), ("set", "br0"), ("set", "host0"), ("address", "host0")]
+    assert plan.after["host0"]["addresses"] == ["10.0.5.1/24"] and plan.after["host0"]["link"] == "br0"
+    current = {"br0": link("br0", "bridge", 2),
+               "host0": link("host0", "macvlan", 3, link="br0", mode="bridge", addresses=["10.0.5.1/24"])}
+    assert _plan.build(desired, current).ops == []
+
+
+def test_macvlan_is_no_macvtap_and_needs_its_parent():
+    with pytest.raises(HostnetError, match="macvlan 'host0': parent link 'eth9' not found"):
+        _plan.build(specs({"kind": "macvlan", "name": "host0", "link": "eth9"}), {})
+    with pytest.raises(HostnetError, match="macvlan 'host0': option\\(s\\) device_group do not apply to a macvlan"):
+        specs({"kind": "macvlan", "name": "host0", "link": "eth0", "device_group": "kvm"})
+    with pytest.raises(HostnetError, match="macvlan 'm0': a macvtap named 'm0' already exists"):
+        _plan.build(specs({"kind": "macvlan", "name": "m0", "link": "eth0"}),
+                    {"m0": link("m0", "macvtap", 5, link="eth0", mode="bridge"), "eth0": link("eth0", "physical", 2)})
