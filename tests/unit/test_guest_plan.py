@@ -100,8 +100,14 @@ def test_unit_text_hardened_and_graceful():
 
 def test_bridge_helper_unit_keeps_privileges():
     host = dict(HOST, bridge_checked=True, bridge_conf_text="allow all\n")
-    text = _guest.unit(plan(guest(nics=[{"kind": "bridge", "bridge": "vmbr0"}]), host=host)[0])
+    planned = plan(guest(nics=[{"kind": "bridge", "bridge": "vmbr0"}]), host=host)[0]
+    text = _guest.unit(planned)
     assert "NoNewPrivileges=no" in text and "CapabilityBoundingSet=CAP_NET_ADMIN" in text
+    # QEMU's -sandbox and systemd's seccomp-based options set no_new_privs: the helper would lose its file capability
+    assert "-sandbox" not in _guest.argv(planned)
+    for option in ("RestrictSUIDSGID=", "SystemCallArchitectures=", "RestrictAddressFamilies=", "LockPersonality="):
+        assert "\n" + option not in text
+    assert "ProtectSystem=strict" in text and "DevicePolicy=closed" in text and "ProtectProc=invisible" in text
 
 
 def test_systemd_quote():
