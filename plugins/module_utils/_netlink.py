@@ -25,6 +25,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _sysfs
 try:
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 except ImportError as _exc:  # pragma: no cover - exercised on targets without pyroute2
@@ -34,6 +35,7 @@ except ImportError as _exc:  # pragma: no cover - exercised on targets without p
 NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
 NLM_F_DUMP = 0x300
@@ -60,6 +62,15 @@ IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE, IFLA_TUN_PI, IFLA_TUN_VNET_HDR, I
 IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 1, 5, 7
 IFLA_MACVLAN_MODE = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
+# addresses and routes in detail (the uplink move), from linux/if_addr.h, linux/rtnetlink.h
+IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 4, 6, 8
+IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_MANAGETEMPADDR, IFA_F_NOPREFIXROUTE = 0x02, 0x80, 0x100, 0x200
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH, RTA_TABLE = 1, 4, 5, 6, 7, 9, 15
+RT_TABLE_COMPAT, RT_TABLE_LOCAL = 252, 255
+RTNH_F_ONLINK = 0x4
+_RTMSG = struct.Struct("=BBBBBBBBI")
+_RTNH = struct.Struct("=HBBi")
+_FOREVER = 0xFFFFFFFF
 _CHUNK = 32768
 
 
@@ -391,6 +402,134 @@ class Kernel(object):
         os.chown(path, 0 if owner is None else owner, 0 if group is None else group)
         os.chmod(path, mode)
         return path
+
+    # -- addresses and routes in detail (the uplink move, _uplink.py) ----------------------------
+    def address_details(self):
+        """Every address of the namespace with what moving it must keep, in the kernel's order (an IPv4
+        primary before its secondaries): [{index, family (4|6), address 'ip/len', broadcast, scope, flags,
+        permanent, valid_lft (seconds, None: forever)}]."""
+        out = []
+        for data, offset, length in self._dump(ifaddrmsg, RTM_GETADDR):
+            family, prefixlen, flags, scope, index = _IFADDR.unpack_from(data, offset + 16)
+            attrs = _attrs(data, offset + 16 + _IFADDR.size, offset + length)
+            raw_ip = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+            if raw_ip is None or family not in (AF_INET, AF_INET6):
+                continue
+            if IFA_FLAGS in attrs:
+                flags = _u32(data, attrs[IFA_FLAGS])
+            brd = attrs.get(IFA_BROADCAST)
+            valid = None
+            cache = attrs.get(IFA_CACHEINFO)
+            if cache is not None and cache[1] - cache[0] >= 8:
+                valid = struct.unpack_from("=II", data, cache[0])[1]
+            out.append({
+                "index": index,
+                "family": 6 if family == AF_INET6 else 4,
+                "address": "%s/%d" % (socket.inet_ntop(family, data[raw_ip[0]:raw_ip[1]]), prefixlen),
+                "broadcast": socket.inet_ntop(family, data[brd[0]:brd[1]]) if brd else None,
+                "scope": scope,
+                "flags": flags,
+                "permanent": bool(flags & IFA_F_PERMANENT),
+                "valid_lft": None if valid in (None, _FOREVER) else valid,
+            })
+        return out
+
+    def routes(self):
+        """Every route of every table except 'local' (IPv4 and IPv6): [{family (4|6), dst 'ip/len', gateway,
+        oif (ifindex or None), table, protocol, scope, type, metric, prefsrc, onlink, multipath_oifs}]."""
+        out = []
+        for data, offset, length in self._dump(rtmsg, RTM_GETROUTE):
+            family, dst_len, _src, _tos, table, proto, scope, rtype, flags = _RTMSG.unpack_from(data, offset + 16)
+            if family not in (AF_INET, AF_INET6):
+                continue
+            attrs = _attrs(data, offset + 16 + _RTMSG.size, offset + length)
+            if RTA_TABLE in attrs:
+                table = _u32(data, attrs[RTA_TABLE])
+            if table == RT_TABLE_LOCAL:
+                continue
+
+            def ip(span, family=family):
+                return None if span is None else socket.inet_ntop(family, data[span[0]:span[1]])
+            dst = ip(attrs.get(RTA_DST)) or ("::" if family == AF_INET6 else "0.0.0.0")
+            hops = []
+            span = attrs.get(RTA_MULTIPATH)
+            pos = span[0] if span else 0
+            while span and pos + _RTNH.size <= span[1]:
+                hop_len, _hflags, _hops, hop_index = _RTNH.unpack_from(data, pos)
+                if hop_len < _RTNH.size:
+                    break
+                hops.append(hop_index)
+                pos += (hop_len + 3) & ~3
+            out.append({
+                "family": 6 if family == AF_INET6 else 4,
+                "dst": "%s/%d" % (dst, dst_len),
+                "gateway": ip(attrs.get(RTA_GATEWAY)),
+                "oif": _u32(data, attrs.get(RTA_OIF)),
+                "table": table,
+                "protocol": proto,
+                "scope": scope,
+                "type": rtype,
+                "metric": _u32(data, attrs.get(RTA_PRIORITY)),
+                "prefsrc": ip(attrs.get(RTA_PREFSRC)),
+                "onlink": bool(flags & RTNH_F_ONLINK),
+                "multipath_oifs": hops,
+            })
+        return out
+
+    def address_changes(self, changes):
+        """changes: [('add'|'del', interface name, entry as address_details() gives)]: broadcast, scope and the
+        flags a user can set (noprefixroute, mngtmpaddr) are kept; IPv6 addresses are added without DAD (they
+        were just in use on the same link)."""
+        reqs = []
+        for action, name, entry in changes:
+            ip, prefix = entry["address"].split("/")
+            family = AF_INET6 if entry["family"] == 6 else AF_INET
+            msg = ifaddrmsg()
+            msg["family"] = family
+            msg["prefixlen"] = int(prefix)
+            msg["index"] = self.resolve(name)
+            msg["header"]["type"] = RTM_NEWADDR if action == "add" else RTM_DELADDR
+            msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_REPLACE) if action == "add" else 0
+            attrs = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)] if family == AF_INET else [("IFA_ADDRESS", ip)]
+            if action == "add":
+                msg["scope"] = entry.get("scope") or 0
+                flags = (entry.get("flags") or 0) & (IFA_F_NOPREFIXROUTE | IFA_F_MANAGETEMPADDR)
+                if family == AF_INET6:
+                    flags |= IFA_F_NODAD
+                if entry.get("broadcast") and family == AF_INET:
+                    attrs.append(("IFA_BROADCAST", entry["broadcast"]))
+                if flags:
+                    msg["flags"] = flags & 0xFF
+                    attrs.append(("IFA_FLAGS", flags))
+            msg["attrs"] = attrs
+            reqs.append((msg, ("interface", name, "%s address %s" % (action, entry["address"]))))
+        self._send_batch(reqs)
+
+    def route_changes(self, changes):
+        """changes: [('add'|'del', interface name, route as routes() gives)]: the route through that interface."""
+        reqs = []
+        for action, name, route in changes:
+            dst, dst_len = route["dst"].split("/")
+            msg = rtmsg()
+            msg["family"] = AF_INET6 if route["family"] == 6 else AF_INET
+            msg["dst_len"] = int(dst_len)
+            msg["table"] = route["table"] if route["table"] < 256 else RT_TABLE_COMPAT
+            msg["proto"] = route["protocol"]
+            msg["scope"] = route["scope"]
+            msg["type"] = route["type"]
+            msg["flags"] = RTNH_F_ONLINK if route.get("onlink") else 0
+            attrs = [("RTA_TABLE", route["table"]), ("RTA_OIF", self.resolve(name))]
+            if int(dst_len):
+                attrs.append(("RTA_DST", dst))
+            for key, attr in (("gateway", "RTA_GATEWAY"), ("metric", "RTA_PRIORITY"), ("prefsrc", "RTA_PREFSRC")):
+                if route.get(key) is not None:
+                    attrs.append((attr, route[key]))
+            msg["attrs"] = attrs
+            msg["header"]["type"] = RTM_NEWROUTE if action == "add" else RTM_DELROUTE
+            msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_EXCL) if action == "add" else 0
+            via = " via %s" % route["gateway"] if route.get("gateway") else ""
+            reqs.append((msg, ("interface", name, "%s route %s%s" % (action, route["dst"], via))))
+        self._send_batch(reqs)
 
 
 def _setlink(index, name, flags, change, mtu, mac, master):

@@ -21,9 +21,10 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
-KINDS = ("isolated", "nat")
+KINDS = ("isolated", "nat", "macvtap", "uplink")
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 NAME_BAD = re.compile(r"[/:\s]")
 
@@ -66,6 +67,8 @@ def check(networks, links=None):
     if not isinstance(networks, list):
         return ["hostnet_network_networks must be a list of networks, got %s" % type(networks).__name__]
     seen_names, seen_bridges, subnets = {}, {}, []
+    uplink_nics = {}  # NIC -> network name (kind uplink)
+    dhcp_ranges = []  # (network, field, range) of present networks: DHCP ranges must not overlap across them
     for index, net in enumerate(networks):
         if not isinstance(net, dict):
             errors.append("hostnet_network_networks[%d] must be a dict, got %r" % (index, net))
@@ -82,13 +85,20 @@ def check(networks, links=None):
         kind = net.get("kind", "isolated")
         if kind not in KINDS:
             errors.append("%s: field 'kind' is '%s'; use one of %s" % (label, kind, ", ".join(KINDS)))
-        bridge = net.get("bridge") or name
+        # the network's own device: its bridge, or (macvtap) the host's macvlan interface
+        devfield = "host_interface" if kind == "macvtap" else "bridge"
+        if kind == "macvtap" and net.get("bridge"):
+            errors.append("%s: field 'bridge' does not apply to kind macvtap (guests sit on macvtaps over field 'link');"
+                          " drop it, or name the host's interface with 'host_interface'" % label)
+        elif kind != "macvtap" and net.get("host_interface"):
+            errors.append("%s: field 'host_interface' only applies to kind macvtap; drop it" % label)
+        bridge = net.get(devfield) or name
         problem = _ifname_problem(bridge)
         if problem:
-            errors.append("%s: field 'bridge' %s; give an interface name of 1 to 15 bytes" % (label, problem))
+            errors.append("%s: field '%s' %s; give an interface name of 1 to 15 bytes" % (label, devfield, problem))
         elif bridge in seen_bridges:
-            errors.append("%s: field 'bridge' '%s' is already the bridge of network '%s'; give each network its own bridge"
-                          % (label, bridge, seen_bridges[bridge]))
+            errors.append("%s: field '%s' '%s' is already the device of network '%s'; give each network its own"
+                          % (label, devfield, bridge, seen_bridges[bridge]))
         else:
             seen_bridges[bridge] = name
         state = net.get("state", "present")
@@ -136,11 +146,18 @@ def check(networks, links=None):
                     errors.append("%s: field 'uplink' %s; give an existing interface name" % (label, problem))
                 elif uplink == bridge:
                     errors.append("%s: field 'uplink' is the network's own bridge; give the outside interface" % label)
-                elif links is not None and uplink not in links and state == "present":
+                elif links is not None and uplink not in links and state == "present" \
+                        and uplink not in _uplink_bridges(networks):  # the bridge of an uplink network will exist
                     errors.append("%s: field 'uplink' '%s' does not exist on this host; give an existing interface"
                                   " (found: %s)" % (label, uplink, ", ".join(sorted(links)) or "none"))
+        elif kind == "uplink":
+            errors.extend(_check_uplink(net, label, bridge, state, links, uplink_nics))
         elif net.get("uplink"):
-            errors.append("%s: field 'uplink' only applies to kind nat; drop it or set kind: nat" % label)
+            errors.append("%s: field 'uplink' only applies to kinds nat and uplink; drop it or set kind: nat" % label)
+        if kind == "macvtap":
+            errors.extend(_check_macvtap(net, label, bridge, state, links))
+        elif net.get("link"):
+            errors.append("%s: field 'link' only applies to kind macvtap; drop it or set kind: macvtap" % label)
         rules = net.get("filter") or {}
         if not isinstance(rules, dict):
             errors.append("%s: field 'filter' must be a dict with 'allow' and/or 'reject' lists" % label)
@@ -157,16 +174,107 @@ def check(networks, links=None):
                 if _cidr(value) is None:
                     errors.append("%s: field 'filter.%s' entry '%s' is not a CIDR; give e.g. 10.0.0.0/24 or 10.0.0.5/32"
                                   % (label, key, value))
-        if rules and kind == "isolated" and (rules.get("allow") or rules.get("reject")):
-            errors.append("%s: field 'filter' only applies to kind nat (an isolated network forwards nothing); drop it"
-                          % label)
+        if rules and kind in ("isolated", "macvtap") and (rules.get("allow") or rules.get("reject")):
+            errors.append("%s: field 'filter' only applies to kind nat (%s); drop it"
+                          % (label, "an isolated network forwards nothing" if kind == "isolated"
+                             else "macvtap guests' traffic leaves by the parent link, not through the host's forward path"))
+        errors.extend(_dhcp.check(net, label, kind, host, subnet, state, dhcp_ranges))
         if subnet is not None and state == "present":
             for other_name, other in subnets:
                 if subnet.first <= other.last and other.first <= subnet.last and subnet.version == other.version:
                     errors.append("%s: subnet %s overlaps subnet %s of network '%s'; give each network its own subnet"
                                   % (label, subnet, other, other_name))
             subnets.append((name, subnet))
+    errors.extend(_check_uplink_claims(networks, seen_bridges, uplink_nics))
     return errors
+
+
+def _check_macvtap(net, label, host_if, state, links):
+    """Problems of a macvtap network: its parent link, and the host interface that needs an address."""
+    errors = []
+    link = net.get("link")
+    if not link:
+        return ["%s: a macvtap network needs field 'link' (the parent interface its guests' macvtaps sit on, e.g. eth1)"
+                % label]
+    problem = _ifname_problem(link)
+    if problem:
+        errors.append("%s: field 'link' %s; give an existing interface name" % (label, problem))
+    elif link == host_if:
+        errors.append("%s: field 'link' is the network's own host interface; give the parent interface" % label)
+    elif links is not None and link not in links and state == "present":
+        errors.append("%s: field 'link' '%s' does not exist on this host; give an existing interface (found: %s)"
+                      % (label, link, ", ".join(sorted(links)) or "none"))
+    if net.get("host_interface") and not net.get("address"):
+        errors.append("%s: field 'host_interface' needs field 'address' (the host's address on the guests' LAN);"
+                      " add it, or drop host_interface" % label)
+    return errors
+
+
+def _check_uplink(net, label, bridge, state, links, uplink_nics):
+    """Problems of an uplink network: the NIC the bridge takes over (with its addresses and routes)."""
+    errors = []
+    for key, why in (("address", "the bridge takes over the NIC's own addresses"),
+                     ("subnet", "the bridge takes over the NIC's own addresses"),
+                     ("filter", "guests are bridged onto the NIC's LAN; the host does not forward their traffic")):
+        if net.get(key):
+            errors.append("%s: field '%s' does not apply to kind uplink (%s); drop it" % (label, key, why))
+    nic = net.get("uplink")
+    if not nic:
+        return errors + ["%s: an uplink network needs field 'uplink' (the host's NIC the bridge takes over with its"
+                         " addresses and routes, e.g. eth1)" % label]
+    problem = _ifname_problem(nic)
+    if problem:
+        return errors + ["%s: field 'uplink' %s; give an existing interface name" % (label, problem)]
+    if nic == bridge:
+        return errors + ["%s: field 'uplink' '%s' is the network's own bridge; give the NIC the bridge takes over"
+                         " (e.g. eth1), or another name in field 'bridge'" % (label, nic)]
+    if nic in uplink_nics:
+        return errors + ["%s: field 'uplink' '%s' is already the uplink of network '%s'; a NIC can be the port of one"
+                         " bridge only: give each uplink network its own NIC" % (label, nic, uplink_nics[nic])]
+    uplink_nics[nic] = net.get("name")
+    if links is not None and state == "present":
+        if nic not in links:
+            errors.append("%s: field 'uplink' '%s' does not exist on this host; give an existing interface (found: %s)"
+                          % (label, nic, ", ".join(sorted(links)) or "none"))
+        elif isinstance(links, dict) and links[nic] and links[nic] != bridge:
+            errors.append("%s: field 'uplink' '%s' is already a port of '%s', not of this network's bridge '%s';"
+                          " release it first (ip link set %s nomaster) or give bridge: %s"
+                          % (label, nic, links[nic], bridge, nic, links[nic]))
+    return errors
+
+
+def _check_uplink_claims(networks, seen_bridges, uplink_nics):
+    """An uplink NIC is nobody else's: not another network's bridge, nat uplink or macvtap parent."""
+    errors = []
+    owners = dict((nic, name) for nic, name in uplink_nics.items())
+    for nic, name in sorted(owners.items()):
+        other = seen_bridges.get(nic)
+        if other is not None and other != name:
+            errors.append("network '%s': field 'uplink' '%s' is the bridge of network '%s'; give the NIC the bridge"
+                          " takes over" % (name, nic, other))
+    bridges = dict((n.get("name"), n.get("bridge") or n.get("name")) for n in networks if isinstance(n, dict))
+    for net in networks:
+        if not isinstance(net, dict) or net.get("state", "present") != "present":
+            continue
+        kind = net.get("kind", "isolated")
+        field = "uplink" if kind == "nat" else "link" if kind == "macvtap" else None
+        value = net.get(field) if field else None
+        if value in owners:
+            errors.append("network '%s': field '%s' '%s' is the NIC of uplink network '%s', whose addresses move to its"
+                          " bridge; give the bridge '%s' instead" % (net.get("name"), field, value, owners[value],
+                                                                     bridges.get(owners[value])))
+    return errors
+
+
+def _uplink_bridges(networks):
+    return set(n.get("bridge") or n.get("name") for n in networks
+               if isinstance(n, dict) and n.get("kind") == "uplink" and n.get("state", "present") == "present")
+
+
+def uplinks(networks):
+    """The uplink networks, for the uplink module: [{name, bridge, nic, state}]."""
+    return [{"name": n["name"], "bridge": n["bridge"], "nic": n["uplink"], "state": n["state"]}
+            for n in normalise(networks) if n["kind"] == "uplink"]
 
 
 def validate(networks, links=None):
@@ -188,21 +296,38 @@ def normalise(networks):
             "name": net["name"],
             "kind": kind,
             "state": net.get("state", "present"),
-            "bridge": net.get("bridge") or net["name"],
+            # macvtap networks have no bridge; the host's macvlan exists only with an address
+            "bridge": None if kind == "macvtap" else (net.get("bridge") or net["name"]),
+            "host_interface": (net.get("host_interface") or net["name"]) if kind == "macvtap" and host is not None else None,
+            "link": net.get("link") if kind == "macvtap" else None,
             "address": str(host) if host is not None else None,
             "subnet": str(subnet) if subnet is not None else None,
-            "uplink": net.get("uplink") if kind == "nat" else None,
+            "uplink": net.get("uplink") if kind in ("nat", "uplink") else None,
             "allow": [str(_cidr(c).cidr) for c in (rules.get("allow") or [])],
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
         })
+        out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
     return out
 
 
 def devices(networks):
-    """The engine's device set: one bridge per network (absent ones with state absent)."""
+    """The engine's device set: one bridge per network, the host's macvlan of a macvtap network (absent ones with
+    state absent)."""
     out = []
     for net in normalise(networks):
-        if net["state"] == "absent":
+        if net["kind"] == "macvtap":
+            if net["host_interface"] is None:
+                continue
+            device = {"kind": "macvlan", "name": net["host_interface"], "state": net["state"]}
+            if net["state"] == "present":
+                device.update({"link": net["link"], "mode": "bridge", "up": True, "addresses": [net["address"]]})
+            out.append(device)
+        elif net["kind"] == "uplink":
+            # no addresses here: they are the NIC's, moved by the uplink module, which also deletes the bridge
+            # of an absent uplink network (after the NIC has them back)
+            if net["state"] == "present":
+                out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True})
+        elif net["state"] == "absent":
             out.append({"kind": "bridge", "name": net["bridge"], "state": "absent"})
         else:
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
@@ -218,7 +343,9 @@ def render(networks, table="hostnet_qemu"):
     """The nftables script for the collection's table (present networks only), or None if nothing is needed."""
     if not TABLE_RE.match(table):
         raise HostnetError("nft table name '%s' is not valid; use letters, digits and '_'" % table)
-    present = [n for n in normalise(networks) if n["state"] == "present"]
+    # macvtap guests' traffic never crosses the host's forward path: nothing to render for them
+    # (uplink guests are bridged onto the NIC's LAN: nothing to filter or masquerade either)
+    present = [n for n in normalise(networks) if n["state"] == "present" and n["kind"] not in ("macvtap", "uplink")]
     forward, nat = [], []
     for net in present:
         br = net["bridge"]

@@ -70,7 +70,10 @@ def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
             result["actions"].append(("delete_table", table))
         result["changed"] = bool(result["actions"])
         return result
-    files = ((ruleset_path, _nftnet.render(networks, table), 0o600),
+    script = _nftnet.render(networks, table)
+    # with only macvtap networks (or none) the script just deletes the table: then no live table is the goal
+    wants_table = ("table inet %s {" % table) in script
+    files = ((ruleset_path, script, 0o600),
              (state_path, render_state(networks, ruleset_path), 0o600))
     rules_changed = False
     for path, text, mode in files:
@@ -79,7 +82,7 @@ def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
             result["actions"].append(("write", path, text, mode))
             result["diff"].append({"before_header": path, "after_header": path, "before": old or "", "after": text})
             rules_changed = rules_changed or path == ruleset_path
-    if rules_changed or not live:
+    if rules_changed or live != wants_table:
         result["actions"].append(("load", ruleset_path))
     result["changed"] = bool(result["actions"])
     return result

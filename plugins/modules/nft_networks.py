@@ -14,7 +14,11 @@ version_added: 0.1.0
 description:
   - The engine of the M(hostnet.qemu.network) role's filtering and persistence. Not meant to be called on its own.
   - With O(validate_only=true) it checks O(networks) (unique names, bridges and subnets; host address inside its
-    subnet; C(nat) networks with an existing uplink; filter CIDRs) and changes nothing.
+    subnet; C(nat) networks with an existing uplink; filter CIDRs; C(uplink) networks with a NIC that exists,
+    is no other bridge's port, has no dynamic IPv4 address and is not configured by NetworkManager,
+    systemd-networkd or ifupdown; C(dhcp) and C(dns) fields with ranges inside the subnet without the host's,
+    network or broadcast address and not overlapping, static hosts with unicast MACs inside the subnet) and
+    changes nothing. It returns the dnsmasq configuration of each network with DHCP or DNS.
   - Otherwise it writes the nftables script O(ruleset_path) for the table C(inet) O(table) (the script deletes
     and recreates only that table), the device set O(state_path) read at boot, and loads the script with
     C(nft -f) when it changed or the table is missing. No other table is ever listed, flushed or deleted.
@@ -53,6 +57,7 @@ notes:
 requirements:
   - nft (nftables)
   - netaddr (Python)
+  - pyroute2 (Python)
 """
 
 EXAMPLES = r"""
@@ -70,6 +75,19 @@ devices:
   returned: always
   type: list
   elements: dict
+uplinks:
+  description: The C(uplink) networks for M(hostnet.qemu.uplink) (name, bridge, nic, state).
+  returned: always
+  type: list
+  elements: dict
+dnsmasq:
+  description:
+    - The networks' dnsmasq instances (DHCP and/or DNS), one per present network with C(dhcp) or C(dns), each
+      with C(name), C(bridge), C(unit) (C(hostnet-qemu-dnsmasq@NAME.service)) and C(conf), the text of its
+      configuration (bound to that bridge only).
+  returned: always
+  type: list
+  elements: dict
 sysctls:
   description: Sysctls the networks need (C(net.ipv4.ip_forward) when a nat network is present).
   returned: always
@@ -80,11 +98,9 @@ ruleset:
   type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftstate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _nftnet, _nftstate, _uplink
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 
@@ -105,9 +121,15 @@ def main():
     params = module.params
     networks = params["networks"]
     try:
-        links = set(os.listdir("/sys/class/net"))
-        _nftnet.validate(networks, links)
-        out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks), "changed": False}
+        links = _uplink.host_links()  # name -> master: an uplink NIC must not be another bridge's port
+        errors = _nftnet.check(networks, links)
+        if not errors:  # what only the host shows: dynamic addresses, network managers on an uplink NIC
+            errors = _uplink.check_host(_nftnet.uplinks(networks))
+        if errors:
+            raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
+        out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks),
+               "uplinks": _nftnet.uplinks(networks), "changed": False}
+        out["dnsmasq"] = _dhcp.instances(_nftnet.normalise(networks))  # DHCP/DNS: one dnsmasq per network
         if params["validate_only"]:
             module.exit_json(**out)
         nft = module.get_bin_path("nft", required=True)

@@ -69,3 +69,17 @@ def test_absent_deletes_only_our_table_and_files(tmp_path, netns, nft):
     assert "table inet foreign" in tables(netns)
     assert "chain keep" in sh("nft", "list", "table", "inet", "foreign", netns=netns).stdout
     assert not _nftstate.plan([], "hostnet_qemu", rules, state, state="absent", nft=nft)["changed"]
+
+
+def test_only_macvtap_networks_mean_no_table_and_a_stable_state(tmp_path, netns, nft):
+    """A macvtap network renders no rules: converging removes a table left by an earlier nat network, then
+    a second run changes nothing (a missing table is the goal, not drift)."""
+    rules, state = str(tmp_path / "nftables.nft"), str(tmp_path / "netdevs.json")
+    _nftstate.apply(_nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft), nft=nft)
+    assert "table inet hostnet_qemu" in tables(netns)
+    macvtap = [{"name": "lanmv", "kind": "macvtap", "link": "eth0", "address": "10.78.0.1/24"}]
+    first = _nftstate.plan(macvtap, "hostnet_qemu", rules, state, nft=nft)
+    assert [a[0] for a in first["actions"]] == ["write", "write", "load"]
+    _nftstate.apply(first, nft=nft)
+    assert "table inet hostnet_qemu" not in tables(netns) and "table inet foreign" in tables(netns)
+    assert not _nftstate.plan(macvtap, "hostnet_qemu", rules, state, nft=nft)["changed"]

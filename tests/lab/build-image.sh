@@ -13,8 +13,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 image=${HOSTNET_LAB_IMAGE:-localhost/hostnet-lab:bookworm}
 suite=bookworm
+# dnsmasq-base: the network role's DHCP/DNS (the binary only, no system-wide dnsmasq service);
+# busybox: udhcpc and nslookup for the DHCP/DNS tests' netns clients.
 packages=(systemd systemd-sysv dbus python3 python3-pyroute2 python3-netaddr iproute2 kmod procps
-          iputils-ping nftables sudo libcap2-bin qemu-system-x86 qemu-utils qemu-system-common)
+          iputils-ping nftables sudo libcap2-bin qemu-system-x86 qemu-utils qemu-system-common
+          dnsmasq-base busybox)
 label=org.hostnet.lab.hash
 hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
 
@@ -23,6 +26,12 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f s", b - a}'; }
 t0=$(now)
 [ "$(id -u)" = 0 ] || { log "run as root (debootstrap and rootful podman)"; exit 1; }
+
+# One build at a time: scenarios started together wait here, then find the image up to date.
+# (Running containers keep the image they were started from; the new one only replaces the tag.)
+mkdir -p "$repo/.cache/lab"
+exec 9>"$repo/.cache/lab/.lock"
+flock 9
 
 if [ "${1:-}" != --force ]; then
   have=$(podman image inspect --format "{{index .Config.Labels \"$label\"}}" "$image" 2>/dev/null || true)

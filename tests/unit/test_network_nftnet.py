@@ -22,7 +22,7 @@ def test_valid_networks_have_no_errors():
 
 def test_two_networks_one_bridge():
     msgs = errors(ISO, dict(NAT, bridge="hqiso0"))
-    assert any("network 'natnet': field 'bridge' 'hqiso0' is already the bridge of network 'isonet'" in m for m in msgs)
+    assert any("network 'natnet': field 'bridge' 'hqiso0' is already the device of network 'isonet'" in m for m in msgs)
 
 
 def test_bridge_defaults_to_name_and_collides():
@@ -149,3 +149,31 @@ def test_traffic_within_a_network_is_accepted_before_any_drop():
                              % (net["bridge"], net["bridge"]))
         first_block = min(i for i, line in enumerate(lines) if " drop" in line or " reject" in line)
         assert within < first_block
+
+
+MVT = {"name": "lanmv", "kind": "macvtap", "link": "eth0", "address": "192.168.70.1/24", "host_interface": "mvhost0"}
+
+
+def test_macvtap_network_host_interface_is_a_macvlan():
+    assert errors(ISO, NAT, MVT) == []
+    assert _nftnet.devices([MVT]) == [{"kind": "macvlan", "name": "mvhost0", "state": "present", "link": "eth0",
+                                       "mode": "bridge", "up": True, "addresses": ["192.168.70.1/24"]}]
+    assert _nftnet.devices([dict(MVT, state="absent")]) == [{"kind": "macvlan", "name": "mvhost0", "state": "absent"}]
+    # without an address the host has no interface on it: guests only (they reach each other, not the host)
+    assert _nftnet.devices([{"name": "lanmv", "kind": "macvtap", "link": "eth0"}]) == []
+    assert "lanmv" not in _nftnet.render([MVT]) and _nftnet.sysctls([MVT]) == {}
+
+
+@pytest.mark.parametrize("net, want", [
+    ({"name": "m", "kind": "macvtap"}, "network 'm': a macvtap network needs field 'link' (the parent interface"),
+    (dict(MVT, link="eth9"), "network 'lanmv': field 'link' 'eth9' does not exist on this host; give an existing interface"),
+    (dict(MVT, link="mvhost0"), "network 'lanmv': field 'link' is the network's own host interface"),
+    (dict(MVT, bridge="br9"), "network 'lanmv': field 'bridge' does not apply to kind macvtap"),
+    (dict(MVT, address=None), "network 'lanmv': field 'host_interface' needs field 'address'"),
+    (dict(MVT, filter={"allow": ["10.0.0.0/8"]}), "network 'lanmv': field 'filter' only applies to kind nat (macvtap"),
+    (dict(ISO, link="eth0"), "network 'isonet': field 'link' only applies to kind macvtap"),
+    (dict(ISO, host_interface="x"), "network 'isonet': field 'host_interface' only applies to kind macvtap"),
+])
+def test_macvtap_network_bad_input(net, want):
+    msgs = errors(net)
+    assert any(want in m for m in msgs), msgs
