@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run molecule scenarios, JOBS at a time, each its full `molecule test` sequence.
+#
+#   tests/run-molecule.sh JOBS SCENARIO...
+#
+# Each scenario's output goes to .cache/molecule/NAME.log; a failed scenario's log tail is printed.
+# The lab image and the test guest are built once before the scenarios start (their dependency steps then
+# find them cached). Exits non-zero if any scenario failed, or if none was given.
+set -uo pipefail
+
+jobs=${1:?usage: run-molecule.sh JOBS SCENARIO...}
+shift
+[ $# -gt 0 ] || { echo "run-molecule: no scenario given: failing on purpose" >&2; exit 1; }
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+logs=$repo/.cache/molecule
+mkdir -p "$logs"
+cd "$repo" || exit 1
+
+bash tests/lab/setup-host.sh && bash tests/lab/build-image.sh && bash tests/guest/build.sh || exit 1
+
+# shellcheck disable=SC2317  # run_one is called through xargs
+run_one() { # run_one NAME: one scenario, one line of result
+  local name=$1 log=$logs/$1.log start rc
+  start=$(date +%s)
+  molecule test -s "$name" >"$log" 2>&1
+  rc=$?
+  printf '=== molecule %-14s %s in %ds (log: %s)\n' "$name" "$([ "$rc" -eq 0 ] && echo ok || echo FAILED)" \
+    $(( $(date +%s) - start )) "${log#"$repo"/}"
+  if [ "$rc" -ne 0 ]; then tail -n 60 "$log" | sed "s/^/  $name| /"; fi
+  return "$rc"
+}
+export -f run_one
+export logs repo
+
+printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {}
+rc=$?
+[ $rc -eq 0 ] && echo "=== molecule: all $# scenario(s) passed" || echo "=== molecule: some scenario FAILED"
+exit $rc
