@@ -34,10 +34,11 @@ sanity:
 lint:
 	ansible-lint --profile production --offline
 
-## molecule: every scenario under molecule/ (or SCENARIOS="a b"), each its full test sequence
+## molecule: every scenario under molecule/ (or SCENARIOS="a b"), each its full test sequence,
+## MOLECULE_JOBS at a time (logs in .cache/molecule/NAME.log)
+MOLECULE_JOBS ?= 2
 molecule:
-	@test -n "$(SCENARIOS)" || { echo "no molecule scenario found under molecule/: failing on purpose"; exit 1; }
-	@set -e; for s in $(SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s; done
+	bash tests/run-molecule.sh $(MOLECULE_JOBS) $(SCENARIOS)
 
 ## lab: the main job on the embedded default: lab host up, site.yml on inventories/lab, report
 lab:

@@ -2,7 +2,9 @@
 # The lab: the main job on the embedded default.
 #   lab.sh up      build (cached) the lab image and the test guest, start the lab host container(s)
 #   lab.sh run     ansible-playbook site.yml against inventories/lab, then the report
-#   lab.sh report  guests, units, MACs, addresses, and live ping/TCP checks (playbooks/lab-report.yml)
+#   lab.sh report  per guest: unit, state, user, MACs (from QEMU), addresses (from the guest), and the ping/TCP
+#                  checks that passed (playbooks/lab-report.yml)
+#   lab.sh teardown  remove the lab's guests and networks from the lab host(s) (playbooks/teardown.yml)
 #   lab.sh down    remove the lab host container(s)
 #   lab.sh all     up + run (what `make lab` does)
 set -euo pipefail
@@ -43,6 +45,10 @@ report() {
   ansible-playbook -i inventories/lab playbooks/lab-report.yml
 }
 
+teardown() {
+  ansible-playbook -i inventories/lab playbooks/teardown.yml
+}
+
 down() {
   for h in "${hosts[@]}"; do
     if podman rm -f "$h" >/dev/null 2>&1; then echo "removed $h"; fi
@@ -53,7 +59,8 @@ case "${1:-all}" in
   up) up ;;
   run) shift; run "$@" ;;
   report) report ;;
+  teardown) teardown ;;
   down) down ;;
   all) shift || true; up; run "$@" ;;
-  *) echo "usage: $0 up|run|report|down|all" >&2; exit 2 ;;
+  *) echo "usage: $0 up|run|report|teardown|down|all" >&2; exit 2 ;;
 esac
