@@ -97,8 +97,8 @@ def check(networks, links=None):
         if problem:
             errors.append("%s: field '%s' %s; give an interface name of 1 to 15 bytes" % (label, devfield, problem))
         elif bridge in seen_bridges:
-            errors.append("%s: field '%s' '%s' is already the device of network '%s'; give each network its own"
-                          % (label, devfield, bridge, seen_bridges[bridge]))
+            errors.append("%s: field '%s' '%s' is already the device of network '%s'; give each network its own %s"
+                          % (label, devfield, bridge, seen_bridges[bridge], devfield))
         else:
             seen_bridges[bridge] = name
         state = net.get("state", "present")

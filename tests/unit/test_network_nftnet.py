@@ -22,7 +22,7 @@ def test_valid_networks_have_no_errors():
 
 def test_two_networks_one_bridge():
     msgs = errors(ISO, dict(NAT, bridge="hqiso0"))
-    assert any("network 'natnet': field 'bridge' 'hqiso0' is already the device of network 'isonet'" in m for m in msgs)
+    assert any("network 'natnet': field 'bridge' 'hqiso0' is already the device of network 'isonet'; give each network its own bridge" == m for m in msgs)
 
 
 def test_bridge_defaults_to_name_and_collides():
