@@ -5,7 +5,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 PYTEST  := $(VENV)/bin/pytest
 SANITY_TREE := $(CURDIR)/.cache/sanity/ansible_collections/hostnet/qemu
 
-.PHONY: setup test pytest sanity lint molecule bench lab lab-report lab-down lab-image guest-image clean
+.PHONY: setup test pytest sanity lint molecule bench lab lab-report lab-teardown lab-down lab-image guest-image clean
 
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -46,6 +46,9 @@ lab:
 
 lab-report:
 	bash tests/lab/lab.sh report
+
+lab-teardown:
+	bash tests/lab/lab.sh teardown
 
 lab-down:
 	bash tests/lab/lab.sh down
