@@ -374,19 +374,24 @@ class Kernel(object):
             reqs.append((msg, describe))
         self._send_batch(reqs)
 
+    def _address_msg(self, action, name, cidr):
+        """An RTM_NEWADDR ('add') or RTM_DELADDR request for cidr on interface name, and its basic attributes."""
+        ip, prefix = cidr.split("/")
+        family = AF_INET6 if ":" in ip else AF_INET
+        msg = ifaddrmsg()
+        msg["family"] = family
+        msg["prefixlen"] = int(prefix)
+        msg["index"] = self.resolve(name)
+        msg["header"]["type"] = RTM_NEWADDR if action == "add" else RTM_DELADDR
+        msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_REPLACE) if action == "add" else 0
+        attrs = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)] if family == AF_INET else [("IFA_ADDRESS", ip)]
+        return msg, attrs
+
     def addresses(self, changes):
         """changes: [(kind, name, 'add'|'del', cidr)]"""
         reqs = []
         for kind, name, action, cidr in changes:
-            ip, prefix = cidr.split("/")
-            family = AF_INET6 if ":" in ip else AF_INET
-            msg = ifaddrmsg()
-            msg["family"] = family
-            msg["prefixlen"] = int(prefix)
-            msg["index"] = self.resolve(name)
-            msg["header"]["type"] = RTM_NEWADDR if action == "add" else RTM_DELADDR
-            msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_REPLACE) if action == "add" else 0
-            attrs = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)] if family == AF_INET else [("IFA_ADDRESS", ip)]
+            msg, attrs = self._address_msg(action, name, cidr)
             msg["attrs"] = attrs
             reqs.append((msg, (kind, name, "%s address %s" % (action, cidr))))
         self._send_batch(reqs)
@@ -482,15 +487,8 @@ class Kernel(object):
         were just in use on the same link)."""
         reqs = []
         for action, name, entry in changes:
-            ip, prefix = entry["address"].split("/")
-            family = AF_INET6 if entry["family"] == 6 else AF_INET
-            msg = ifaddrmsg()
-            msg["family"] = family
-            msg["prefixlen"] = int(prefix)
-            msg["index"] = self.resolve(name)
-            msg["header"]["type"] = RTM_NEWADDR if action == "add" else RTM_DELADDR
-            msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_REPLACE) if action == "add" else 0
-            attrs = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)] if family == AF_INET else [("IFA_ADDRESS", ip)]
+            msg, attrs = self._address_msg(action, name, entry["address"])
+            family = msg["family"]
             if action == "add":
                 msg["scope"] = entry.get("scope") or 0
                 flags = (entry.get("flags") or 0) & (IFA_F_NOPREFIXROUTE | IFA_F_MANAGETEMPADDR)
