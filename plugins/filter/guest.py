@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the hostnet.qemu.guest role; the logic lives in plugins/plugin_utils/_guest.py."""
+"""Filters of the hostnet.qemu.guest role; the logic lives in plugins/plugin_utils/_guest.py (model) and
+_guestrender.py (QEMU argv, unit, device set)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,7 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest, _guestrender
 
 
 def _wrap(func, *args):
@@ -32,17 +33,17 @@ def guest_conflicts(plans_by_host):
 
 def guest_argv(guest):
     """The QEMU command line (a list) of a normalised guest."""
-    return _wrap(_guest.argv, guest)
+    return _wrap(_guestrender.argv, guest)
 
 
 def guest_unit(guest):
     """The systemd unit text of a normalised guest."""
-    return _wrap(_guest.unit, guest)
+    return _wrap(_guestrender.unit, guest)
 
 
 def guest_netdevs(guests):
     """The device list for one hostnet.qemu.netdevs call covering the host's guests."""
-    return _wrap(_guest.netdevs, guests or [])
+    return _wrap(_guestrender.netdevs, guests or [])
 
 
 class FilterModule(object):

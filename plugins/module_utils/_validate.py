@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Validation and normalisation at the edge: interface names, MACs, CIDRs, users, groups.
+"""Validation and normalisation at the edge, one validator per kind of value: interface and object names,
+paths, modes, strings without control characters, MACs, CIDRs, users, groups.
 
 Everything here is pure Python (plus netaddr) so it can be shared by every module
 and role plugin, and unit-tested without a kernel.
@@ -13,7 +14,9 @@ __metaclass__ = type
 
 import grp
 import hashlib
+import posixpath
 import pwd
+import re
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
@@ -26,11 +29,41 @@ except ImportError as exc:  # pragma: no cover - exercised on targets without ne
     NETADDR_IMPORT_ERROR = exc
 
 IFNAMSIZ = 16  # kernel buffer, including the trailing NUL: 15 usable bytes
-_FORBIDDEN_IFNAME_CHARS = "/:"
+# Interface names reach bridge.conf, dnsmasq, nftables, QEMU options and unit files: only a safe set is accepted,
+# so no output format ever needs to escape one (a ',' made dnsmasq serve another interface, a leading '.' or '-'
+# reads as a path or an option).
+_IFNAME_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+_IFNAME_CHARS = _IFNAME_FIRST + ".-"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_OBJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+
+def no_control(value, what):
+    """Refuse a string with a control character (newline, carriage return, NUL, tab, ...): it would end or
+    split a line of a unit, a config file, a ruleset or a command line. Returns the value."""
+    found = _CONTROL.search(value) if isinstance(value, str) else None
+    if found:
+        hint = " (a YAML block scalar '|' or '>' ends with a newline: use '>-' or a quoted string)" \
+            if value.endswith("\n") else ""
+        raise HostnetError("%s: %r contains the control character %r; write it on one line without control "
+                           "characters%s" % (what, value, found.group(0), hint))
+    return value
+
+
+COMMAND_LINE_SIZE = 2048  # x86's kernel command line buffer, including the trailing NUL
+
+
+def cmdline(value, what):
+    """A kernel command line: one line, no control characters, and short enough for the kernel to keep whole."""
+    no_control(value, what)
+    if len(value.encode("utf-8")) >= COMMAND_LINE_SIZE:
+        raise HostnetError("%s: the kernel command line is %d bytes long; the kernel keeps at most %d, shorten it"
+                           % (what, len(value.encode("utf-8")), COMMAND_LINE_SIZE - 1))
+    return value
 
 
 def ifname(name, what="interface"):
-    """Return name if the kernel would accept it unchanged, else raise.
+    """Return name if it is a safe interface name the kernel accepts unchanged, else raise.
 
     Truncated or odd names were an ACL bypass in qemu-bridge-helper (CVE-2019-13164),
     so a name is refused rather than shortened.
@@ -45,11 +78,51 @@ def ifname(name, what="interface"):
     if name in (".", ".."):
         raise HostnetError("%s '%s': '.' and '..' are not valid interface names" % (what, name))
     for char in name:
-        if char in _FORBIDDEN_IFNAME_CHARS or char.isspace() or ord(char) < 32:
+        if char not in _IFNAME_CHARS:
             raise HostnetError(
-                "%s '%s': name contains %r; interface names may not contain '/', ':' or whitespace"
+                "%s %r: name contains %r; interface names may contain only letters, digits, '_', '.' and '-'"
                 % (what, name, char))
+    if name[0] not in _IFNAME_FIRST:
+        raise HostnetError("%s '%s': name starts with %r; start it with a letter, a digit or '_'"
+                           % (what, name, name[0]))
     return name
+
+
+def object_name(value, what):
+    """A name the collection derives files, units and tables from: 1 to 64 letters, digits, '_', '.', '-',
+    starting with a letter or digit."""
+    if not isinstance(value, str) or not _OBJECT_NAME.match(value):
+        raise HostnetError("%s: %r is not a valid name; use 1 to 64 letters, digits, '_', '.' or '-', starting with "
+                           "a letter or digit" % (what, value))
+    return value
+
+
+def abspath(value, what):
+    """A normalised absolute path without control characters ('..', '//', a trailing '/' are refused)."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise HostnetError("%s: %r is not an absolute path; give a path starting with '/'" % (what, value))
+    no_control(value, what)
+    if posixpath.normpath(value) != value or value.startswith("//"):
+        raise HostnetError("%s: '%s' is not a normalised path; write it as '%s'"
+                           % (what, value, posixpath.normpath(value).replace("//", "/")))
+    return value
+
+
+def mode(value, what, maximum=0o7777):
+    """A permission mode: an int is already the bits (YAML 0660 is 432, as ansible.builtin.file reads it), a
+    string is octal ('0660', '660', '0o660'). Booleans, floats and other types are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise HostnetError("%s: %r is not a permission mode; give an octal string such as '0660'" % (what, value))
+    if isinstance(value, int):
+        bits = value
+    else:
+        text = value[2:] if value[:2] in ("0o", "0O") else value
+        if not re.match(r"[0-7]{1,5}\Z", text):
+            raise HostnetError("%s: '%s' is not an octal mode; give an octal string such as '0660'" % (what, value))
+        bits = int(text, 8)
+    if not 0 <= bits <= maximum:
+        raise HostnetError("%s: mode %s is out of range; give 0000 to %04o" % (what, oct(bits)[2:].zfill(4), maximum))
+    return bits
 
 
 def _need_netaddr():
@@ -107,31 +180,30 @@ def _lookup(getter, name):
     return _LOOKUPS[key]
 
 
-def uid(value, what):
-    """Resolve a user name or numeric uid to an int uid; a name must exist."""
+def _ident(value, what, getter, role, kind):
+    """Resolve a user or group name, or a numeric id, to an int; a name must exist."""
     if value is None or value == "":
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise HostnetError("%s: %s %r is not a name or a number; give one %s name or numeric id" % (what, role, value, kind))
+    if isinstance(value, int) or re.match(r"[0-9]+\Z", value):
         number = int(value)
         if not 0 <= number < 4294967295:
-            raise HostnetError("%s: uid %s is out of range (0..4294967294)" % (what, value))
+            raise HostnetError("%s: %sid %s is out of range (0..4294967294)" % (what, kind[0], value))
         return number
+    no_control(value, what)
     try:
-        return _lookup(pwd.getpwnam, value).pw_uid
+        return _lookup(getter, value)[2]
     except KeyError:
-        raise HostnetError("%s: owner '%s' does not exist; create the user first or give a numeric uid" % (what, value))
+        raise HostnetError("%s: %s '%s' does not exist; create the %s first or give a numeric %sid"
+                           % (what, role, value, kind, kind[0]))
+
+
+def uid(value, what):
+    """Resolve a user name or numeric uid to an int uid; a name must exist."""
+    return _ident(value, what, pwd.getpwnam, "owner", "user")
 
 
 def gid(value, what):
     """Resolve a group name or numeric gid to an int gid; a name must exist."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        number = int(value)
-        if not 0 <= number < 4294967295:
-            raise HostnetError("%s: gid %s is out of range (0..4294967294)" % (what, value))
-        return number
-    try:
-        return _lookup(grp.getgrnam, value).gr_gid
-    except KeyError:
-        raise HostnetError("%s: group '%s' does not exist; create the group first or give a numeric gid" % (what, value))
+    return _ident(value, what, grp.getgrnam, "group", "group")

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest, _guestrender
 
 HOST = {
     "users": {"qemu": ["x", "999", "999", "", "/", "/bin/false"], "root": ["x", "0", "0", "", "/root", "/bin/sh"]},
@@ -58,7 +58,7 @@ def test_argv_tap_user_socket_bridge_macvtap():
         {"kind": "bridge", "bridge": "vmbr0", "model": "e1000"},
         {"kind": "macvtap", "link": "eth0"},
     ]), host=host)[0]
-    args = _guest.argv(g)
+    args = _guestrender.argv(g)
     text = " ".join(args)
     assert args[0] == "/usr/bin/qemu-system-x86_64"
     assert "-accel tcg -m 128 -smp 2 -nodefaults" in text
@@ -86,7 +86,7 @@ def test_socket_networks_are_deterministic_and_distinct():
 def test_unit_text_hardened_and_graceful():
     g = plan(guest(disks=[{"path": "/img/have.raw", "format": "raw"}, {"path": "/img/base.qcow2", "readonly": True}],
                    nics=[{"kind": "tap", "bridge": "vmbr0"}, {"kind": "macvtap", "link": "eth0"}]))[0]
-    text = _guest.unit(g)
+    text = _guestrender.unit(g)
     assert "User=qemu" in text and "NoNewPrivileges=yes" in text and "CapabilityBoundingSet=\n" in text
     assert "ExecStart=/usr/bin/python3 /usr/local/libexec/hostnet-qemu-guest launch --fd 3=vm1-m1 -- " in text
     assert "ExecStop=/usr/bin/python3 /usr/local/libexec/hostnet-qemu-guest stop --timeout 60 /run/hostnet-qemu/vm1/qmp.sock" in text
@@ -101,26 +101,20 @@ def test_unit_text_hardened_and_graceful():
 def test_bridge_helper_unit_keeps_privileges():
     host = dict(HOST, bridge_checked=True, bridge_conf_text="allow all\n")
     planned = plan(guest(nics=[{"kind": "bridge", "bridge": "vmbr0"}]), host=host)[0]
-    text = _guest.unit(planned)
+    text = _guestrender.unit(planned)
     assert "NoNewPrivileges=no" in text and "CapabilityBoundingSet=CAP_NET_ADMIN" in text
     # QEMU's -sandbox and systemd's seccomp-based options set no_new_privs: the helper would lose its file capability
-    assert "-sandbox" not in _guest.argv(planned)
+    assert "-sandbox" not in _guestrender.argv(planned)
     for option in ("RestrictSUIDSGID=", "SystemCallArchitectures=", "RestrictAddressFamilies=", "LockPersonality="):
         assert "\n" + option not in text
     assert "ProtectSystem=strict" in text and "DevicePolicy=closed" in text and "ProtectProc=invisible" in text
-
-
-def test_systemd_quote():
-    assert _guest.systemd_quote("a,b=c") == "a,b=c"
-    assert _guest.systemd_quote("50%") == '"50%%"'
-    assert _guest.systemd_quote('a "b" $x') == '"a \\"b\\" $$x"'
 
 
 def test_netdevs_one_list_for_all_guests():
     guests = plan(guest(nics=[{"kind": "tap", "bridge": "vmbr0", "queues": 2}, {"kind": "user"}]),
                   guest(name="vm2", nics=[{"kind": "macvtap", "link": "eth0", "mac": "52:54:00:00:00:09"}]),
                   guest(name="vm3", state="absent", nics=[{"kind": "tap", "ifname": "old0"}]))
-    assert _guest.netdevs(guests) == [
+    assert _guestrender.netdevs(guests) == [
         {"kind": "tap", "name": "vm1-n0", "owner": "qemu", "multi_queue": True, "master": "vmbr0"},
         {"kind": "macvtap", "name": "vm2-m0", "link": "eth0", "mode": "bridge", "mac": "52:54:00:00:00:09",
          "device_owner": "qemu", "device_mode": "0600"},
@@ -136,7 +130,7 @@ def test_absent_guest_needs_no_user_or_files():
 # --- bad input: each names the guest, the field and the fix ---
 
 @pytest.mark.parametrize("kw, words", [
-    ({"nics": [{"kind": "vde"}]}, ["guest 'vm1'", "nics[0].kind", "unknown nic kind 'vde'", "use one of"]),
+    ({"nics": [{"kind": "vde"}]}, ["guest 'vm1'", "nics[0].kind", "'vde' is not one of user, socket", "use one of"]),
     ({"memory": 8}, ["guest 'vm1'", "memory", "out of range", "16 to"]),
     ({"memory": "lots"}, ["guest 'vm1'", "memory", "not a whole number"]),
     ({"cpus": 0}, ["guest 'vm1'", "cpus", "out of range"]),
@@ -151,10 +145,10 @@ def test_absent_guest_needs_no_user_or_files():
     ({"nics": [{"kind": "tap", "mac": "01:00:5e:00:00:01"}]}, ["guest 'vm1'", "nics[0].mac", "multicast"]),
     ({"nics": [{"kind": "tap", "mac": "52:54:00:00:00:01"}, {"kind": "user", "mac": "52:54:00:00:00:01"}]},
      ["guest 'vm1'", "nics[1].mac", "also nics[0]"]),
-    ({"nics": [{"kind": "user", "queues": 2}]}, ["nics[0].queues", "only supported on kind tap"]),
+    ({"nics": [{"kind": "user", "queues": 2}]}, ["nics[0].queues", "a user NIC has no queues", "use kind tap"]),
     ({"nics": [{"kind": "user", "hostfwd": [{"host_port": 70000, "guest_port": 80}]}]},
      ["nics[0].hostfwd[0].host_port", "out of range"]),
-    ({"accel": "xen"}, ["guest 'vm1'", "accel", "use auto, kvm or tcg"]),
+    ({"accel": "xen"}, ["guest 'vm1'", "accel", "'xen' is not one of auto, kvm, tcg"]),
     ({"kernel": "/img/nokernel"}, ["guest 'vm1'", "kernel", "does not exist"]),
 ])
 def test_bad_input(kw, words):

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The guest schema: one nested argument spec for a guest and one for the role's defaults (settings).
+
+Validated by _argspec (Ansible's ArgumentSpecValidator plus strict types and the value validators of
+_validate). roles/guest/meta/argument_specs.yml documents the same fields; tests/unit/test_guestspec.py
+fails when the two disagree on a name, type, default, choice or required flag.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+NIC_KINDS = ["user", "socket", "bridge", "tap", "macvtap"]
+STATES = ["started", "stopped", "absent"]
+ACCELS = ["auto", "kvm", "tcg"]
+IMAGE_FORMATS = ["qcow2", "raw", "vmdk", "vdi", "vhdx", "qed"]
+DISK_INTERFACES = ["virtio", "ide", "scsi", "sd", "none"]
+DISK_CACHES = ["none", "writeback", "writethrough", "directsync", "unsafe"]
+MACVTAP_MODES = ["bridge", "vepa", "private", "passthru"]
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z")
+_SIZE = re.compile(r"[0-9]+[KMGT]?\Z")
+
+
+def _token(value, what):
+    """A QEMU device model or similar identifier."""
+    if not _TOKEN.match(value):
+        raise HostnetError("%s: %r is not a valid name; use letters, digits, '_', '.' and '-'" % (what, value))
+    return value
+
+
+def user_name(value, what):
+    """An unprivileged POSIX user name (what useradd accepts); root is never a guest's user."""
+    if not _USER.match(value):
+        raise HostnetError("%s: %r is not a valid user name; use lower-case letters, digits, '_', '.' and '-', "
+                           "starting with a letter or '_', at most 32 characters" % (what, value))
+    if value == "root":
+        raise HostnetError("%s: QEMU guests never run as root; give an unprivileged user" % what)
+    return value
+
+
+def _size(value, what):
+    if not _SIZE.match(value):
+        raise HostnetError("%s: %r is not a size; write e.g. 10G, 512M or a byte count" % (what, value))
+    return value
+
+
+def _ipv4(value, what):
+    try:
+        return str(_validate.netaddr.IPAddress(value, 4))
+    except Exception:  # pylint: disable=broad-except
+        raise HostnetError("%s: '%s' is not an IPv4 address; give an IPv4 address such as 127.0.0.1 (QEMU's "
+                           "user and socket networks are IPv4 only)" % (what, value))
+
+
+def _range(low, high, unit=""):
+    def check(value, what):
+        if not low <= value <= high:
+            raise HostnetError("%s: %d is out of range; give %d to %d%s" % (what, value, low, high, unit))
+        return value
+    return check
+
+
+MEMORY = _range(16, 16 * 1024 * 1024, " MiB")
+CPUS = _range(1, 288)
+STOP_TIMEOUT = _range(1, 3600, " seconds")
+
+HOSTFWD = dict(
+    proto=dict(type="str", default="tcp", choices=["tcp", "udp"]),
+    host_address=dict(type="str", default="127.0.0.1", check=_ipv4),
+    host_port=dict(type="int", required=True, check=_range(1, 65535)),
+    guest_port=dict(type="int", required=True, check=_range(1, 65535)),
+)
+
+NIC = dict(
+    kind=dict(type="str", required=True, choices=NIC_KINDS),
+    mac=dict(type="str"),
+    model=dict(type="str", default="virtio-net-pci", check=_token),
+    hostfwd=dict(type="list", elements="dict", options=HOSTFWD),
+    restrict=dict(type="bool", default=False),
+    network=dict(type="str", check=_validate.object_name),
+    localaddr=dict(type="str", check=_ipv4),
+    bridge=dict(type="str", check=_validate.ifname),
+    ifname=dict(type="str", check=_validate.ifname),
+    queues=dict(type="int", default=1, check=_range(1, 64)),
+    vhost=dict(type="bool"),
+    link=dict(type="str", check=_validate.ifname),
+    mode=dict(type="str", default="bridge", choices=MACVTAP_MODES),
+)
+
+DISK = dict(
+    path=dict(type="str", required=True, check=_validate.abspath),
+    size=dict(type="str", check=_size),
+    backing=dict(type="str", check=_validate.abspath),
+    backing_format=dict(type="str", default="qcow2", choices=IMAGE_FORMATS),
+    format=dict(type="str", choices=IMAGE_FORMATS),
+    interface=dict(type="str", default="virtio", choices=DISK_INTERFACES),
+    readonly=dict(type="bool", default=False),
+    cache=dict(type="str", choices=DISK_CACHES),
+)
+
+GUEST = dict(
+    name=dict(type="str", required=True, check=_validate.object_name),
+    state=dict(type="str", default="started", choices=STATES),
+    enabled=dict(type="bool", default=True),
+    user=dict(type="str", check=user_name),
+    memory=dict(type="int", check=MEMORY),
+    cpus=dict(type="int", check=CPUS),
+    machine=dict(type="str"),
+    cpu=dict(type="str"),
+    accel=dict(type="str", choices=ACCELS),
+    kernel=dict(type="str", check=_validate.abspath),
+    initrd=dict(type="str", check=_validate.abspath),
+    append=dict(type="str", check=_validate.cmdline),
+    cdrom=dict(type="str", check=_validate.abspath),
+    stop_timeout=dict(type="int", check=STOP_TIMEOUT),
+    remove_disks=dict(type="bool", default=False),
+    extra_args=dict(type="list", elements="str"),
+    disks=dict(type="list", elements="dict", options=DISK),
+    nics=dict(type="list", elements="dict", options=NIC),
+)
+
+# The role's defaults for every guest (hostnet_guest_* without the prefix), and the paths the role owns.
+SETTINGS = dict(
+    user=dict(type="str", default="qemu", check=user_name),
+    accel=dict(type="str", default="auto", choices=ACCELS),
+    machine=dict(type="str", default="q35"),
+    memory=dict(type="int", default=512, check=MEMORY),
+    cpus=dict(type="int", default=1, check=CPUS),
+    stop_timeout=dict(type="int", default=60, check=STOP_TIMEOUT),
+    mac_prefix=dict(type="str", default="52:54:00"),
+    qemu_binary=dict(type="str", default="/usr/bin/qemu-system-x86_64", check=_validate.abspath),
+    bridge_helper=dict(type="str", default="/usr/lib/qemu/qemu-bridge-helper", check=_validate.abspath),
+    launcher=dict(type="str", default="/usr/local/libexec/hostnet-qemu-guest", check=_validate.abspath),
+    python=dict(type="str", default="/usr/bin/python3", check=_validate.abspath),
+    run_dir=dict(type="str", default="/run/hostnet-qemu", check=_validate.abspath),
+    log_dir=dict(type="str", default="/var/log/hostnet-qemu", check=_validate.abspath),
+    socket_localaddr=dict(type="str", default="127.0.0.1", check=_ipv4),
+)

@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The guest role's renderers: from a normalised guest (_guest.py) to the QEMU argv, the systemd unit text
+and the netdevs device list.
+
+Every composed QEMU option goes through _escape.qemu_opts (a value never ends early or adds a key) and every
+word of an Exec line through _escape.exec_arg; plain unit settings through _escape.unit_value/unit_path.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _escape
+from ansible_collections.hostnet.qemu.plugins.module_utils._escape import qemu_opts, qemu_value
+
+
+def _device_args(nic):
+    multi = nic["queues"] > 1
+    return qemu_opts(nic["model"], ("netdev", nic["id"]), ("mac", nic["mac"]), ("id", "nic%d" % nic["index"]),
+                     ("mq", "on" if multi else None), ("vectors", 2 * nic["queues"] + 2 if multi else None))
+
+
+def nic_args(nic, guest):
+    """-netdev and -device arguments for one normalised NIC."""
+    kind = nic["kind"]
+    if kind == "user":
+        pairs = [("id", nic["id"]), ("restrict", "on" if nic["restrict"] else None)]
+        pairs += [("hostfwd", "%s:%s:%d-:%d" % (rule["proto"], rule["host_address"], rule["host_port"],
+                                                rule["guest_port"])) for rule in nic["hostfwd"]]
+    elif kind == "socket":
+        pairs = [("id", nic["id"]), ("mcast", "%s:%d" % (nic["group"], nic["port"])), ("localaddr", nic["localaddr"])]
+    elif kind == "bridge":
+        pairs = [("id", nic["id"]), ("br", nic["bridge"]), ("helper", guest["bridge_helper"])]
+    elif kind == "tap":
+        pairs = [("id", nic["id"]), ("ifname", nic["ifname"]), ("script", "no"), ("downscript", "no"),
+                 ("queues", nic["queues"] if nic["queues"] > 1 else None)]
+    else:  # macvtap: the launcher opened /dev/tapN on this fd
+        pairs = [("id", nic["id"]), ("fd", nic["fd"])]
+    pairs.append(("vhost", "on" if nic.get("vhost") else None))
+    return ["-netdev", qemu_opts("tap" if kind == "macvtap" else kind, *pairs), "-device", _device_args(nic)]
+def argv(guest):
+    """The full QEMU command line (a list) for a normalised guest."""
+    args = [guest["qemu_binary"], "-name", qemu_opts(None, ("guest", guest["name"]), ("debug-threads", "on")),
+            "-machine", qemu_value(guest["machine"]), "-accel", guest["accel"]]
+    if guest.get("cpu"):
+        args += ["-cpu", qemu_value(guest["cpu"])]
+    args += ["-m", str(guest["memory"]), "-smp", str(guest["cpus"]),
+             "-nodefaults", "-no-user-config", "-display", "none",
+             "-chardev", qemu_opts("file", ("id", "serial0"), ("path", guest["serial_log"]), ("append", "on")),
+             "-serial", "chardev:serial0",
+             "-qmp", qemu_opts("unix:" + guest["qmp"], ("server", "on"), ("wait", "off"))]
+    # No -sandbox with the bridge helper: QEMU's seccomp filter sets no_new_privs (libseccomp's default), so the
+    # helper it spawns gains no cap_net_admin from its file capabilities ("failed to create tun device:
+    # Operation not permitted", measured with QEMU 7.2). The unit's hardening still applies.
+    if not guest["uses_bridge_helper"]:
+        args += ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"]
+    if guest.get("kernel"):
+        args += ["-kernel", guest["kernel"]]
+    if guest.get("initrd"):
+        args += ["-initrd", guest["initrd"]]
+    if guest.get("append"):
+        args += ["-append", guest["append"]]
+    for i, disk in enumerate(guest["disks"]):
+        args += ["-drive", qemu_opts(None, ("file", disk["path"]), ("format", disk["format"]),
+                                     ("if", disk["interface"]), ("id", "disk%d" % i),
+                                     ("readonly", "on" if disk["readonly"] else None), ("cache", disk.get("cache")))]
+    if guest.get("cdrom"):
+        args += ["-drive", qemu_opts(None, ("file", guest["cdrom"]), ("media", "cdrom"), ("readonly", "on"),
+                                     ("id", "cdrom0"))]
+    for nic in guest["nics"]:
+        args += nic_args(nic, guest)
+    return args + guest["extra_args"]
+
+
+def _exec_line(key, args):
+    """An Exec*= line; the QEMU part (after '--') folded one option per line, so `systemctl cat` shows the
+    whole command readably."""
+    cut = args.index("--") + 2 if "--" in args else len(args)
+    lines, current = [], [_escape.exec_arg(a) for a in args[:cut]]
+    for arg in args[cut:]:
+        if arg.startswith("-"):
+            lines.append(" ".join(current))
+            current = []
+        current.append(_escape.exec_arg(arg))
+    lines.append(" ".join(current))
+    return "%s=%s" % (key, " \\\n    ".join(lines))
+
+
+# systemd options that imply NoNewPrivileges=yes in a unit with User= (measured with systemd 252 through
+# /proc/self/status NoNewPrivs; the last three as systemd.exec(5) says); a bridge-helper guest cannot have them
+_IMPLY_NO_NEW_PRIVS = frozenset((
+    "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectClock", "ProtectHostname",
+    "RestrictNamespaces", "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "SystemCallArchitectures",
+    "RestrictAddressFamilies", "SystemCallFilter", "MemoryDenyWriteExecute", "PrivateDevices"))
+
+
+def devices_allowed(guest):
+    allow = []
+    if guest["accel"] == "kvm":
+        allow.append("/dev/kvm rw")
+    kinds = set(n["kind"] for n in guest["nics"])
+    if kinds & {"tap", "bridge"}:
+        allow.append("/dev/net/tun rw")
+    if any(n.get("vhost") for n in guest["nics"]):
+        allow.append("/dev/vhost-net rw")
+    if "macvtap" in kinds:
+        allow.append("char-macvtap rw")
+    return allow
+
+
+def unit(guest):
+    """The systemd unit text for a normalised guest (started/stopped)."""
+    launch = [guest["python"], guest["launcher"], "launch"]
+    for nic in guest["nics"]:
+        if nic["kind"] == "macvtap":
+            launch += ["--fd", "%d=%s" % (nic["fd"], nic["ifname"])]
+    launch += ["--"] + argv(guest)
+    stop = [guest["python"], guest["launcher"], "stop", "--timeout", str(guest["stop_timeout"]), guest["qmp"]]
+    rw = [d["path"] for d in guest["disks"] if not d["readonly"]]
+    helper = guest["uses_bridge_helper"]
+    lines = [
+        "# Managed by the hostnet.qemu.guest role; changes here are overwritten.",
+        "[Unit]",
+        "Description=QEMU guest %s (hostnet.qemu)" % _escape.unit_value(guest["name"]),
+        "# the collection's networks (bridges, NAT, filters) are re-applied at boot before any guest starts;",
+        "# Wants= of a unit that is not installed (no network role) is ignored by systemd",
+        "Wants=hostnet-qemu-network.service",
+        "After=network.target hostnet-qemu-network.service",
+        "",
+        "[Service]",
+        "Type=simple",
+        "User=%s" % _escape.unit_value(guest["user"]),
+        _exec_line("ExecStart", launch),
+        "# graceful stop: ACPI power button through QMP, then wait for QEMU to exit by itself;",
+        "# systemd sends SIGTERM only when it has not within the stop timeout",
+        _exec_line("ExecStop", stop),
+        "TimeoutStopSec=%d" % (guest["stop_timeout"] + 15),
+        "Restart=on-failure",
+        "RestartSec=2",
+        "RuntimeDirectory=hostnet-qemu/%s" % guest["name"],
+        "RuntimeDirectoryMode=0750",
+        "LogsDirectory=hostnet-qemu/%s" % guest["name"],
+        "LogsDirectoryMode=0750",
+        "UMask=0077",
+        "# hardening (no MemoryDenyWriteExecute: TCG generates code at run time)",
+        "NoNewPrivileges=%s" % ("no" if helper else "yes"),
+        "CapabilityBoundingSet=%s" % ("CAP_NET_ADMIN" if helper else ""),
+        "AmbientCapabilities=",
+        "ProtectSystem=strict",
+    ]
+    lines += ["ReadWritePaths=%s" % _escape.unit_path(path, "guest '%s': disk" % guest["name"]) for path in rw]
+    lines += [
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "DevicePolicy=closed",
+    ]
+    lines += ["DeviceAllow=%s" % entry for entry in devices_allowed(guest)]
+    hardening = [
+        "ProtectKernelTunables=yes",
+        "ProtectKernelModules=yes",
+        "ProtectKernelLogs=yes",
+        "ProtectControlGroups=yes",
+        "ProtectClock=yes",
+        "ProtectHostname=yes",
+        "ProtectProc=invisible",
+        "RestrictNamespaces=yes",
+        "RestrictRealtime=yes",
+        "RestrictSUIDSGID=yes",
+        "LockPersonality=yes",
+        "KeyringMode=private",
+        "SystemCallArchitectures=native",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    ]
+    if helper:
+        lines.append("# no ProtectKernel*, ProtectClock, ProtectHostname, Restrict*, LockPersonality or SystemCallArchitectures:")
+        lines.append("# each makes systemd set no_new_privs for a User= unit, which voids the bridge helper's file capability")
+        hardening = [line for line in hardening if line.partition("=")[0] not in _IMPLY_NO_NEW_PRIVS]
+    lines += hardening + [
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def netdevs(guests):
+    """The devices for ONE hostnet.qemu.netdevs call covering every guest of the host."""
+    devices = []
+    for guest in guests:
+        for nic in guest["nics"]:
+            if nic["kind"] == "tap":
+                if guest["state"] == "absent":
+                    devices.append({"kind": "tap", "name": nic["ifname"], "state": "absent"})
+                    continue
+                dev = {"kind": "tap", "name": nic["ifname"], "owner": guest["user"],
+                       "multi_queue": nic["queues"] > 1}
+                if nic["bridge"]:
+                    dev["master"] = nic["bridge"]
+                devices.append(dev)
+            elif nic["kind"] == "macvtap":
+                if guest["state"] == "absent":
+                    devices.append({"kind": "macvtap", "name": nic["ifname"], "state": "absent"})
+                    continue
+                devices.append({"kind": "macvtap", "name": nic["ifname"], "link": nic["link"], "mode": nic["mode"],
+                                "mac": nic["mac"], "device_owner": guest["user"], "device_mode": "0600"})
+    return devices
