@@ -20,6 +20,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _escape
+
 try:
     import netaddr
     HAS_NETADDR = True
@@ -33,16 +35,9 @@ GROUP = "nogroup"
 DEFAULT_LEASE = "1h"
 MIN_LEASE = 120     # dnsmasq's own minimum (two minutes)
 
-DHCP_KEYS = ("ranges", "lease_time", "hosts")
-RANGE_KEYS = ("start", "end")
-HOST_KEYS = ("mac", "address", "name")
-DNS_KEYS = ("enabled", "domain", "forward")
-
-# systemd instance names and file names: the network name is both
-INSTANCE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
-LEASE_RE = re.compile(r"^([0-9]+)([smhdw]?)$")
+LABEL_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+MAC_RE = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}\Z")
+LEASE_RE = re.compile(r"([0-9]+)([smhdw]?)\Z")
 LEASE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -110,10 +105,6 @@ def _span(subnet):
     return "%s-%s" % (netaddr.IPAddress(first), netaddr.IPAddress(last))
 
 
-def _is_dict_or_none(value):
-    return value is None or isinstance(value, dict)
-
-
 def check(net, label, kind, host, subnet, state, seen_ranges):
     """Problems of the `dhcp` and `dns` fields of one network.
 
@@ -121,26 +112,10 @@ def check(net, label, kind, host, subnet, state, seen_ranges):
     reported there). `seen_ranges` collects (network, field, IPRange) of present networks, to find ranges that
     overlap across networks.
     """
-    dhcp, dns = net.get("dhcp"), net.get("dns")
+    dhcp, dns = net.get("dhcp"), net.get("dns")  # typed by _netspec (dicts, booleans, lists of dicts)
     if dhcp is None and dns is None:
         return []
     errors = []
-    if not _is_dict_or_none(dhcp):
-        errors.append("%s: field 'dhcp' must be a dict (ranges, lease_time, hosts), got %r; give e.g."
-                      " {ranges: [{start: 192.168.50.100, end: 192.168.50.200}]}" % (label, dhcp))
-        dhcp = None
-    if not _is_dict_or_none(dns):
-        errors.append("%s: field 'dns' must be a dict (enabled, domain, forward), got %r" % (label, dns))
-        dns = None
-    for field, value, keys in (("dhcp", dhcp, DHCP_KEYS), ("dns", dns, DNS_KEYS)):
-        stray = sorted(set(value or {}) - set(keys))
-        if stray:
-            errors.append("%s: field '%s' has unknown key(s) %s; use %s"
-                          % (label, field, ", ".join(str(s) for s in stray), ", ".join(keys)))
-    if dns is not None and dns.get("enabled") is not None and not isinstance(dns.get("enabled"), bool):
-        errors.append("%s: field 'dns.enabled' is %r; use true or false" % (label, dns.get("enabled")))
-    if dns is not None and dns.get("forward") is not None and not isinstance(dns.get("forward"), bool):
-        errors.append("%s: field 'dns.forward' is %r; use true or false" % (label, dns.get("forward")))
     if dns is not None and dns.get("domain") is not None:
         problem = _domain_problem(dns.get("domain"))
         if problem:
@@ -152,11 +127,6 @@ def check(net, label, kind, host, subnet, state, seen_ranges):
                else "the bridge is the NIC's real LAN")
         return errors + ["%s: field '%s' does not apply to kind %s (%s, where a second DHCP server would answer"
                          " other machines); drop it, or use kind nat or isolated" % (label, field, kind, why)]
-    name = net.get("name")
-    if isinstance(name, str) and name and not INSTANCE_RE.match(name):
-        errors.append("%s: field '%s' needs a network name of letters, digits, '_', '.' and '-' (at most 64, it"
-                      " names the unit hostnet-qemu-dnsmasq@NAME.service); rename the network (field 'bridge'"
-                      " can keep the bridge's name)" % (label, field))
     if net.get("address") is None:
         return errors + ["%s: field '%s' needs field 'address' (dnsmasq serves from the host's address on the"
                          " bridge, which is the guests' DNS server and, on nat, their gateway); add e.g."
@@ -191,19 +161,10 @@ def _check_ranges(net, dhcp, label, host, subnet, state, seen_ranges):
     ranges = dhcp.get("ranges")
     if ranges is None:
         return errors
-    if not isinstance(ranges, list):
-        return ["%s: field 'dhcp.ranges' must be a list of {start, end}, got %r" % (label, ranges)]
     mine = []
     inside = "a range inside %s (host addresses %s) that leaves out the host's %s" % (subnet, _span(subnet), host.ip)
     for index, item in enumerate(ranges):
         field = "dhcp.ranges[%d]" % index
-        if not isinstance(item, dict):
-            errors.append("%s: field '%s' must be a dict {start, end}, got %r" % (label, field, item))
-            continue
-        stray = sorted(set(item) - set(RANGE_KEYS))
-        if stray:
-            errors.append("%s: field '%s' has unknown key(s) %s; use start and end"
-                          % (label, field, ", ".join(str(s) for s in stray)))
         start, end = _ipv4(item.get("start")), _ipv4(item.get("end"))
         bad = False
         for key, value in (("start", start), ("end", end)):
@@ -248,18 +209,9 @@ def _check_hosts(dhcp, label, host, subnet):
     hosts = dhcp.get("hosts")
     if hosts is None:
         return errors
-    if not isinstance(hosts, list):
-        return ["%s: field 'dhcp.hosts' must be a list of {mac, address, name}, got %r" % (label, hosts)]
     macs, addresses, names = {}, {}, {}
     for index, item in enumerate(hosts):
         field = "dhcp.hosts[%d]" % index
-        if not isinstance(item, dict):
-            errors.append("%s: field '%s' must be a dict {mac, address, name}, got %r" % (label, field, item))
-            continue
-        stray = sorted(set(item) - set(HOST_KEYS))
-        if stray:
-            errors.append("%s: field '%s' has unknown key(s) %s; use mac, address and name"
-                          % (label, field, ", ".join(str(s) for s in stray)))
         mac = item.get("mac")
         norm = _mac(mac)
         if norm is None:
@@ -289,7 +241,7 @@ def _check_hosts(dhcp, label, host, subnet):
             addresses[address] = field
         name = item.get("name")
         if name is not None:
-            if not isinstance(name, str) or not LABEL_RE.match(name):
+            if not LABEL_RE.match(name):
                 errors.append("%s: field '%s.name' %r is not a host name (one label of letters, digits and '-',"
                               " at most 63); give e.g. vm1" % (label, field, name))
             elif name.lower() in names:
@@ -348,8 +300,12 @@ def normalise(net, kind, host, subnet):
 
 
 def render(net):
-    """The dnsmasq configuration of one normalised network (with 'dhcp' and/or 'dns')."""
-    name, bridge = net["name"], net["bridge"]
+    """The dnsmasq configuration of one normalised network (with 'dhcp' and/or 'dns').
+
+    Every value taken from the user passes _escape.dnsmasq_value (dnsmasq has no quoting: a ',' would start
+    another field, a newline another option)."""
+    what = "network '%s'" % net["name"]
+    name, bridge = _v(net["name"], what), _v(net["bridge"], what + ": bridge")
     host = netaddr.IPNetwork(net["address"])
     subnet = netaddr.IPNetwork(net["subnet"])
     dhcp, dns = net.get("dhcp"), net.get("dns")
@@ -378,11 +334,12 @@ def render(net):
         else:
             lines += ["# other names are forwarded to the host's resolvers (/etc/resolv.conf)"]
         if dns["domain"]:
-            lines += ["domain=%s" % dns["domain"], "local=/%s/" % dns["domain"]]
+            domain = _v(dns["domain"], what + ": dns.domain")
+            lines += ["domain=%s" % domain, "local=/%s/" % domain]
         for item in (dhcp or {}).get("hosts") or []:
             if item["name"]:
                 names = [item["name"]] + (["%s.%s" % (item["name"], dns["domain"])] if dns["domain"] else [])
-                lines.append("host-record=%s,%s" % (",".join(names), item["address"]))
+                lines.append("host-record=%s" % ",".join(_v(v, what + ": dhcp.hosts") for v in names + [item["address"]]))
     if dhcp is not None:
         mask = subnet.netmask
         lines.append("# DHCP")
@@ -391,7 +348,8 @@ def render(net):
         if not dhcp["ranges"]:
             lines.append("dhcp-range=%s,static,%s,%s" % (subnet.network, mask, dhcp["lease_time"]))
         for item in dhcp["hosts"]:
-            lines.append("dhcp-host=%s" % ",".join(v for v in (item["mac"], item["address"], item["name"]) if v))
+            lines.append("dhcp-host=%s" % ",".join(_v(v, what + ": dhcp.hosts") for v in
+                                                   (item["mac"], item["address"], item["name"]) if v))
         if dhcp["router"]:
             lines.append("dhcp-option=option:router,%s" % dhcp["router"])
         else:
@@ -402,12 +360,16 @@ def render(net):
         else:
             lines.append("dhcp-option=6")
         if dns is None and dhcp["domain"]:
-            lines.append("domain=%s" % dhcp["domain"])
+            lines.append("domain=%s" % _v(dhcp["domain"], what + ": dns.domain"))
         lines += [
             "dhcp-authoritative",
             "dhcp-leasefile=%s/%s.leases" % (LEASES_DIR, name),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _v(value, what):
+    return _escape.dnsmasq_value(value, what)
 
 
 def instances(networks):

@@ -21,21 +21,19 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
-KINDS = ("isolated", "nat", "macvtap", "uplink")
-TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-NAME_BAD = re.compile(r"[/:\s]")
+KINDS = tuple(_netspec.KINDS)
+TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 
 
 def _ifname_problem(value):
-    if not isinstance(value, str) or not value:
-        return "is empty"
-    if len(value.encode("utf-8")) > 15:
-        return "'%s' is longer than 15 bytes" % value
-    if NAME_BAD.search(value) or value in (".", ".."):
-        return "'%s' contains '/', ':' or whitespace" % value
+    """The problem of an interface name derived from a network name (given names are checked by the spec)."""
+    try:
+        _validate.ifname(value)
+    except HostnetError as exc:
+        return str(exc).split(": ", 1)[-1]
     return None
 
 
@@ -59,32 +57,27 @@ def _host_address(value):
 def check(networks, links=None):
     """Every problem in `networks` as a list of messages (empty: all fine).
 
-    `links` is the set of interface names on the host (None: do not check that uplinks exist).
+    Types, choices, unknown fields and the values' own validity come from the spec (_netspec); the rules
+    between fields and between networks are here. `links` is the set of interface names on the host (None: do
+    not check that uplinks exist).
     """
     if not HAS_NETADDR:
         raise HostnetError("the Python library netaddr is required on the managed host (python3-netaddr)")
-    errors = []
-    if not isinstance(networks, list):
-        return ["hostnet_network_networks must be a list of networks, got %s" % type(networks).__name__]
+    networks, errors = _netspec.parse(networks)
+    if errors:  # the rules below need typed values
+        return errors
     seen_names, seen_bridges, subnets = {}, {}, []
     uplink_nics = {}  # NIC -> network name (kind uplink)
     dhcp_ranges = []  # (network, field, range) of present networks: DHCP ranges must not overlap across them
     for index, net in enumerate(networks):
-        if not isinstance(net, dict):
-            errors.append("hostnet_network_networks[%d] must be a dict, got %r" % (index, net))
-            continue
-        name = net.get("name")
-        label = "network '%s'" % name if name else "hostnet_network_networks[%d]" % index
-        if not name or not isinstance(name, str):
-            errors.append("%s: field 'name' is required; give each network a unique name" % label)
-        elif name in seen_names:
+        name = net["name"]
+        label = "network '%s'" % name
+        if name in seen_names:
             errors.append("%s: field 'name' is used twice (entries %d and %d); names must be unique"
                           % (label, seen_names[name], index))
         else:
             seen_names[name] = index
         kind = net.get("kind", "isolated")
-        if kind not in KINDS:
-            errors.append("%s: field 'kind' is '%s'; use one of %s" % (label, kind, ", ".join(KINDS)))
         # the network's own device: its bridge, or (macvtap) the host's macvlan interface
         devfield = "host_interface" if kind == "macvtap" else "bridge"
         if kind == "macvtap" and net.get("bridge"):
@@ -93,17 +86,16 @@ def check(networks, links=None):
         elif kind != "macvtap" and net.get("host_interface"):
             errors.append("%s: field 'host_interface' only applies to kind macvtap; drop it" % label)
         bridge = net.get(devfield) or name
-        problem = _ifname_problem(bridge)
+        problem = None if net.get(devfield) else _ifname_problem(bridge)
         if problem:
-            errors.append("%s: field '%s' %s; give an interface name of 1 to 15 bytes" % (label, devfield, problem))
+            errors.append("%s: field '%s' (by default the network's name) %s; give %s an interface name"
+                          % (label, devfield, problem, devfield))
         elif bridge in seen_bridges:
             errors.append("%s: field '%s' '%s' is already the device of network '%s'; give each network its own %s"
                           % (label, devfield, bridge, seen_bridges[bridge], devfield))
         else:
             seen_bridges[bridge] = name
         state = net.get("state", "present")
-        if state not in ("present", "absent"):
-            errors.append("%s: field 'state' is '%s'; use present or absent" % (label, state))
         address = net.get("address")
         host = None
         if address is not None:
@@ -141,10 +133,7 @@ def check(networks, links=None):
             if not uplink:
                 errors.append("%s: a nat network needs field 'uplink' (the interface traffic leaves by, e.g. eth0)" % label)
             else:
-                problem = _ifname_problem(uplink)
-                if problem:
-                    errors.append("%s: field 'uplink' %s; give an existing interface name" % (label, problem))
-                elif uplink == bridge:
+                if uplink == bridge:
                     errors.append("%s: field 'uplink' is the network's own bridge; give the outside interface" % label)
                 elif links is not None and uplink not in links and state == "present" \
                         and uplink not in _uplink_bridges(networks):  # the bridge of an uplink network will exist
@@ -159,18 +148,8 @@ def check(networks, links=None):
         elif net.get("link"):
             errors.append("%s: field 'link' only applies to kind macvtap; drop it or set kind: macvtap" % label)
         rules = net.get("filter") or {}
-        if not isinstance(rules, dict):
-            errors.append("%s: field 'filter' must be a dict with 'allow' and/or 'reject' lists" % label)
-            rules = {}
-        stray = sorted(set(rules) - set(("allow", "reject")))
-        if stray:
-            errors.append("%s: field 'filter' has unknown key(s) %s; use 'allow' and 'reject'" % (label, ", ".join(stray)))
         for key in ("allow", "reject"):
-            values = rules.get(key) or []
-            if not isinstance(values, list):
-                errors.append("%s: field 'filter.%s' must be a list of CIDRs" % (label, key))
-                continue
-            for value in values:
+            for value in rules.get(key) or []:
                 if _cidr(value) is None:
                     errors.append("%s: field 'filter.%s' entry '%s' is not a CIDR; give e.g. 10.0.0.0/24 or 10.0.0.5/32"
                                   % (label, key, value))
@@ -196,10 +175,7 @@ def _check_macvtap(net, label, host_if, state, links):
     if not link:
         return ["%s: a macvtap network needs field 'link' (the parent interface its guests' macvtaps sit on, e.g. eth1)"
                 % label]
-    problem = _ifname_problem(link)
-    if problem:
-        errors.append("%s: field 'link' %s; give an existing interface name" % (label, problem))
-    elif link == host_if:
+    if link == host_if:
         errors.append("%s: field 'link' is the network's own host interface; give the parent interface" % label)
     elif links is not None and link not in links and state == "present":
         errors.append("%s: field 'link' '%s' does not exist on this host; give an existing interface (found: %s)"
@@ -222,9 +198,6 @@ def _check_uplink(net, label, bridge, state, links, uplink_nics):
     if not nic:
         return errors + ["%s: an uplink network needs field 'uplink' (the host's NIC the bridge takes over with its"
                          " addresses and routes, e.g. eth1)" % label]
-    problem = _ifname_problem(nic)
-    if problem:
-        return errors + ["%s: field 'uplink' %s; give an existing interface name" % (label, problem)]
     if nic == bridge:
         return errors + ["%s: field 'uplink' '%s' is the network's own bridge; give the NIC the bridge takes over"
                          " (e.g. eth1), or another name in field 'bridge'" % (label, nic)]
@@ -278,10 +251,12 @@ def uplinks(networks):
 
 
 def validate(networks, links=None):
-    """check() that raises one HostnetError listing every problem."""
+    """check() that raises one HostnetError listing every problem; returns the typed networks (booleans
+    converted, left-out fields absent), which is what every other function here expects."""
     errors = check(networks, links)
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
+    return _netspec.parse(networks)[0]
 
 
 def normalise(networks):

@@ -122,10 +122,9 @@ def main():
     networks = params["networks"]
     try:
         links = _uplink.host_links()  # name -> master: an uplink NIC must not be another bridge's port
-        errors = _nftnet.check(networks, links)
-        if not errors:  # what only the host shows: dynamic addresses, network managers on an uplink NIC
-            errors = _uplink.check_host(_nftnet.uplinks(networks))
-        if errors:
+        networks = _nftnet.validate(networks, links)  # typed from here on
+        errors = _uplink.check_host(_nftnet.uplinks(networks))  # what only the host shows: dynamic addresses,
+        if errors:  # network managers on an uplink NIC
             raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
         out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks),
                "uplinks": _nftnet.uplinks(networks), "changed": False}

@@ -96,7 +96,7 @@ def test_static_host_outside_subnet():
 def test_static_host_bad_mac(mac):
     msgs = errors(with_dhcp(NAT, hosts=[{"mac": mac, "address": "192.168.50.5"}]))
     assert msgs == ["network 'natnet': field 'dhcp.hosts[0].mac' %r is not a unicast MAC address; give the guest"
-                    " NIC's MAC, e.g. 52:54:00:12:34:56" % (mac,)]
+                    " NIC's MAC, e.g. 52:54:00:12:34:56" % (str(mac),)]
 
 
 def test_static_hosts_duplicates_and_host_address():
@@ -164,19 +164,37 @@ def test_bad_lease_time(lease, problem):
     assert len(msgs) == 1 and msgs[0].startswith("network 'natnet': field 'dhcp.lease_time' %r %s" % (lease, problem))
 
 
-def test_unknown_keys_and_types():
-    net = dict(NAT, dhcp={"range": [], "ranges": "192.168.50.100"}, dns={"enable": True, "forward": "yes"})
-    msgs = errors(net)
-    assert "network 'natnet': field 'dhcp' has unknown key(s) range; use ranges, lease_time, hosts" in msgs
-    assert "network 'natnet': field 'dns' has unknown key(s) enable; use enabled, domain, forward" in msgs
-    assert "network 'natnet': field 'dns.forward' is 'yes'; use true or false" in msgs
-    assert "network 'natnet': field 'dhcp.ranges' must be a list of {start, end}, got '192.168.50.100'" in msgs
+@pytest.mark.parametrize("fields, message", [
+    ({"dhcp": {"range": []}}, "network 'natnet': dhcp: unknown field(s) range; known fields: hosts, lease_time, ranges"),
+    ({"dns": {"enable": True}}, "network 'natnet': dns: unknown field(s) enable; known fields: domain, enabled, forward"),
+    ({"dns": {"forward": "maybe"}}, "network 'natnet': dns.forward: 'maybe' is not a boolean; use true or false"),
+    ({"dhcp": {"ranges": "192.168.50.100"}}, "network 'natnet': dhcp.ranges: the string '192.168.50.100' is not a list"),
+    ({"dhcp": {"ranges": [{"start": "192.168.50.100"}]}}, "network 'natnet': dhcp.ranges[0]: missing required field(s) end"),
+    ({"dhcp": {"hosts": [{"mac": "52:54:00:00:00:01", "address": "192.168.50.5", "ip": "x"}]}},
+     "network 'natnet': dhcp.hosts[0]: unknown field(s) ip"),
+    ({"dhcp": "yes"}, "network 'natnet': dhcp: 'yes' is not a mapping"),
+    ({"dhcp": {"hosts": [{"mac": "52:54:00:00:00:01", "address": "192.168.50.5", "name": "vm1,lan"}]}},
+     "network 'natnet': field 'dhcp.hosts[0].name' 'vm1,lan' is not a host name"),
+    ({"dns": {"domain": "lab\nserver=8.8.8.8"}}, "network 'natnet': dns.domain: 'lab\\nserver=8.8.8.8' contains the "
+                                                   "control character"),
+])
+def test_unknown_keys_and_types(fields, message):
+    msgs = errors(dict(NAT, **fields))
+    assert len(msgs) == 1 and msgs[0].startswith(message), msgs
+
+
+def test_dns_booleans_are_ansible_booleans():
+    net = _nftnet.normalise(_nftnet.validate([dict(NAT, dns={"forward": "no"})]))[0]
+    assert net["dns"]["forward"] is False
+    assert _nftnet.normalise(_nftnet.validate([dict(NAT, dns={"enabled": "false"})]))[0]["dns"] is None
 
 
 def test_bad_domain_and_instance_name():
-    msgs = errors(dict(NAT, name="nat net", bridge="hqnat0", dns={"domain": "-bad.test"}))
+    msgs = errors(dict(NAT, dns={"domain": "-bad.test"}))
     assert any("field 'dns.domain' '-bad.test' is not a domain name" in m for m in msgs)
-    assert any("network 'nat net': field 'dhcp' needs a network name of letters, digits" in m for m in msgs)
+    msgs = errors(dict(NAT, name="nat net", bridge="hqnat0"))
+    assert msgs == ["hostnet_network_networks[0]: name: 'nat net' is not a valid name; use 1 to 64 letters, digits, "
+                    "'_', '.' or '-', starting with a letter or digit"]
 
 
 def test_every_problem_at_once():

@@ -77,8 +77,9 @@ def test_filter_invalid_cidr(bad):
 
 
 def test_filter_unknown_key_and_isolated_filter():
-    msgs = errors(dict(NAT, filter={"deny": ["1.2.3.4/32"]}), dict(ISO, filter={"reject": ["1.2.3.4/32"]}))
-    assert any("unknown key(s) deny" in m for m in msgs)
+    msgs = errors(dict(NAT, filter={"deny": ["1.2.3.4/32"]}))
+    assert msgs == ["network 'natnet': filter: unknown field(s) deny; known fields: allow, reject"]
+    msgs = errors(dict(ISO, filter={"reject": ["1.2.3.4/32"]}))
     assert any("network 'isonet': field 'filter' only applies to kind nat" in m for m in msgs)
 
 
@@ -88,10 +89,33 @@ def test_nat_needs_address_and_ipv4():
 
 
 def test_bad_names_and_kind():
-    msgs = errors({"name": "x" * 16}, {"name": "ok", "kind": "bridged"}, {"name": "ok"})
-    assert any("longer than 15 bytes" in m for m in msgs)
-    assert any("field 'kind' is 'bridged'" in m for m in msgs)
+    msgs = errors({"name": "x" * 16}, {"name": "ok"}, {"name": "ok"})
+    assert any("field 'bridge' (by default the network's name) name is 16 bytes long" in m for m in msgs)
     assert any("field 'name' is used twice" in m for m in msgs)
+    assert errors({"name": "ok", "kind": "bridged"}) == [
+        "network 'ok': kind: 'bridged' is not one of isolated, nat, macvtap, uplink; use one of them"]
+
+
+@pytest.mark.parametrize("net, message", [
+    ({"name": "lab\n"}, "hostnet_network_networks[0]: name: 'lab\\n' contains the control character"),
+    ({"name": 'la"b'}, "hostnet_network_networks[0]: name: 'la\"b' is not a valid name"),
+    ({"name": ["lab"]}, "hostnet_network_networks[0]: name: ['lab'] is not a string"),
+    ({"name": "lab", "bridge": "lan,eth0"}, "network 'lab': bridge 'lan,eth0': name contains ','"),
+    ({"name": "lab", "bridge": ".lan"}, "network 'lab': bridge '.lan': name starts with '.'"),
+    ({"name": "lab", "bridge": 'br"0'}, "network 'lab': bridge 'br\"0': name contains '\"'"),
+    ({"name": "lab", "kind": "nat", "address": "10.1.0.1/24", "uplink": "eth0;"}, "network 'lab': uplink 'eth0;'"),
+    ({"name": "lab", "state": "gone"}, "network 'lab': state: 'gone' is not one of present, absent"),
+    ({"name": "lab", "filter": {"allow": "10.0.0.0/8"}}, "network 'lab': filter.allow: the string '10.0.0.0/8' is not"),
+    ("lab", "hostnet_network_networks[0]: 'lab' is not a mapping"),
+])
+def test_hostile_network_input(net, message):
+    msgs = errors(net)
+    assert len(msgs) == 1 and msgs[0].startswith(message), msgs
+
+
+def test_networks_must_be_a_list():
+    assert _nftnet.check("lab") == ["hostnet_network_networks: 'lab' is not a list; give a YAML list of networks (each "
+                                    "a mapping with at least name)"]
 
 
 def test_validate_raises_all_at_once():

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The network schema: one nested argument spec for an entry of hostnet_network_networks.
+
+Checked by _argspec (types, choices, unknown fields, strings without control characters, interface and object
+names); _nftnet.check() and _dhcp.check() keep only the rules between fields and between networks.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _validate
+
+KINDS = ["isolated", "nat", "macvtap", "uplink"]
+
+RANGE = dict(start=dict(type="str", required=True), end=dict(type="str", required=True))
+DHCP_HOST = dict(mac=dict(type="str", required=True), address=dict(type="str", required=True), name=dict(type="str"))
+DHCP = dict(
+    ranges=dict(type="list", elements="dict", options=RANGE),
+    lease_time=dict(type="raw"),  # seconds (int) or '1h', 'infinite': checked by _dhcp
+    hosts=dict(type="list", elements="dict", options=DHCP_HOST),
+)
+DNS = dict(enabled=dict(type="bool"), domain=dict(type="str"), forward=dict(type="bool"))
+FILTER = dict(allow=dict(type="list", elements="str"), reject=dict(type="list", elements="str"))
+
+NETWORK = dict(
+    name=dict(type="str", required=True, check=_validate.object_name),
+    kind=dict(type="str", choices=KINDS),
+    state=dict(type="str", choices=["present", "absent"]),
+    bridge=dict(type="str", check=_validate.ifname),
+    host_interface=dict(type="str", check=_validate.ifname),
+    link=dict(type="str", check=_validate.ifname),
+    uplink=dict(type="str", check=_validate.ifname),
+    address=dict(type="str"),
+    subnet=dict(type="str"),
+    filter=dict(type="dict", options=FILTER),
+    dhcp=dict(type="dict", options=DHCP),
+    dns=dict(type="dict", options=DNS),
+)
+
+
+def _without_none(value):
+    """Fields left out stay left out (the validator fills them with None): `net.get(key, default)` keeps working."""
+    if isinstance(value, dict):
+        return dict((k, _without_none(v)) for k, v in value.items() if v is not None)
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def parse(networks):
+    """(typed networks, problems): each entry through the spec; an entry with a problem is left out."""
+    if not isinstance(networks, list):
+        return [], ["hostnet_network_networks: %r is not a list; give a YAML list of networks (each a mapping with at "
+                    "least name)" % (networks,)]
+    out, problems = [], []
+    for index, net in enumerate(networks):
+        name = net.get("name") if isinstance(net, dict) else None
+        try:
+            label = "network '%s'" % _validate.object_name(name, "name")
+        except _validate.HostnetError:
+            label = "hostnet_network_networks[%d]" % index
+        try:
+            out.append(_without_none(_argspec.validate(NETWORK, net, label)))
+        except _validate.HostnetError as exc:
+            problems.append(str(exc))
+    return out, problems
