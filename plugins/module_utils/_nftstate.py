@@ -5,12 +5,19 @@
 
 Plan (read files and the live table once), then apply unless check mode. Only the collection's own
 table is ever listed, loaded or deleted.
+
+- A new script is checked with `nft -c` before it replaces the saved one: a script nft refuses is never saved
+  (the next run would otherwise find it "unchanged" while the old rules stay live).
+- After every load the live table's stateless listing (`nft -s list table`, no counters) is fingerprinted in
+  RULESET.live; a live table that no longer matches (a hand edit, a flushed chain) is reported as a change and
+  loaded again.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import subprocess
@@ -30,15 +37,43 @@ def _nft(args, nft="nft"):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def listing(table, nft="nft"):
+    """The live table's stateless listing (no counter values), or None when there is no such table."""
+    rc, out, _err = _nft(["-s", "list", "table", "inet", table], nft)
+    return out if rc == 0 else None
+
+
 def table_exists(table, nft="nft"):
-    rc, _out, _err = _nft(["list", "table", "inet", table], nft)
-    return rc == 0
+    return listing(table, nft) is not None
 
 
-def load(path, nft="nft"):
+def fingerprint(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() + "\n"
+
+
+def load(path, nft="nft", table=None):
+    """nft -f PATH; with `table`, the loaded table's fingerprint is saved next to PATH."""
     rc, _out, err = _nft(["-f", path], nft)
     if rc != 0:
         raise HostnetError("%s: nft -f %s failed: %s" % (WHAT, path, err.strip()))
+    live = listing(table, nft) if table else None
+    if live is not None:
+        _files.write_atomic(path + ".live", fingerprint(live), WHAT, mode=0o600)
+
+
+def write_checked(path, text, mode, nft="nft"):
+    """Save a new script only after `nft -c` accepted it (checked from a temporary file beside it)."""
+    tmp = "%s.check-%d" % (path, os.getpid())
+    _files.write_atomic(tmp, text, WHAT, mode=mode)
+    try:
+        rc, _out, err = _nft(["-c", "-f", tmp], nft)
+        if rc != 0:
+            raise HostnetError("%s: nft refused the new ruleset (nft -c): %s; nothing was saved or loaded, %s and "
+                               "the live table are unchanged" % (WHAT, err.strip().replace(tmp, path), path))
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def delete_table(table, nft="nft"):
@@ -61,9 +96,10 @@ def render_state(networks, ruleset_path):
 def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
     """Read files and the live table; return what to change."""
     result = {"changed": False, "actions": [], "diff": []}
-    live = table_exists(table, nft)
+    current = listing(table, nft)
+    live = current is not None
     if state == "absent":
-        for path in (ruleset_path, state_path):
+        for path in (ruleset_path, state_path, ruleset_path + ".live"):
             if os.path.exists(path):
                 result["actions"].append(("remove", path))
         if live:
@@ -79,11 +115,15 @@ def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
     for path, text, mode in files:
         old = _files.read_text(path, WHAT)
         if old != text:
-            result["actions"].append(("write", path, text, mode))
+            result["actions"].append(("write_ruleset" if path == ruleset_path else "write", path, text, mode))
             result["diff"].append({"before_header": path, "after_header": path, "before": old or "", "after": text})
             rules_changed = rules_changed or path == ruleset_path
-    if rules_changed or live != wants_table:
-        result["actions"].append(("load", ruleset_path))
+    drifted = wants_table and live and _files.read_text(ruleset_path + ".live", WHAT) != fingerprint(current)
+    if drifted:
+        result["diff"].append({"before_header": "live table inet %s" % table, "after_header": ruleset_path,
+                               "before": current, "after": "(the saved ruleset, loaded again)\n"})
+    if rules_changed or live != wants_table or drifted:
+        result["actions"].append(("load", ruleset_path, table))
     result["changed"] = bool(result["actions"])
     return result
 
@@ -92,8 +132,10 @@ def apply(result, nft="nft"):
     for action in result["actions"]:
         if action[0] == "write":
             _files.write_atomic(action[1], action[2], WHAT, mode=action[3])
+        elif action[0] == "write_ruleset":
+            write_checked(action[1], action[2], action[3], nft)
         elif action[0] == "load":
-            load(action[1], nft)
+            load(action[1], nft, action[2])
         elif action[0] == "remove":
             try:
                 os.unlink(action[1])

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import sh
 from ansible_collections.hostnet.qemu.plugins.module_utils import _nftstate
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 NAT = {"name": "natnet", "kind": "nat", "bridge": "hqnat0", "address": "192.168.50.1/24", "uplink": "wan0"}
 
@@ -35,7 +36,7 @@ def tables(netns):
 def test_present_writes_loads_then_is_idempotent(tmp_path, netns, nft):
     rules, state = str(tmp_path / "etc" / "nftables.nft"), str(tmp_path / "etc" / "netdevs.json")
     first = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
-    assert first["changed"] and [a[0] for a in first["actions"]] == ["write", "write", "load"]
+    assert first["changed"] and [a[0] for a in first["actions"]] == ["write_ruleset", "write", "load"]
     assert not os.path.exists(rules)  # planning writes nothing
     assert "table inet hostnet_qemu" not in tables(netns)
     _nftstate.apply(first, nft=nft)
@@ -79,7 +80,44 @@ def test_only_macvtap_networks_mean_no_table_and_a_stable_state(tmp_path, netns,
     assert "table inet hostnet_qemu" in tables(netns)
     macvtap = [{"name": "lanmv", "kind": "macvtap", "link": "eth0", "address": "10.78.0.1/24"}]
     first = _nftstate.plan(macvtap, "hostnet_qemu", rules, state, nft=nft)
-    assert [a[0] for a in first["actions"]] == ["write", "write", "load"]
+    assert [a[0] for a in first["actions"]] == ["write_ruleset", "write", "load"]
     _nftstate.apply(first, nft=nft)
     assert "table inet hostnet_qemu" not in tables(netns) and "table inet foreign" in tables(netns)
     assert not _nftstate.plan(macvtap, "hostnet_qemu", rules, state, nft=nft)["changed"]
+
+
+def test_a_ruleset_nft_refuses_is_never_saved(tmp_path, netns, nft):
+    """nft -c runs before the new script replaces the saved one: the old file and the live table stay, and the
+    next run still sees the change to make (never "ok" over a broken file)."""
+    rules, state = str(tmp_path / "r.nft"), str(tmp_path / "s.json")
+    _nftstate.apply(_nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft), nft=nft)
+    before_file, before_live = open(rules).read(), sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout
+    result = _nftstate.plan([dict(NAT, address="192.168.51.1/24")], "hostnet_qemu", rules, state, nft=nft)
+    result["actions"] = [("write_ruleset", rules, "table inet hostnet_qemu {\n  chain c { bogus }\n}\n", 0o600)] + [
+        a for a in result["actions"] if a[0] != "write_ruleset"]
+    with pytest.raises(HostnetError) as info:
+        _nftstate.apply(result, nft=nft)
+    assert "nft refused the new ruleset (nft -c)" in str(info.value) and "nothing was saved or loaded" in str(info.value)
+    assert open(rules).read() == before_file
+    assert sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout == before_live
+    assert not [name for name in os.listdir(str(tmp_path)) if ".check-" in name]
+    again = _nftstate.plan([dict(NAT, address="192.168.51.1/24")], "hostnet_qemu", rules, state, nft=nft)
+    assert again["changed"] and "write_ruleset" in [a[0] for a in again["actions"]]
+
+
+@pytest.mark.parametrize("damage", [
+    ["flush", "chain", "inet", "hostnet_qemu", "forward"],
+    ["add", "rule", "inet", "hostnet_qemu", "forward", "accept"],
+])
+def test_a_hand_edited_or_flushed_table_is_repaired(tmp_path, netns, nft, damage):
+    rules, state = str(tmp_path / "r.nft"), str(tmp_path / "s.json")
+    _nftstate.apply(_nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft), nft=nft)
+    good = sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout
+    sh("nft", *damage, netns=netns)
+    assert sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout != good
+    result = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
+    assert result["changed"] and [a[0] for a in result["actions"]] == ["load"]
+    assert result["diff"][0]["before_header"] == "live table inet hostnet_qemu"
+    _nftstate.apply(result, nft=nft)
+    assert sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout == good
+    assert not _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)["changed"]
