@@ -44,19 +44,12 @@ def locate(path=None, candidates=CANDIDATES):
                        % (WHAT, ", ".join(tried)))
 
 
-def parse_mode(value):
-    """'0750' / '750' / 488 -> permission bits (0..0o777); special bits are the module's business."""
+def parse_mode(value, field="mode"):
+    """Permission bits (0..0o777) of `mode` or `config_mode`: a YAML int is already the bits (0640 is 416), a
+    string is octal ('0640'); special bits are the module's business (setuid comes from `method`)."""
     if value is None:
         return None
-    text = str(value)
-    try:
-        mode = int(text, 8) if isinstance(value, str) else int(value)
-    except ValueError:
-        raise HostnetError("%s: mode %r is not an octal mode; write it as a quoted string like '0750'" % (WHAT, value))
-    if not 0 <= mode <= 0o777:
-        raise HostnetError("%s: mode %s sets special bits or is out of range; give permission bits only (e.g. '0750');"
-                           " the setuid bit is controlled by method" % (WHAT, text))
-    return mode
+    return _validate.mode(value, "%s: %s" % (WHAT, field), maximum=0o777)
 
 
 def _privilege_text(owner, group, mode, caps):
@@ -159,7 +152,7 @@ def plan_config(config, allow=None, deny=None, include=None, allow_all=False, ex
     else:
         gid = group_id if group_id is not None else 0
     if config_mode is not None:
-        mode = parse_mode(config_mode)
+        mode = parse_mode(config_mode, "config_mode")
     else:
         mode = 0o640 if group_id is not None else 0o644
     if not mode & 0o004 and not (mode & 0o040 and group_id is not None and gid == group_id):
@@ -180,6 +173,11 @@ def plan_config(config, allow=None, deny=None, include=None, allow_all=False, ex
         acl = _bridgeconf.effective_acl(rules, read_include=lambda p: _files.read_text(p, WHAT))
     else:
         acl = _bridgeconf.effective_acl([])
+    if state == "present" and acl["all_bridges_allowed"] and not allow_all:
+        raise HostnetError("%s: %s allows all bridges through a line the module does not manage ('allow all' outside "
+                           "its block, or in an include): every user of the helper could attach a tap to every bridge. "
+                           "Remove that line, set exclusive: true to own the whole file, or set allow_all: true if "
+                           "that is what you mean" % (WHAT, config))
     for name in allow if state == "present" else []:
         if name in acl["deny"] or acl["deny_all"]:
             warnings.append("%s: bridge '%s' is allowed but also denied (a line outside the managed block or an"

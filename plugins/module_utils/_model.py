@@ -50,7 +50,7 @@ MACVTAP_OPTIONS = dict(
     mode=dict(type="str", default="bridge", choices=["bridge", "vepa", "private", "passthru"]),
     device_owner=dict(type="str"),
     device_group=dict(type="str"),
-    device_mode=dict(type="str"),
+    device_mode=dict(type="raw"),
     recreate=dict(type="bool", default=False),
 )
 
@@ -94,19 +94,6 @@ def _defaults(kind):
     for key, value in options.items():
         out[key] = value.get("default")
     return out, options
-
-
-def _mode_bits(value, label):
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        bits = int(text, 8)
-    except ValueError:
-        raise HostnetError("%s: device_mode '%s' is not an octal mode such as '0660'" % (label, value))
-    if not 0 <= bits <= 0o777:
-        raise HostnetError("%s: device_mode '%s' must be between 0000 and 0777" % (label, value))
-    return bits
 
 
 def normalise(params, kind=None):
@@ -191,7 +178,8 @@ def normalise(params, kind=None):
             return spec
         spec["device_owner"] = _validate.uid(merged.get("device_owner"), label)
         spec["device_group"] = _validate.gid(merged.get("device_group"), label)
-        mode = _mode_bits(merged.get("device_mode"), label)
+        mode = None if merged.get("device_mode") is None else \
+            _validate.mode(merged["device_mode"], "%s: device_mode" % label, maximum=0o777)
         if mode is None:
             mode = 0o660 if spec["device_group"] is not None else 0o600
         spec["device_mode"] = mode

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import re
 import os
 import socket
 import stat
@@ -73,6 +74,32 @@ _RTNH = struct.Struct("=HBBi")
 _FOREVER = 0xFFFFFFFF
 _CHUNK = 32768
 
+
+
+def _unlink(path):
+    """Remove a node; one already gone (devtmpfs removes a deleted macvtap's node itself) is fine."""
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+
+
+def _drop_nodes(rdev, keep=None, directory="/dev"):
+    """Remove every /dev/tapN character device with major:minor `rdev` except `keep`: a node left by a deleted
+    macvtap keeps its owner, and the kernel gives its minor to the next macvtap, so an old guest's user would
+    open a new guest's device through it."""
+    wanted = os.makedev(*rdev)
+    for entry in os.listdir(directory):
+        path = os.path.join(directory, entry)
+        if not re.match(r"tap[0-9]+\Z", entry) or path == keep:
+            continue
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == wanted:
+            _unlink(path)
 
 class Kernel(object):
     """A session with the kernel's network stack, inside `netns` for its whole lifetime.
@@ -299,9 +326,8 @@ class Kernel(object):
         self._send_batch(reqs)
         for _kind, name in items:
             self.index.pop(name, None)
-        for info in nodes.values():
-            if info["ok"]:
-                os.unlink(info["path"])
+        for info in nodes.values():  # devtmpfs or udev may have removed it already; a copy elsewhere goes too
+            _drop_nodes(info["rdev"])
 
     def create_links(self, specs):
         """Create bridges, macvtaps and macvlans through rtnetlink: specs are desired-device dicts."""
@@ -402,10 +428,11 @@ class Kernel(object):
         path = info["path"]
         if not info["ok"]:
             if info["mode"] is not None:
-                os.unlink(path)  # a stale node from an earlier device with this ifindex
+                _unlink(path)  # a stale node from an earlier device with this ifindex
             os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(*info["rdev"]))
         os.chown(path, 0 if owner is None else owner, 0 if group is None else group)
         os.chmod(path, mode)
+        _drop_nodes(info["rdev"], keep=path)  # the kernel reuses minors: an old node must not open this device
         return path
 
     # -- addresses and routes in detail (the uplink move, _uplink.py) ----------------------------

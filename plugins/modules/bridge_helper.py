@@ -56,8 +56,9 @@ options:
     description:
       - Permission bits of the helper, as an octal string such as C('0750'). Special bits are not allowed here; the
         setuid bit follows O(method).
+      - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
       - Default is C(0750) when O(group) is given, otherwise the current permission bits are kept.
-    type: str
+    type: raw
   config:
     description:
       - The ACL file. QEMU's helper reads only its compiled-in C(/etc/qemu/bridge.conf); change this for tests or
@@ -109,7 +110,8 @@ options:
       - Mode of the ACL file, as an octal string. Default C(0640) when O(group) is given, else C(0644).
       - The helper reads the file as the calling user (checked with QEMU 7.2), so a file its users cannot read makes
         it fail with "failed to parse default acl file"; the module warns about such a mode.
-    type: str
+      - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
+    type: raw
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -250,7 +252,7 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             method=dict(type="str", choices=["setcap", "setuid"], default="setcap"),
             group=dict(type="str"),
-            mode=dict(type="str"),
+            mode=dict(type="raw"),
             config=dict(type="path", default=_bridgehelper.DEFAULT_CONFIG),
             allow=dict(type="list", elements="str", default=[]),
             deny=dict(type="list", elements="str", default=[]),
@@ -259,7 +261,7 @@ def main():
             exclusive=dict(type="bool", default=False),
             config_owner=dict(type="str"),
             config_group=dict(type="str"),
-            config_mode=dict(type="str"),
+            config_mode=dict(type="raw"),
         ),
         supports_check_mode=True,
     )

@@ -45,7 +45,8 @@ options:
     description:
       - Octal mode of C(/dev/tapN), as a string such as C('0660').
       - Defaults to C('0660') when O(device_group) is given, else C('0600').
-    type: str
+      - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
+    type: raw
   recreate:
     description: Allow deleting and creating the device again to move it to another O(link).
     type: bool

@@ -114,8 +114,10 @@ options:
         description: (macvtap) Group of C(/dev/tapN).
         type: str
       device_mode:
-        description: (macvtap) Octal mode of C(/dev/tapN), default C('0660') with a group, else C('0600').
-        type: str
+        description:
+          - (macvtap) Octal mode of C(/dev/tapN), default C('0660') with a group, else C('0600').
+          - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
+        type: raw
   purge_prefix:
     description:
       - Delete managed-kind devices (bridge, tap, tun, macvtap, macvlan) whose names start with this prefix and are not in O(devices).

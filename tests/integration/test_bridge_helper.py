@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from conftest import run_tasks, sh
+from conftest import run_playbook, run_tasks, sh
 
 REAL_HELPER = "/usr/lib/qemu/qemu-bridge-helper"
 NOBODY = 65534
@@ -58,7 +58,7 @@ def lab():
     base = tempfile.mkdtemp(prefix="hnt-bh-", dir="/tmp")
     os.chmod(base, 0o755)
     helper = os.path.join(base, "qemu-bridge-helper")
-    shutil.copy2(REAL_HELPER, helper)
+    shutil.copyfile(REAL_HELPER, helper)  # the bytes only: never the real helper's security.capability xattr
     os.chmod(helper, 0o755)
     etc = os.path.join(base, "etc-qemu")
     os.mkdir(etc, 0o755)
@@ -246,7 +246,7 @@ def test_allow_all_warns(lab, tmp_path):
      "bridge_helper: allowed bridge 'br-0123456789abc': name is 16 bytes long; Linux allows at most 15, pick a shorter"
      " name"),
     ({"deny": ["br/0"]},
-     "bridge_helper: denied bridge 'br/0': name contains '/'; interface names may not contain '/', ':' or whitespace"),
+     "bridge_helper: denied bridge 'br/0': name contains '/'; interface names may contain only letters, digits, '_', '.' and '-'"),
     ({"allow": ["br0"], "include": ["{dir}/missing.conf"]},
      "bridge_helper: include file '{dir}/missing.conf' does not exist (No such file or directory); qemu-bridge-helper"
      " silently ignores missing includes, so its rules would be lost; create the file first or drop it from include"),
@@ -266,3 +266,41 @@ def test_bad_inputs_fail_and_change_nothing(lab, tmp_path, args, msg):
     assert res["bh"]["msg"] == msg.format(dir=lab["dir"])
     assert (meta(lab["helper"]), getcap(lab["helper"])) == helper_before
     assert open(lab["config"]).read() == "allow sentinel\n"
+
+
+@pytest.mark.parametrize("foreign", ["allow all\n", "# lab default\nallow all\nallow virbr0\n"])
+def test_a_foreign_allow_all_is_refused_not_kept_silently(lab, tmp_path, foreign):
+    with open(lab["config"], "w") as handle:
+        handle.write(foreign)
+    helper_before = (meta(lab["helper"]), getcap(lab["helper"]))
+    base = {"path": lab["helper"], "config": lab["config"], "allow": ["br0"]}
+    rc, res = run_pb(tmp_path, [("bh", base)])
+    assert res["bh"]["failed"] is True
+    assert res["bh"]["msg"] == (
+        "bridge_helper: %s allows all bridges through a line the module does not manage ('allow all' outside its "
+        "block, or in an include): every user of the helper could attach a tap to every bridge. Remove that line, "
+        "set exclusive: true to own the whole file, or set allow_all: true if that is what you mean" % lab["config"])
+    assert open(lab["config"]).read() == foreign and (meta(lab["helper"]), getcap(lab["helper"])) == helper_before
+    # exclusive owns the whole file: the foreign line goes, and only br0 is allowed
+    rc, res = run_pb(tmp_path, [("bh", dict(base, exclusive=True))])
+    assert rc == 0 and res["bh"]["effective_acl"]["all_bridges_allowed"] is False
+    assert res["bh"]["effective_acl"]["allowed_bridges"] == ["br0"]
+
+
+@pytest.mark.parametrize("yaml_mode, bits", [("0640", 0o640), ("'0640'", 0o640), ("416", 0o640), ("'600'", 0o600)])
+def test_config_mode_int_is_bits_string_is_octal(lab, tmp_path, yaml_mode, bits):
+    """YAML 0640 unquoted is the int 416: the bits, as ansible.builtin.file reads it (it once became mode 0416)."""
+    text = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: bh
+      hostnet.qemu.bridge_helper:
+        path: %s
+        config: %s
+        allow: [br0]
+        config_mode: %s
+""" % (lab["helper"], lab["config"], yaml_mode)
+    rc, res, _stats = run_playbook(text, tmp_path)
+    assert rc == 0, res
+    assert os.stat(lab["config"]).st_mode & 0o7777 == bits

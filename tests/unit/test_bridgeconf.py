@@ -56,8 +56,8 @@ def test_validate_allow_all_word():
 @pytest.mark.parametrize("name,msg", [
     ("0123456789abcdef", "bridge_helper: allowed bridge '0123456789abcdef': name is 16 bytes long; Linux allows at most"
                          " 15, pick a shorter name"),
-    ("br/0", "bridge_helper: allowed bridge 'br/0': name contains '/'; interface names may not contain '/', ':' or"
-             " whitespace"),
+    ("br/0", "bridge_helper: allowed bridge 'br/0': name contains '/'; interface names may contain only letters,"
+             " digits, '_', '.' and '-'"),
 ])
 def test_validate_bad_names(name, msg):
     with pytest.raises(HostnetError) as err:
@@ -90,7 +90,8 @@ def test_effective_acl_deny_wins_and_includes():
 def test_parse_mode():
     assert _bridgehelper.parse_mode("0750") == 0o750
     assert _bridgehelper.parse_mode(None) is None
-    for bad in ("4755", "abc", "0999"):
+    assert _bridgehelper.parse_mode(0o640, "config_mode") == 0o640  # a YAML int is the bits
+    for bad in ("4755", "abc", "0999", 0o4755, True, "0640\n"):
         with pytest.raises(HostnetError):
             _bridgehelper.parse_mode(bad)
 

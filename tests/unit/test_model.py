@@ -97,8 +97,14 @@ def test_macvtap_needs_link_and_device_mode_defaults():
         _model.normalise({"kind": "macvtap", "name": "m0"})
     assert _model.normalise({"kind": "macvtap", "name": "m0", "link": "e"})["device_mode"] == 0o600
     assert _model.normalise({"kind": "macvtap", "name": "m0", "link": "e", "device_group": "0"})["device_mode"] == 0o660
-    with pytest.raises(HostnetError, match="device_mode '999' is not an octal mode"):
+    with pytest.raises(HostnetError, match="device_mode: '999' is not an octal mode"):
         _model.normalise({"kind": "macvtap", "name": "m0", "link": "e", "device_mode": "999"})
+    # a YAML int is already the bits (0660 without quotes is 432), never re-read as octal digits
+    assert _model.normalise({"kind": "macvtap", "name": "m0", "link": "e", "device_mode": 0o660})["device_mode"] == 0o660
+    assert _model.normalise({"kind": "macvtap", "name": "m0", "link": "e", "device_mode": "0o640"})["device_mode"] == 0o640
+    for bad in (True, 0o1777, "0660\n", ["0660"]):
+        with pytest.raises(HostnetError, match="device_mode"):
+            _model.normalise({"kind": "macvtap", "name": "m0", "link": "e", "device_mode": bad})
 
 
 def test_duplicate_names_refused():
