@@ -75,7 +75,6 @@ _FOREVER = 0xFFFFFFFF
 _CHUNK = 32768
 
 
-
 def _unlink(path):
     """Remove a node; one already gone (devtmpfs removes a deleted macvtap's node itself) is fine."""
     try:
@@ -100,6 +99,7 @@ def _drop_nodes(rdev, keep=None, directory="/dev"):
             continue
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == wanted:
             _unlink(path)
+
 
 class Kernel(object):
     """A session with the kernel's network stack, inside `netns` for its whole lifetime.

@@ -40,6 +40,8 @@ def nic_args(nic, guest):
         pairs = [("id", nic["id"]), ("fd", nic["fd"])]
     pairs.append(("vhost", "on" if nic.get("vhost") else None))
     return ["-netdev", qemu_opts("tap" if kind == "macvtap" else kind, *pairs), "-device", _device_args(nic)]
+
+
 def argv(guest):
     """The full QEMU command line (a list) for a normalised guest."""
     args = [guest["qemu_binary"], "-name", qemu_opts(None, ("guest", guest["name"]), ("debug-threads", "on")),

@@ -73,6 +73,10 @@ SPEC = dict(
 PREFIX = "hostnet_host_"
 
 
+def fail(field, text):
+    return HostnetError("host role: %s%s: %s" % (PREFIX, field, text))
+
+
 def settings(variables, host):
     """`variables`: {hostnet_host_NAME: value} as the play sees them; `host`: what the preflight read
     (groups, users: getent maps; paths: existing paths; os_supported, helper_candidates, helper_from_package,
@@ -83,7 +87,6 @@ def settings(variables, host):
     if host is None:
         return out
     where = host.get("hostname", "this host")
-    fail = lambda field, text: HostnetError("host role: %s%s: %s" % (PREFIX, field, text))  # noqa: E731
     if out["install_packages"] and not host.get("os_supported", True):
         raise fail("install_packages", "the role has no package list for %s; it knows the Debian (Debian, Ubuntu) "
                    "and RedHat (Fedora, RHEL) families. Install QEMU, qemu-bridge-helper, pyroute2 and netaddr "
@@ -101,11 +104,11 @@ def settings(variables, host):
         raise fail("users", "user(s) %s do not exist on %s; create them first or set %screate_users: true (system "
                    "users without a login shell)" % (", ".join(missing), where, PREFIX))
     if out["bridge_helper"]:
-        _check_helper(out, host, where, fail)
+        _check_helper(out, host, where)
     return out
 
 
-def _check_helper(out, host, where, fail):
+def _check_helper(out, host, where):
     if "all" in out["bridge_helper_allow"]:
         raise fail("bridge_helper_allow", "'all' is refused here because it lets the group attach guests to every "
                    "bridge; list the bridges, or set %sbridge_helper_allow_all: true to allow all in so many words"

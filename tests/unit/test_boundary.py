@@ -116,8 +116,8 @@ def test_dnsmasq_value_refuses(value):
 
 SPEC = dict(flag=dict(type="bool", default=False), names=dict(type="list", elements="str"),
             count=dict(type="int"), text=dict(type="str"), free=dict(type="str", multiline=True),
-            items=dict(type="list", elements="dict", options=dict(kind=dict(type="str", required=True,
-                                                                           choices=["a", "b"]))))
+            items=dict(type="list", elements="dict",
+                       options=dict(kind=dict(type="str", required=True, choices=["a", "b"]))))
 
 
 @pytest.mark.parametrize("given, flag", [("no", False), ("false", False), ("off", False), ("0", False), (0, False),

@@ -175,8 +175,8 @@ def test_bad_lease_time(lease, problem):
     ({"dhcp": "yes"}, "network 'natnet': dhcp: 'yes' is not a mapping"),
     ({"dhcp": {"hosts": [{"mac": "52:54:00:00:00:01", "address": "192.168.50.5", "name": "vm1,lan"}]}},
      "network 'natnet': field 'dhcp.hosts[0].name' 'vm1,lan' is not a host name"),
-    ({"dns": {"domain": "lab\nserver=8.8.8.8"}}, "network 'natnet': dns.domain: 'lab\\nserver=8.8.8.8' contains the "
-                                                   "control character"),
+    ({"dns": {"domain": "lab\nserver=8.8.8.8"}},
+     "network 'natnet': dns.domain: 'lab\\nserver=8.8.8.8' contains the control character"),
 ])
 def test_unknown_keys_and_types(fields, message):
     msgs = errors(dict(NAT, **fields))

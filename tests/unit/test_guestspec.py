@@ -24,8 +24,7 @@ def _pairs(python, documented, path):
     for key in sorted(python):
         yield "%s.%s" % (path, key), python[key], documented[key]
         if python[key].get("options"):
-            for item in _pairs(python[key]["options"], documented[key].get("options") or {}, "%s.%s" % (path, key)):
-                yield item
+            yield from _pairs(python[key]["options"], documented[key].get("options") or {}, "%s.%s" % (path, key))
 
 
 def _kind(entry):
@@ -43,8 +42,10 @@ def test_guest_fields_agree(path, python, documented):
         assert python["default"] == documented.get("default"), path
 
 
-@pytest.mark.parametrize("key", sorted(k for k in _guestspec.SETTINGS if k not in ("launcher", "python", "run_dir",
-                                                                                    "log_dir", "socket_localaddr")))
+INTERNAL = ("launcher", "python", "run_dir", "log_dir", "socket_localaddr")
+
+
+@pytest.mark.parametrize("key", sorted(k for k in _guestspec.SETTINGS if k not in INTERNAL))
 def test_settings_agree_with_role_defaults(key):
     option = _role_options()["hostnet_guest_" + key]
     entry = _guestspec.SETTINGS[key]

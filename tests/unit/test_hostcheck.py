@@ -15,11 +15,12 @@ HOST = {"hostname": "h1", "groups": {"qemusers": ["x", "990", ""]}, "users": {"q
         "helper_candidates": ["/usr/lib/qemu/qemu-bridge-helper"], "os_supported": True}
 
 
-def check(host=HOST, **variables):
+def check(host=None, **variables):
+    host = HOST if host is None else host
     return _hostcheck.settings(dict(("hostnet_host_" + k, v) for k, v in variables.items()), host)
 
 
-def refused(host=HOST, **variables):
+def refused(host=None, **variables):
     with pytest.raises(HostnetError) as info:
         check(host, **variables)
     return str(info.value)
