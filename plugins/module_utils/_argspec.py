@@ -148,6 +148,15 @@ def _describe(error, spec, params, path, prefix=""):
     return "%s%s" % (_at(path), error.msg)
 
 
+def entry_label(raw, index, noun, listname):
+    """How messages name one entry of a list: "guest 'vm1'" when its name is valid, else "LISTNAME[index]"."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    try:
+        return "%s '%s'" % (noun, _validate.object_name(name, "name"))
+    except HostnetError:
+        return "%s[%d]" % (listname, index)
+
+
 def validate(spec, params, label, prefix=""):
     """`params` (a mapping) checked against `spec`; returns the validated, converted copy.
 

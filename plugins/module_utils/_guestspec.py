@@ -25,7 +25,7 @@ DISK_INTERFACES = ["virtio", "ide", "scsi", "sd", "none"]
 DISK_CACHES = ["none", "writeback", "writethrough", "directsync", "unsafe"]
 MACVTAP_MODES = ["bridge", "vepa", "private", "passthru"]
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z")
+POSIX_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z")
 _SIZE = re.compile(r"[0-9]+[KMGT]?\Z")
 
 
@@ -38,7 +38,7 @@ def _token(value, what):
 
 def user_name(value, what):
     """An unprivileged POSIX user name (what useradd accepts); root is never a guest's user."""
-    if not _USER.match(value):
+    if not POSIX_NAME.match(value):
         raise HostnetError("%s: %r is not a valid user name; use lower-case letters, digits, '_', '.' and '-', "
                            "starting with a letter or '_', at most 32 characters" % (what, value))
     if value == "root":

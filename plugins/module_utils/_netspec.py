@@ -57,12 +57,8 @@ def parse(networks):
                     "least name)" % (networks,)]
     out, problems = [], []
     for index, net in enumerate(networks):
-        name = net.get("name") if isinstance(net, dict) else None
         try:
-            label = "network '%s'" % _validate.object_name(name, "name")
-        except _validate.HostnetError:
-            label = "hostnet_network_networks[%d]" % index
-        try:
+            label = _argspec.entry_label(net, index, "network", "hostnet_network_networks")
             out.append(_without_none(_argspec.validate(NETWORK, net, label)))
         except _validate.HostnetError as exc:
             problems.append(str(exc))

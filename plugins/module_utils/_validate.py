@@ -34,14 +34,14 @@ IFNAMSIZ = 16  # kernel buffer, including the trailing NUL: 15 usable bytes
 # reads as a path or an option).
 _IFNAME_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 _IFNAME_CHARS = _IFNAME_FIRST + ".-"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _OBJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 def no_control(value, what):
     """Refuse a string with a control character (newline, carriage return, NUL, tab, ...): it would end or
     split a line of a unit, a config file, a ruleset or a command line. Returns the value."""
-    found = _CONTROL.search(value) if isinstance(value, str) else None
+    found = CONTROL.search(value) if isinstance(value, str) else None
     if found:
         hint = " (a YAML block scalar '|' or '>' ends with a newline: use '>-' or a quoted string)" \
             if value.endswith("\n") else ""

@@ -22,7 +22,6 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _bri
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 VIRTIO_MODELS = ("virtio-net-pci", "virtio-net-pci-non-transitional", "virtio-net-pci-transitional", "virtio-net")
-DEFAULTS = dict((key, entry["default"]) for key, entry in _guestspec.SETTINGS.items())
 
 
 def unit_name(name):
@@ -63,11 +62,11 @@ def bridge_acl(text, includes=None, path="bridge.conf"):
 
 
 def settings_of(settings):
-    """The role's defaults (hostnet_guest_* without the prefix), validated; missing keys take DEFAULTS."""
+    """The role's defaults (hostnet_guest_* without the prefix), validated; missing keys take the spec's defaults."""
     return _argspec.validate(_guestspec.SETTINGS, dict(settings or {}), "guest role", prefix="hostnet_guest_")
 
 
-def _check_readable(guest, field, path, user, host):
+def _check_readable(path, user, host):
     """A file the guest's QEMU opens must exist and be readable by the guest's user (not only by root)."""
     files = host.get("files")
     if files is not None and not files.get(path):
@@ -177,7 +176,7 @@ def _disk(raw, index, guest, user, host, strict):
     if backing:
         disk.update(create="overlay", backing=backing, backing_format=raw["backing_format"], format="qcow2")
         if strict and not files.get(disk["path"]):
-            problem = _check_readable(guest, where + ".backing", backing, user, host)
+            problem = _check_readable(backing, user, host)
             if problem:
                 _fail(guest, where + ".backing", "backing image " + problem[0], problem[1])
     elif size:
@@ -192,14 +191,6 @@ def _disk(raw, index, guest, user, host, strict):
     return disk
 
 
-def _label(raw, index):
-    name = raw.get("name") if isinstance(raw, dict) else None
-    try:
-        return "guest '%s'" % _validate.object_name(name, "name")
-    except HostnetError:
-        return "hostnet_guest_guests[%d]" % index
-
-
 def normalise_guest(raw, settings=None, host=None, index=0):
     """One guest definition -> a normalised dict; HostnetError names the guest, the field and the fix.
 
@@ -207,7 +198,7 @@ def normalise_guest(raw, settings=None, host=None, index=0):
     """
     settings = settings if settings is not None else settings_of(None)
     host = host or {}
-    spec = _argspec.validate(_guestspec.GUEST, raw, _label(raw, index))
+    spec = _argspec.validate(_guestspec.GUEST, raw, _argspec.entry_label(raw, index, "guest", "hostnet_guest_guests"))
     name, state = spec["name"], spec["state"]
     strict = state != "absent"  # an absent guest only needs enough to find what to remove
     user = spec.get("user") or settings["user"]
@@ -243,7 +234,7 @@ def normalise_guest(raw, settings=None, host=None, index=0):
     }
     for field in ("kernel", "initrd", "cdrom"):
         guest[field] = spec.get(field)
-        problem = _check_readable(name, field, guest[field], user, host) if guest[field] and strict else None
+        problem = _check_readable(guest[field], user, host) if guest[field] and strict else None
         if problem:
             _fail(name, field, problem[0], problem[1])
     if spec.get("append") and not guest["kernel"]:

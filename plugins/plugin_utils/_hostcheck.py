@@ -19,7 +19,6 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 
 _PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._:~-]*\Z")
 _MODULE = re.compile(r"[A-Za-z0-9_-]+\Z")
-_GROUP = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z")
 DEVICES = ["tun", "vhost-net", "kvm"]
 
 
@@ -41,8 +40,8 @@ SPEC = dict(
                   check=_pattern(_PACKAGE, "give a package name such as qemu-utils")),
     apt_cache_valid_time=dict(type="int", default=3600),
     group=dict(type="str", default="qemusers",
-               check=_pattern(_GROUP, "use lower-case letters, digits, '_', '.' and '-', starting with a letter or "
-                                      "'_', at most 32 characters")),
+               check=_pattern(_guestspec.POSIX_NAME, "use lower-case letters, digits, '_', '.' and '-', starting "
+                                                     "with a letter or '_', at most 32 characters")),
     create_group=dict(type="bool", default=True),
     group_gid=dict(type="int", default=0),
     users=dict(type="list", elements="str", default=["qemu"], check=_guestspec.user_name),

@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from conftest import run_playbook, run_tasks, sh
+from conftest import run_tasks, sh
 
 REAL_HELPER = "/usr/lib/qemu/qemu-bridge-helper"
 NOBODY = 65534
@@ -287,20 +287,10 @@ def test_a_foreign_allow_all_is_refused_not_kept_silently(lab, tmp_path, foreign
     assert res["bh"]["effective_acl"]["allowed_bridges"] == ["br0"]
 
 
-@pytest.mark.parametrize("yaml_mode, bits", [("0640", 0o640), ("'0640'", 0o640), ("416", 0o640), ("'600'", 0o600)])
-def test_config_mode_int_is_bits_string_is_octal(lab, tmp_path, yaml_mode, bits):
+@pytest.mark.parametrize("mode, bits", [(0o640, 0o640), ("0640", 0o640), ("600", 0o600)])
+def test_config_mode_int_is_bits_string_is_octal(lab, tmp_path, mode, bits):
     """YAML 0640 unquoted is the int 416: the bits, as ansible.builtin.file reads it (it once became mode 0416)."""
-    text = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: bh
-      hostnet.qemu.bridge_helper:
-        path: %s
-        config: %s
-        allow: [br0]
-        config_mode: %s
-""" % (lab["helper"], lab["config"], yaml_mode)
-    rc, res, _stats = run_playbook(text, tmp_path)
-    assert rc == 0, res
+    rc, res = run_pb(tmp_path, [("bh", {"path": lab["helper"], "config": lab["config"], "allow": ["br0"],
+                                        "config_mode": mode})])
+    assert rc == 0 and not res["bh"].get("failed"), res
     assert os.stat(lab["config"]).st_mode & 0o7777 == bits

@@ -7,7 +7,7 @@ Each test makes its macvtaps in a throwaway namespace on a veth parent; nodes ar
 import os
 import stat
 
-from conftest import links, run_playbook, sh
+from conftest import links, run_tasks, sh
 from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model
 
 NOBODY = 65534
@@ -26,20 +26,9 @@ def node(netns, name):
 
 def test_yaml_int_mode_is_the_bits(tmp_path, netns, veth):
     """device_mode: 0660 (unquoted YAML, the int 432) must give 0660, never 0432 (world-writable)."""
-    text = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: mv
-      hostnet.qemu.macvtap:
-        netns: %s
-        name: mvint0
-        link: %s
-        device_group: nogroup
-        device_mode: 0660
-""" % (netns, veth)
-    rc, res, _stats = run_playbook(text, tmp_path)
-    assert rc == 0, res
+    args = {"netns": netns, "name": "mvint0", "link": veth, "device_group": "nogroup", "device_mode": 0o660}
+    rc, res = run_tasks(tmp_path, "hostnet.qemu.macvtap", [("mv", args)])
+    assert rc == 0 and not res["mv"].get("failed"), res
     path, _rdev = node(netns, "mvint0")
     try:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
