@@ -9,8 +9,8 @@ through its function here, so no value can end a line, add a key or start a new 
 - QEMU option strings: `qemu_opts` (`kind,key=value,...`, every value with ',' doubled);
 - dnsmasq configuration: `dnsmasq_value` (refuses what dnsmasq would read as another field or a comment).
 
-nftables has no escaper yet: every name that reaches the ruleset is a whitelisted interface or object name
-(_validate), so it needs no quoting.
+nftables is written as nftables JSON (_nftrules): json.dumps is its escaper, and every interface name in it is
+also whitelisted (_validate.ifname).
 """
 
 from __future__ import absolute_import, division, print_function

@@ -5,15 +5,13 @@
 
 Pure functions (no kernel access): `check()` returns every problem found in a list of networks, each
 message naming the network, the field and the fix; `devices()` is the one device set handed to the
-engine; `render()` is the text of the collection's own nftables table (loaded with `nft -f`), which
-starts by deleting only that table and so never touches anybody else's.
+engine; `normalise()` is what the ruleset (_nftrules) and DHCP (_dhcp) are rendered from.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
 
 try:
     import netaddr
@@ -25,7 +23,6 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspe
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
-TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 
 
 def _ifname_problem(value):
@@ -308,65 +305,6 @@ def devices(networks):
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
                         "addresses": [net["address"]] if net["address"] else []})
     return out
-
-
-def _family(cidr):
-    return "ip6" if netaddr.IPNetwork(cidr).version == 6 else "ip"
-
-
-def render(networks, table="hostnet_qemu"):
-    """The nftables script for the collection's table (present networks only), or None if nothing is needed."""
-    if not TABLE_RE.match(table):
-        raise HostnetError("nft table name '%s' is not valid; use letters, digits and '_'" % table)
-    # macvtap guests' traffic never crosses the host's forward path: nothing to render for them
-    # (uplink guests are bridged onto the NIC's LAN: nothing to filter or masquerade either)
-    present = [n for n in normalise(networks) if n["state"] == "present" and n["kind"] not in ("macvtap", "uplink")]
-    forward, nat = [], []
-    for net in present:
-        br = net["bridge"]
-        forward.append("    # network %s (%s)" % (net["name"], net["kind"]))
-        # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook
-        forward.append('    iifname "%s" oifname "%s" counter accept comment "within the network"' % (br, br))
-        if net["kind"] == "isolated":
-            forward.append('    iifname "%s" counter drop comment "isolated: nothing leaves"' % br)
-            forward.append('    oifname "%s" counter drop comment "isolated: nothing enters"' % br)
-            continue
-        up = net["uplink"]
-        forward.append('    iifname "%s" oifname "%s" ct state established,related accept' % (up, br))
-        forward.append('    oifname "%s" counter drop comment "nat: only replies enter"' % br)
-        for cidr in net["reject"]:
-            forward.append('    iifname "%s" %s daddr %s counter reject with icmpx type admin-prohibited'
-                           % (br, _family(cidr), cidr))
-        if net["allow"]:
-            for cidr in net["allow"]:
-                forward.append('    iifname "%s" oifname "%s" %s daddr %s counter accept' % (br, up, _family(cidr), cidr))
-            forward.append('    iifname "%s" counter reject with icmpx type admin-prohibited comment "not in allow"' % br)
-        else:
-            forward.append('    iifname "%s" oifname "%s" counter accept' % (br, up))
-            forward.append('    iifname "%s" counter drop' % br)
-        nat.append('    oifname "%s" ip saddr %s counter masquerade comment "network %s"' % (up, net["subnet"], net["name"]))
-    lines = [
-        "#!/usr/sbin/nft -f",
-        "# Managed by Ansible (hostnet.qemu.network); local changes will be overwritten.",
-        "# Only the table inet %s is (re)created here; no other table is touched, nothing is flushed." % table,
-        "table inet %s" % table,
-        "delete table inet %s" % table,
-    ]
-    if not present:
-        return "\n".join(lines) + "\n"
-    lines += [
-        "table inet %s {" % table,
-        "  chain forward {",
-        "    type filter hook forward priority filter; policy accept;",
-    ] + forward + [
-        "  }",
-        "  chain postrouting {",
-        "    type nat hook postrouting priority srcnat; policy accept;",
-    ] + nat + [
-        "  }",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def sysctls(networks):

@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The network role's saved state: the nftables script, the device set (JSON), and loading the table.
+"""The network role's saved state: the nftables ruleset (nftables JSON), the device set (JSON), loading the table.
 
 Plan (read files and the live table once), then apply unless check mode. Only the collection's own
 table is ever listed, loaded or deleted.
 
-- A new script is checked with `nft -c` before it replaces the saved one: a script nft refuses is never saved
+- A new ruleset is checked with `nft -j -c` before it replaces the saved one: a ruleset nft refuses is never saved
   (the next run would otherwise find it "unchanged" while the old rules stay live).
 - After every load the live table's stateless listing (`nft -s list table`, no counters) is fingerprinted in
   RULESET.live; a live table that no longer matches (a hand edit, a flushed chain) is reported as a change and
@@ -22,7 +22,7 @@ import json
 import os
 import subprocess
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _nftnet, _nftrules
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 WHAT = "nft_networks"
@@ -51,22 +51,27 @@ def fingerprint(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest() + "\n"
 
 
+def load_args(path):
+    """nft's arguments to load a saved ruleset: JSON, or (a ruleset saved by an older release) nft syntax."""
+    return (["-j"] if path.endswith(".json") else []) + ["-f", path]
+
+
 def load(path, nft="nft", table=None):
-    """nft -f PATH; with `table`, the loaded table's fingerprint is saved next to PATH."""
-    rc, _out, err = _nft(["-f", path], nft)
+    """nft -j -f PATH; with `table`, the loaded table's fingerprint is saved next to PATH."""
+    rc, _out, err = _nft(load_args(path), nft)
     if rc != 0:
-        raise HostnetError("%s: nft -f %s failed: %s" % (WHAT, path, err.strip()))
+        raise HostnetError("%s: nft %s failed: %s" % (WHAT, " ".join(load_args(path)), err.strip()))
     live = listing(table, nft) if table else None
     if live is not None:
         _files.write_atomic(path + ".live", fingerprint(live), WHAT, mode=0o600)
 
 
 def write_checked(path, text, mode, nft="nft"):
-    """Save a new script only after `nft -c` accepted it (checked from a temporary file beside it)."""
-    tmp = "%s.check-%d" % (path, os.getpid())
+    """Save a new ruleset only after `nft -c` accepted it (checked from a temporary file beside it)."""
+    tmp = "%s.check-%d%s" % (path, os.getpid(), os.path.splitext(path)[1])
     _files.write_atomic(tmp, text, WHAT, mode=mode)
     try:
-        rc, _out, err = _nft(["-c", "-f", tmp], nft)
+        rc, _out, err = _nft(["-c"] + load_args(tmp), nft)
         if rc != 0:
             raise HostnetError("%s: nft refused the new ruleset (nft -c): %s; nothing was saved or loaded, %s and "
                                "the live table are unchanged" % (WHAT, err.strip().replace(tmp, path), path))
@@ -83,7 +88,7 @@ def delete_table(table, nft="nft"):
 
 
 def render_state(networks, ruleset_path):
-    """The JSON the boot-time CLI reads: devices for the engine, sysctls, the nft script."""
+    """The JSON the boot-time CLI reads: devices for the engine, sysctls, the ruleset's path."""
     state = {
         "comment": "Managed by Ansible (hostnet.qemu.network); read at boot by hostnet-qemu-network.service",
         "devices": [d for d in _nftnet.devices(networks) if d["state"] == "present"],
@@ -93,22 +98,30 @@ def render_state(networks, ruleset_path):
     return json.dumps(state, indent=2, sort_keys=True) + "\n"
 
 
+def _legacy(ruleset_path):
+    """Files of an older release's nft-syntax ruleset next to a JSON one (replaced by it, so removed)."""
+    if not ruleset_path.endswith(".json"):
+        return []
+    old = ruleset_path[:-len(".json")] + ".nft"
+    return [p for p in (old, old + ".live") if os.path.exists(p)]
+
+
 def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
     """Read files and the live table; return what to change."""
     result = {"changed": False, "actions": [], "diff": []}
     current = listing(table, nft)
     live = current is not None
     if state == "absent":
-        for path in (ruleset_path, state_path, ruleset_path + ".live"):
+        for path in [ruleset_path, state_path, ruleset_path + ".live"] + _legacy(ruleset_path):
             if os.path.exists(path):
                 result["actions"].append(("remove", path))
         if live:
             result["actions"].append(("delete_table", table))
         result["changed"] = bool(result["actions"])
         return result
-    script = _nftnet.render(networks, table)
-    # with only macvtap networks (or none) the script just deletes the table: then no live table is the goal
-    wants_table = ("table inet %s {" % table) in script
+    script = _nftrules.render(networks, table)
+    # with only macvtap networks (or none) the ruleset just deletes the table: then no live table is the goal
+    wants_table = _nftrules.wants_table(script)
     files = ((ruleset_path, script, 0o600),
              (state_path, render_state(networks, ruleset_path), 0o600))
     rules_changed = False
@@ -124,6 +137,7 @@ def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
                                "before": current, "after": "(the saved ruleset, loaded again)\n"})
     if rules_changed or live != wants_table or drifted:
         result["actions"].append(("load", ruleset_path, table))
+    result["actions"].extend(("remove", path) for path in _legacy(ruleset_path))
     result["changed"] = bool(result["actions"])
     return result
 

@@ -19,9 +19,11 @@ description:
     systemd-networkd or ifupdown; C(dhcp) and C(dns) fields with ranges inside the subnet without the host's,
     network or broadcast address and not overlapping, static hosts with unicast MACs inside the subnet) and
     changes nothing. It returns the dnsmasq configuration of each network with DHCP or DNS.
-  - Otherwise it writes the nftables script O(ruleset_path) for the table C(inet) O(table) (the script deletes
-    and recreates only that table), the device set O(state_path) read at boot, and loads the script with
-    C(nft -f) when it changed or the table is missing. No other table is ever listed, flushed or deleted.
+  - Otherwise it writes the nftables ruleset O(ruleset_path), an nftables JSON document for the table C(inet)
+    O(table) (it deletes and recreates only that table), and the device set O(state_path) read at boot. A new
+    ruleset is checked with C(nft -j -c) before it replaces the saved one. It loads the ruleset with C(nft -j -f)
+    when it changed, when the table is missing, or when the live table no longer matches what was loaded (a
+    hand edit, a flushed chain). No other table is ever listed, flushed or deleted.
   - O(state=absent) deletes the table and both files.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
@@ -36,9 +38,9 @@ options:
     type: str
     default: hostnet_qemu
   ruleset_path:
-    description: Where the nftables script is saved.
+    description: Where the nftables ruleset (nftables JSON) is saved.
     type: path
-    default: /etc/hostnet-qemu/nftables.nft
+    default: /etc/hostnet-qemu/nftables.json
   state_path:
     description: Where the device set (JSON) for the boot-time unit is saved.
     type: path
@@ -93,14 +95,14 @@ sysctls:
   returned: always
   type: dict
 ruleset:
-  description: The nftables script.
+  description: The nftables ruleset, an nftables JSON document (text).
   returned: when O(state=present)
   type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _nftnet, _nftstate, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _nftnet, _nftrules, _nftstate, _uplink
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 
@@ -109,7 +111,7 @@ def main():
         argument_spec=dict(
             networks=dict(type="list", elements="dict", default=[]),
             table=dict(type="str", default="hostnet_qemu"),
-            ruleset_path=dict(type="path", default="/etc/hostnet-qemu/nftables.nft"),
+            ruleset_path=dict(type="path", default="/etc/hostnet-qemu/nftables.json"),
             state_path=dict(type="path", default="/etc/hostnet-qemu/netdevs.json"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             validate_only=dict(type="bool", default=False),
@@ -133,7 +135,7 @@ def main():
             module.exit_json(**out)
         nft = module.get_bin_path("nft", required=True)
         if params["state"] == "present":
-            out["ruleset"] = _nftnet.render(networks, params["table"])
+            out["ruleset"] = _nftrules.render(networks, params["table"])
         result = _nftstate.plan(networks, params["table"], params["ruleset_path"], params["state_path"],
                                 state=params["state"], nft=nft)
         if result["changed"] and not module.check_mode:

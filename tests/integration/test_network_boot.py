@@ -33,11 +33,11 @@ def install(tmp_path):
 
 def saved_state(tmp_path, nft_script):
     """What the role saves: the state JSON of the networks, the ruleset, the guests' device set."""
-    from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftstate
+    from ansible_collections.hostnet.qemu.plugins.module_utils import _nftrules, _nftstate
     etc = tmp_path / "etc"
     (etc / "netdevs.d").mkdir(parents=True)
-    (etc / "nftables.nft").write_text(nft_script or _nftnet.render([NAT]))
-    (etc / "netdevs.json").write_text(_nftstate.render_state([NAT], str(etc / "nftables.nft")))
+    (etc / "nftables.json").write_text(nft_script or _nftrules.render([NAT]))
+    (etc / "netdevs.json").write_text(_nftstate.render_state([NAT], str(etc / "nftables.json")))
     return etc
 
 
@@ -74,12 +74,12 @@ def test_one_broken_piece_does_not_stop_the_rest(tmp_path, netns):
 
 def test_a_bad_ruleset_leaves_forwarding_off_and_is_named(tmp_path, netns):
     sh("ip", "-n", netns, "link", "add", "hqwan0", "type", "veth", "peer", "name", "hqwan1")
-    cli, etc = install(tmp_path), saved_state(tmp_path, "table inet hostnet_qemu {\n  chain broken {\n")
+    cli, etc = install(tmp_path), saved_state(tmp_path, '{"nftables": [{"add": {"table": ')  # truncated
     sh("sysctl", "-qw", "net.ipv4.ip_forward=0", netns=netns)
     proc = run(cli, netns, etc)
     assert proc.returncode == 1
     assert "hqboot0" in links(netns)
-    assert "nftables.nft: nft -f failed" in proc.stderr
+    assert "nftables.json: nft -j -f failed" in proc.stderr
     assert "sysctl net.ipv4.ip_forward: not set to 1 because the filter is not in place" in proc.stderr
     assert sh("cat", "/proc/sys/net/ipv4/ip_forward", netns=netns).stdout.strip() == "0"
 

@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 """Validation, device set and nftables rendering of the network role (pure, no kernel)."""
 
+import json
+
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 LINKS = frozenset(("lo", "eth0", "wan0"))
@@ -134,28 +136,58 @@ def test_devices_one_bridge_per_network():
     ]
 
 
+def commands(networks, table="hostnet_qemu"):
+    return json.loads(_nftrules.render(networks, table))["nftables"]
+
+
+def rules(networks):
+    """(chain, [expression kinds and values], comment) of each rule, for reading order and content."""
+    out = []
+    for cmd in commands(networks):
+        rule = cmd.get("add", {}).get("rule")
+        if rule:
+            assert rule["family"] == "inet" and rule["table"] == "hostnet_qemu"
+            out.append((rule["chain"], json.dumps(rule["expr"], sort_keys=True), rule.get("comment")))
+    return out
+
+
 def test_render_owns_only_its_table():
-    text = _nftnet.render([ISO, NAT], "hostnet_qemu")
-    lines = text.splitlines()
-    assert lines[3:5] == ["table inet hostnet_qemu", "delete table inet hostnet_qemu"]
-    assert "flush ruleset" not in text
-    assert all("table" not in l or "hostnet_qemu" in l for l in lines if not l.startswith("#"))
-    assert 'iifname "hqiso0" counter drop' in text
-    reject = text.index('ip daddr 10.0.0.5/32 counter reject')
-    allow = text.index('ip daddr 10.0.0.0/24 counter accept')
+    cmds = commands([ISO, NAT])
+    assert cmds[0] == {"metainfo": {"json_schema_version": 1}}
+    ref = {"family": "inet", "name": "hostnet_qemu"}
+    assert cmds[1:4] == [{"add": {"table": ref}}, {"delete": {"table": ref}}, {"add": {"table": ref}}]
+    for cmd in cmds[1:]:
+        (verb, obj), = cmd.items()
+        (kind, body), = obj.items()
+        assert verb in ("add", "delete") and kind in ("table", "chain", "rule")
+        assert body.get("family") == "inet" and body.get("table", body.get("name")) == "hostnet_qemu"
+    text = _nftrules.render([ISO, NAT])
+    forward = [r for r in rules([ISO, NAT]) if r[0] == "forward"]
+    iso_drop = [r for r in forward if '"hqiso0"' in r[1] and '"drop"' in r[1]]
+    assert len(iso_drop) == 2
+    reject = text.index('"addr": "10.0.0.5"')
+    allow = text.index('"addr": "10.0.0.0"')
     assert reject < allow
-    assert 'oifname "wan0" ip saddr 192.168.50.0/24 counter masquerade' in text
+    nat = [r for r in rules([ISO, NAT]) if r[0] == "postrouting"]
+    assert len(nat) == 1 and '"masquerade"' in nat[0][1] and '"192.168.50.0"' in nat[0][1] and '"wan0"' in nat[0][1]
 
 
 def test_render_without_networks_only_deletes():
-    text = _nftnet.render([dict(NAT, state="absent")])
-    assert text.rstrip().endswith("delete table inet hostnet_qemu")
-    assert "chain" not in text
+    cmds = commands([dict(NAT, state="absent")])
+    assert [list(c) for c in cmds] == [["metainfo"], ["add"], ["delete"]]
+    assert not _nftrules.wants_table(_nftrules.render([dict(NAT, state="absent")]))
+    assert _nftrules.wants_table(_nftrules.render([NAT]))
 
 
-def test_render_refuses_bad_table_name():
+@pytest.mark.parametrize("table", ["bad name;", "a\nb", "x" * 65, "", "1abc"])
+def test_render_refuses_bad_table_name(table):
     with pytest.raises(HostnetError):
-        _nftnet.render([ISO], "bad name;")
+        _nftrules.render([ISO], table)
+
+
+def test_a_comment_stays_within_nft_limit():
+    net = dict(ISO, name="n" * 200, bridge="hqiso0")
+    assert all(len(c.encode("utf-8")) <= 128 for _chain, _expr, c in rules([net]))
 
 
 def test_sysctls_only_with_nat():
@@ -168,11 +200,11 @@ def test_traffic_within_a_network_is_accepted_before_any_drop():
     """With br_netfilter on, bridged frames between two guests reach the forward hook: never drop them."""
     for net in ({"name": "iso", "kind": "isolated", "bridge": "hqiso0", "address": "10.5.0.1/24"},
                 {"name": "natnet", "kind": "nat", "bridge": "hqnat0", "address": "10.6.0.1/24", "uplink": "wan0"}):
-        lines = [line.strip() for line in _nftnet.render([net]).splitlines()]
-        within = lines.index('iifname "%s" oifname "%s" counter accept comment "within the network"'
-                             % (net["bridge"], net["bridge"]))
-        first_block = min(i for i, line in enumerate(lines) if " drop" in line or " reject" in line)
-        assert within < first_block
+        found = rules([net])
+        within = [i for i, r in enumerate(found) if r[2].endswith("within the network")]
+        first_block = min(i for i, r in enumerate(found) if '"drop"' in r[1] or '"reject"' in r[1])
+        assert within == [0] < [first_block]
+        assert found[0][1].count('"%s"' % net["bridge"]) == 2 and '"accept"' in found[0][1]
 
 
 MVT = {"name": "lanmv", "kind": "macvtap", "link": "eth0", "address": "192.168.70.1/24", "host_interface": "mvhost0"}
@@ -185,7 +217,7 @@ def test_macvtap_network_host_interface_is_a_macvlan():
     assert _nftnet.devices([dict(MVT, state="absent")]) == [{"kind": "macvlan", "name": "mvhost0", "state": "absent"}]
     # without an address the host has no interface on it: guests only (they reach each other, not the host)
     assert _nftnet.devices([{"name": "lanmv", "kind": "macvtap", "link": "eth0"}]) == []
-    assert "lanmv" not in _nftnet.render([MVT]) and _nftnet.sysctls([MVT]) == {}
+    assert "lanmv" not in _nftrules.render([MVT]) and _nftnet.sysctls([MVT]) == {}
 
 
 @pytest.mark.parametrize("net, want", [

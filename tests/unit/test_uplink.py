@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules, _uplink
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 LAN = {"name": "lan", "kind": "uplink", "bridge": "br0", "uplink": "eth1"}
@@ -94,7 +94,7 @@ def test_devices_bridge_without_addresses_absent_left_to_the_module():
 
 
 def test_nothing_rendered_for_uplink_networks():
-    text = _nftnet.render([LAN])
+    text = _nftrules.render([LAN])
     assert "br0" not in text and "eth1" not in text
     assert _nftnet.sysctls([LAN]) == {}
 

@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's nftables table, rendered as nftables JSON (loaded with `nft -j -f`).
+
+JSON is the escaping for this format: every name and comment is a JSON string written by json.dumps, so no
+value can end a rule, open a block or name another table. The document is one transaction: it (re)creates
+only the table `inet TABLE` (add, delete, add again: the delete never fails), and touches no other table.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - reported by the module
+    netaddr = None
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+COMMENT_MAX = 128  # bytes, nftables' limit for a rule comment
+
+
+def _meta(key, value):
+    return {"match": {"op": "==", "left": {"meta": {"key": key}}, "right": value}}
+
+
+def _addr(field, cidr):
+    net = netaddr.IPNetwork(cidr)
+    family = "ip6" if net.version == 6 else "ip"
+    right = {"prefix": {"addr": str(net.network), "len": net.prefixlen}}
+    return {"match": {"op": "==", "left": {"payload": {"protocol": family, "field": field}}, "right": right}}
+
+
+_COUNTER = {"counter": None}
+_REPLIES = {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}
+_REJECT = {"reject": {"type": "icmpx", "expr": "admin-prohibited"}}
+
+
+def _verdict(name):
+    return {name: None}
+
+
+class _Table(object):
+    """Collects the commands of one table's transaction."""
+
+    def __init__(self, name):
+        self.name = name
+        ref = {"family": "inet", "name": name}
+        self.commands = [{"add": {"table": dict(ref)}}, {"delete": {"table": dict(ref)}}]
+
+    def create(self):
+        self.commands.append({"add": {"table": {"family": "inet", "name": self.name}}})
+
+    def chain(self, name, kind, hook, prio):
+        self.commands.append({"add": {"chain": {"family": "inet", "table": self.name, "name": name, "type": kind,
+                                                "hook": hook, "prio": prio, "policy": "accept"}}})
+
+    def rule(self, chain, expr, comment=None):
+        rule = {"family": "inet", "table": self.name, "chain": chain, "expr": expr}
+        if comment:
+            rule["comment"] = comment.encode("utf-8")[:COMMENT_MAX].decode("utf-8", "ignore")
+        self.commands.append({"add": {"rule": rule}})
+
+    def document(self):
+        return {"nftables": [{"metainfo": {"json_schema_version": 1}}] + self.commands}
+
+
+def render(networks, table="hostnet_qemu"):
+    """The nftables JSON document (text) for the collection's table; with no network that needs rules it only
+    deletes the table."""
+    if not TABLE_RE.match(table):
+        raise HostnetError("nft table name '%s' is not valid; use letters, digits and '_'" % table)
+    # macvtap guests' traffic never crosses the host's forward path: nothing to render for them
+    # (uplink guests are bridged onto the NIC's LAN: nothing to filter or masquerade either)
+    present = [n for n in _nftnet.normalise(networks)
+               if n["state"] == "present" and n["kind"] not in ("macvtap", "uplink")]
+    doc = _Table(table)
+    if present:
+        doc.create()
+        doc.chain("forward", "filter", "forward", 0)
+        doc.chain("postrouting", "nat", "postrouting", 100)
+    for net in present:
+        br, name = net["bridge"], net["name"]
+        # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook
+        doc.rule("forward", [_meta("iifname", br), _meta("oifname", br), _COUNTER, _verdict("accept")],
+                 "network %s: within the network" % name)
+        if net["kind"] == "isolated":
+            doc.rule("forward", [_meta("iifname", br), _COUNTER, _verdict("drop")], "network %s: isolated, nothing leaves" % name)
+            doc.rule("forward", [_meta("oifname", br), _COUNTER, _verdict("drop")], "network %s: isolated, nothing enters" % name)
+            continue
+        up = net["uplink"]
+        doc.rule("forward", [_meta("iifname", up), _meta("oifname", br), _REPLIES, _verdict("accept")],
+                 "network %s: replies" % name)
+        doc.rule("forward", [_meta("oifname", br), _COUNTER, _verdict("drop")], "network %s: only replies enter" % name)
+        for cidr in net["reject"]:
+            doc.rule("forward", [_meta("iifname", br), _addr("daddr", cidr), _COUNTER, _REJECT], "network %s: reject" % name)
+        if net["allow"]:
+            for cidr in net["allow"]:
+                doc.rule("forward", [_meta("iifname", br), _meta("oifname", up), _addr("daddr", cidr), _COUNTER,
+                                     _verdict("accept")], "network %s: allow" % name)
+            doc.rule("forward", [_meta("iifname", br), _COUNTER, _REJECT], "network %s: not in allow" % name)
+        else:
+            doc.rule("forward", [_meta("iifname", br), _meta("oifname", up), _COUNTER, _verdict("accept")],
+                     "network %s: out" % name)
+            doc.rule("forward", [_meta("iifname", br), _COUNTER, _verdict("drop")], "network %s: nowhere else" % name)
+        doc.rule("postrouting", [_meta("oifname", up), _addr("saddr", net["subnet"]), _COUNTER, {"masquerade": None}],
+                 "network %s" % name)
+    return json.dumps(doc.document(), indent=1, sort_keys=True) + "\n"
+
+
+def wants_table(document):
+    """Whether a rendered document creates the table (False: it only deletes it)."""
+    return len(json.loads(document)["nftables"]) > 3
