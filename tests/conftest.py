@@ -6,8 +6,10 @@ Tests run as root against the real kernel. Every namespace a test makes is delet
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -30,6 +32,14 @@ if COLLECTIONS not in sys.path:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs the podman lab image (tests/lab/build-image.sh builds it, cached)")
+    # the collection's host-wide lock (module_utils/_lock.py) of this test session, not the machine's
+    # /run/hostnet-qemu.lock: a run of the collection on this host is never blocked by the tests, nor they by it
+    config._hostnet_lock_dir = tempfile.mkdtemp(prefix="hostnet-lock-")
+    os.environ["HOSTNET_QEMU_LOCK"] = os.path.join(config._hostnet_lock_dir, "hostnet-qemu.lock")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_hostnet_lock_dir", ""), ignore_errors=True)
 
 
 def sh(*args, check=True, netns=None, **kw):

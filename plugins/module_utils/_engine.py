@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netns, _plan
+from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
 _CREATE_BY_NETLINK = ("bridge", "macvtap", "macvlan")
@@ -90,7 +91,14 @@ def apply(kernel, ops):
 
 
 def converge(desired, netns=None, purge_prefix=None, check_mode=False):
-    """Take the namespace to `desired`; return a dict ready for exit_json (changed, plan, diff, devices)."""
+    """Take the namespace to `desired`; return a dict ready for exit_json (changed, plan, diff, devices).
+
+    The plan and its apply hold the host-wide lock (_lock): a concurrent run plans from what this one left."""
+    with host_lock("netdevs"):
+        return _converge(desired, netns, purge_prefix, check_mode)
+
+
+def _converge(desired, netns, purge_prefix, check_mode):
     names = [spec["name"] for spec in desired]
     with Kernel(netns) as kernel:
         current = _with_nodes(kernel, kernel.dump(), names)

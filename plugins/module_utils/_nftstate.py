@@ -24,6 +24,7 @@ import subprocess
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _nftnet, _nftrules
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
 WHAT = "nft_networks"
 
@@ -158,3 +159,12 @@ def apply(result, nft="nft"):
                     raise HostnetError("%s: cannot remove %s: %s" % (WHAT, action[1], exc.strerror))
         elif action[0] == "delete_table":
             delete_table(action[1], nft)
+
+
+def converge(networks, table, ruleset_path, state_path, state="present", nft="nft", check_mode=False):
+    """plan() and (unless check mode) apply() under the host-wide lock; returns the plan."""
+    with host_lock(WHAT):
+        result = plan(networks, table, ruleset_path, state_path, state=state, nft=nft)
+        if result["changed"] and not check_mode:
+            apply(result, nft=nft)
+    return result

@@ -21,7 +21,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import fcntl
 import json
 import os
 import re
@@ -31,6 +30,7 @@ import time
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _files
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
 WHAT = "uplink"
@@ -38,7 +38,6 @@ MOVED, ORIGINAL = "moved", "original"
 APPLY_UNIT = "hostnet-qemu-uplink-apply"
 ROLLBACK_UNIT = "hostnet-qemu-uplink-rollback"
 RESULT_PATH = "/run/hostnet-qemu/uplink-apply.json"
-LOCK_PATH = "/run/hostnet-qemu/uplink.lock"
 RTPROT_KERNEL, RTPROT_RA = 2, 9
 RTN_UNICAST = 1
 RT_SCOPE_LINK = 253
@@ -445,34 +444,11 @@ def remove(state_dir, bridge):
             raise HostnetError("%s: cannot remove %s: %s" % (WHAT, _path(state_dir, bridge), exc.strerror))
 
 
-class _Lock(object):
-    """One lock (in /run, so the state directory holds only entries): jobs and steps never interleave."""
-
-    def __init__(self, state_dir, path=LOCK_PATH):
-        self.path = path
-        self.fd = None
-
-    def __enter__(self):
-        try:
-            if not os.path.isdir(os.path.dirname(self.path)):
-                # 0755: the guests' RuntimeDirectory=hostnet-qemu/NAME (QMP sockets) lives under it too
-                os.makedirs(os.path.dirname(self.path), 0o755)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise HostnetError("%s: cannot open the lock %s: %s" % (WHAT, self.path, exc.strerror))
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
-        return False
-
-
 # -- the local jobs (run by the CLI: systemd-run units and the boot unit) ---------------------------
 def apply_pending(state_dir, netns=None):
     """Take every pending entry to its pending direction; on failure roll all of them back at once."""
     lines = []
-    with _Lock(state_dir):
+    with host_lock(WHAT):
         entries = [e for e in load_all(state_dir).values() if e.get("pending")]
         try:
             for entry in entries:
@@ -517,13 +493,13 @@ def _rollback(state_dir, only_pending, netns=None, wait=0):
 
 def rollback(state_dir, netns=None):
     """The rollback timer's job: every pending entry back to what was committed."""
-    with _Lock(state_dir):
+    with host_lock(WHAT):
         return _rollback(state_dir, True, netns)
 
 
 def boot(state_dir, netns=None, wait=30):
     """At boot: every entry to what was committed (an unconfirmed move is rolled back)."""
-    with _Lock(state_dir):
+    with host_lock(WHAT):
         return _rollback(state_dir, False, netns, wait)
 
 
@@ -593,6 +569,31 @@ def arm(uplinks, state_dir, runner, timeout, check_mode=False, purge=False, pyth
     """Plan every uplink; when the network must change, save the entries as pending, arm the rollback timer
     and run the move as a local job. Returns changed, armed, plan lines, diff and per-bridge status."""
     python = python or sys.executable
+    with host_lock(WHAT):  # plan and save under the host lock; the move job (a unit of its own) takes it itself
+        out, pending = _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, netns)
+    if not pending:
+        return out
+    # the move itself: a transient service that outlives this process; --wait only watches it
+    try:
+        os.unlink(RESULT_PATH)
+    except OSError:
+        pass
+    proc = _systemd_run(["--unit=" + APPLY_UNIT, "--description=hostnet.qemu: move uplink NICs onto their bridges",
+                         "--wait", "--collect", "--quiet", "--property=Type=oneshot", "--property=TimeoutStartSec=120",
+                         python, runner, "uplink-apply", state_dir, RESULT_PATH])
+    text = _files.read_text(RESULT_PATH, WHAT)
+    result = json.loads(text) if text else None
+    if result is None or not result.get("ok"):
+        _stop_units([ROLLBACK_UNIT + ".timer"])
+        why = result["error"] if result else (proc.stderr or proc.stdout).strip() or "exit code %d" % proc.returncode
+        raise HostnetError("%s: the move failed: %s (journalctl -u %s)" % (WHAT, why, APPLY_UNIT))
+    out["armed"] = True
+    out["job"] = result["lines"]
+    return out
+
+
+def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, netns):
+    """arm() up to the move: plan, save the entries, arm the timer; returns (out, pending entries)."""
     saved = load_all(state_dir)
     wanted = _wanted(uplinks, saved, purge)
     with Kernel(netns) as kernel:
@@ -655,53 +656,34 @@ def arm(uplinks, state_dir, runner, timeout, check_mode=False, purge=False, pyth
         out["uplinks"][bridge] = status
     out["changed"] = bool(pending or records or removals or direct)
     if check_mode or not out["changed"]:
-        return out
-    with _Lock(state_dir):
-        for entry in records:
+        return out, []
+    for entry in records:
+        save(state_dir, entry)
+    for bridge in removals:
+        remove(state_dir, bridge)
+    if direct:
+        with Kernel(netns) as kernel:
+            apply_ops(kernel, direct)
+    if pending:
+        if not os.path.isfile(runner):
+            raise HostnetError("%s: the job runner %s is not installed (the network role installs it before the"
+                               " move); nothing was changed" % (WHAT, runner))
+        _stop_units([ROLLBACK_UNIT + ".timer", ROLLBACK_UNIT + ".service", APPLY_UNIT + ".service"])
+        for entry in pending:
             save(state_dir, entry)
-        for bridge in removals:
-            remove(state_dir, bridge)
-        if direct:
-            with Kernel(netns) as kernel:
-                apply_ops(kernel, direct)
-        if pending:
-            if not os.path.isfile(runner):
-                raise HostnetError("%s: the job runner %s is not installed (the network role installs it before the"
-                                   " move); nothing was changed" % (WHAT, runner))
-            _stop_units([ROLLBACK_UNIT + ".timer", ROLLBACK_UNIT + ".service", APPLY_UNIT + ".service"])
-            for entry in pending:
-                save(state_dir, entry)
-            proc = _systemd_run(["--unit=" + ROLLBACK_UNIT, "--description=hostnet.qemu: roll the uplink move back"
-                                 " unless it is confirmed", "--on-active=%ds" % timeout,
-                                 "--timer-property=AccuracySec=1s", "--timer-property=RemainAfterElapse=no",
-                                 "--collect", "--property=Type=oneshot", python, runner, "uplink-rollback", state_dir])
-            if proc.returncode != 0:
-                for entry in pending:  # nothing moved yet: forget the pending state
-                    if entry["committed"] == ORIGINAL:
-                        remove(state_dir, entry["bridge"])
-                    else:
-                        save(state_dir, dict(entry, pending=None, delete_bridge=False))
-                raise HostnetError("%s: cannot arm the rollback timer (systemd-run: %s); nothing was changed"
-                                   % (WHAT, (proc.stderr or proc.stdout).strip()))
-    if not pending:
-        return out
-    # the move itself: a transient service that outlives this process; --wait only watches it
-    try:
-        os.unlink(RESULT_PATH)
-    except OSError:
-        pass
-    proc = _systemd_run(["--unit=" + APPLY_UNIT, "--description=hostnet.qemu: move uplink NICs onto their bridges",
-                         "--wait", "--collect", "--quiet", "--property=Type=oneshot", "--property=TimeoutStartSec=120",
-                         python, runner, "uplink-apply", state_dir, RESULT_PATH])
-    text = _files.read_text(RESULT_PATH, WHAT)
-    result = json.loads(text) if text else None
-    if result is None or not result.get("ok"):
-        _stop_units([ROLLBACK_UNIT + ".timer"])
-        why = result["error"] if result else (proc.stderr or proc.stdout).strip() or "exit code %d" % proc.returncode
-        raise HostnetError("%s: the move failed: %s (journalctl -u %s)" % (WHAT, why, APPLY_UNIT))
-    out["armed"] = True
-    out["job"] = result["lines"]
-    return out
+        proc = _systemd_run(["--unit=" + ROLLBACK_UNIT, "--description=hostnet.qemu: roll the uplink move back"
+                             " unless it is confirmed", "--on-active=%ds" % timeout,
+                             "--timer-property=AccuracySec=1s", "--timer-property=RemainAfterElapse=no",
+                             "--collect", "--property=Type=oneshot", python, runner, "uplink-rollback", state_dir])
+        if proc.returncode != 0:
+            for entry in pending:  # nothing moved yet: forget the pending state
+                if entry["committed"] == ORIGINAL:
+                    remove(state_dir, entry["bridge"])
+                else:
+                    save(state_dir, dict(entry, pending=None, delete_bridge=False))
+            raise HostnetError("%s: cannot arm the rollback timer (systemd-run: %s); nothing was changed"
+                               % (WHAT, (proc.stderr or proc.stdout).strip()))
+    return out, pending
 
 
 def confirm(uplinks, state_dir, purge=False, netns=None):
@@ -709,7 +691,7 @@ def confirm(uplinks, state_dir, purge=False, netns=None):
 
     If something is not in place the timer is left armed (it restores what was committed) and this fails.
     """
-    with _Lock(state_dir):
+    with host_lock(WHAT):
         saved = load_all(state_dir)
         wanted = _wanted(uplinks, saved, purge)
         with Kernel(netns) as kernel:

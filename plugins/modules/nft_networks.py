@@ -136,10 +136,8 @@ def main():
         nft = module.get_bin_path("nft", required=True)
         if params["state"] == "present":
             out["ruleset"] = _nftrules.render(networks, params["table"])
-        result = _nftstate.plan(networks, params["table"], params["ruleset_path"], params["state_path"],
-                                state=params["state"], nft=nft)
-        if result["changed"] and not module.check_mode:
-            _nftstate.apply(result, nft=nft)
+        result = _nftstate.converge(networks, params["table"], params["ruleset_path"], params["state_path"],
+                                    state=params["state"], nft=nft, check_mode=module.check_mode)
         out["changed"] = result["changed"]
         out["actions"] = [" ".join(str(a) for a in action[:2]) for action in result["actions"]]
         if module._diff:
