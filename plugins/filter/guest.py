@@ -41,6 +41,11 @@ def guest_unit(guest):
     return _wrap(_guestrender.unit, guest)
 
 
+def guest_set(guests):
+    """The guests for one hostnet.qemu.guests call: unit texts, states, disks."""
+    return _wrap(_guestrender.guest_set, guests or [])
+
+
 def guest_netdevs(guests):
     """The device list for one hostnet.qemu.netdevs call covering the host's guests."""
     return _wrap(_guestrender.netdevs, guests or [])
@@ -54,4 +59,5 @@ class FilterModule(object):
             "guest_argv": guest_argv,
             "guest_unit": guest_unit,
             "guest_netdevs": guest_netdevs,
+            "guest_set": guest_set,
         }

@@ -71,6 +71,7 @@ def _range(low, high, unit=""):
 MEMORY = _range(16, 16 * 1024 * 1024, " MiB")
 CPUS = _range(1, 288)
 STOP_TIMEOUT = _range(1, 3600, " seconds")
+LOG_MAX = _range(4096, 1 << 40, " bytes")
 
 HOSTFWD = dict(
     proto=dict(type="str", default="tcp", choices=["tcp", "udp"]),
@@ -135,6 +136,7 @@ SETTINGS = dict(
     memory=dict(type="int", default=512, check=MEMORY),
     cpus=dict(type="int", default=1, check=CPUS),
     stop_timeout=dict(type="int", default=60, check=STOP_TIMEOUT),
+    serial_log_max=dict(type="int", default=1048576, check=LOG_MAX),
     mac_prefix=dict(type="str", default="52:54:00"),
     qemu_binary=dict(type="str", default="/usr/bin/qemu-system-x86_64", check=_validate.abspath),
     bridge_helper=dict(type="str", default="/usr/lib/qemu/qemu-bridge-helper", check=_validate.abspath),

@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _escape
+from ansible_collections.hostnet.qemu.plugins.module_utils import _escape, _systemd
 from ansible_collections.hostnet.qemu.plugins.module_utils._escape import qemu_opts, qemu_value
 
 
@@ -185,7 +185,23 @@ def unit(guest):
         "WantedBy=multi-user.target",
         "",
     ]
-    return "\n".join(lines)
+    # the hash of this text, inherited by the running QEMU: the guests module restarts an instance that runs
+    # another configuration (a run that stopped between writing the unit and restarting the guest)
+    return _systemd.with_config_hash("\n".join(lines))
+
+
+def guest_set(guests):
+    """The guests module's `guests`: per guest its unit text (present ones), state and disks."""
+    out = []
+    for guest in guests:
+        entry = {"name": guest["name"], "unit": guest["unit"], "state": guest["state"], "enabled": guest["enabled"],
+                 "user": guest["user"], "remove_disks": guest["remove_disks"],
+                 "disks": [dict((k, d[k]) for k in ("path", "create", "size", "backing", "backing_format") if d.get(k))
+                           for d in guest["disks"]]}
+        if guest["state"] != "absent":
+            entry["content"] = unit(guest)
+        out.append(entry)
+    return out
 
 
 def netdevs(guests):

@@ -1,0 +1,253 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: guests
+short_description: Converge all QEMU guests of a host in one call (units, devices, disks, systemd state)
+version_added: 0.2.0
+description:
+  - The engine of the M(hostnet.qemu.guest) role. The role validates and renders the guests (unit text with its
+    configuration hash); this module reads the host once and converges every guest in one plan.
+  - Guests to remove are stopped and disabled and their units removed; the taps and macvtaps (O(devices)) converge
+    through the same engine as M(hostnet.qemu.netdevs); the device set is saved for the boot unit; disks are removed
+    (O(guests[].remove_disks)) and created; units are written; systemd is reloaded once; units are enabled,
+    disabled, stopped, restarted and started as sets.
+  - A guest is restarted when its unit changed, and also when the running instance was started from another
+    configuration than its unit records (C(HOSTNET_QEMU_CONFIG) in its environment) or systemd has not read
+    the unit file yet (C(NeedDaemonReload)), so a run that stopped half-way is completed by the next one.
+  - A disk that exists (an image, a symlink, anything) is never touched; a new one is created without following
+    symlinks and given to the guest's user (0600).
+  - The whole run holds the collection's host-wide lock.
+author:
+  - hostnet.qemu developers (@hostnet-qemu)
+options:
+  guests:
+    description: The guests, as rendered by the role.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The guest's name.
+        type: str
+        required: true
+      unit:
+        description: The unit's file name in O(unit_dir), for example C(hostnet-qemu-guest-vm1.service).
+        type: str
+        required: true
+      state:
+        description: C(started), C(stopped) or C(absent) (stopped, disabled, unit removed).
+        type: str
+        choices: [started, stopped, absent]
+        default: started
+      enabled:
+        description: Whether the unit starts at boot.
+        type: bool
+        default: true
+      content:
+        description: The unit file's text. Required unless O(guests[].state=absent).
+        type: str
+      user:
+        description: The user QEMU runs as; new disk images belong to it.
+        type: str
+      remove_disks:
+        description: With O(guests[].state=absent), also remove the guest's disks (the paths only; never a symlink's target).
+        type: bool
+        default: false
+      disks:
+        description: The guest's disks.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          path:
+            description: The image's path.
+            type: path
+            required: true
+          create:
+            description: C(new) (a new qcow2 of O(guests[].disks[].size)) or C(overlay) (over O(guests[].disks[].backing)); unset for an image that must exist.
+            type: str
+            choices: [new, overlay]
+          size:
+            description: Size of a new image, as qemu-img reads it (C(8G)).
+            type: str
+          backing:
+            description: The backing image of an overlay.
+            type: path
+          backing_format:
+            description: The backing image's format.
+            type: str
+  unit_dir:
+    description: Where the units are written.
+    type: path
+    default: /etc/systemd/system
+  devices:
+    description:
+      - The guests' taps and macvtaps, each entry as in M(hostnet.qemu.netdevs) O(hostnet.qemu.netdevs#module:devices).
+      - In check mode a device whose owner does not exist yet (an earlier role creates it) is reported as a
+        change, not planned.
+    type: list
+    elements: dict
+    default: []
+  devices_file:
+    description:
+      - Where the present devices are saved for C(hostnet-qemu-network.service), which re-creates them at boot.
+      - Removed when no device is present. Unset, nothing is saved.
+    type: path
+notes:
+  - Check mode and diff are supported; the diff shows each unit's lines and each guest's systemd state before and after.
+"""
+
+EXAMPLES = r"""
+- name: Two guests of this host in one call (normally done by the hostnet.qemu.guest role)
+  hostnet.qemu.guests:
+    guests:
+      - name: vm1
+        unit: hostnet-qemu-guest-vm1.service
+        state: started
+        user: qemu
+        content: "{{ lookup('ansible.builtin.file', 'vm1.service') }}"
+        disks:
+          - path: /var/lib/hostnet-qemu/vm1.qcow2
+            create: new
+            size: 8G
+      - name: old
+        unit: hostnet-qemu-guest-old.service
+        state: absent
+        remove_disks: true
+        disks:
+          - path: /var/lib/hostnet-qemu/old.qcow2
+    devices:
+      - kind: tap
+        name: vm1-net0
+        owner: qemu
+        master: vmnet0
+    devices_file: /etc/hostnet-qemu/netdevs.d/guests.json
+"""
+
+RETURN = r"""
+guests:
+  description: Per guest, its unit and the actions planned (and, outside check mode, done).
+  returned: always
+  type: dict
+  sample: {vm1: {unit: hostnet-qemu-guest-vm1.service, actions: ["write unit /etc/systemd/system/hostnet-qemu-guest-vm1.service", start]}}
+plan:
+  description: Every action, in order, naming its guest.
+  returned: always
+  type: list
+  elements: str
+devices:
+  description: The device engine's result for O(devices) (as M(hostnet.qemu.netdevs) returns it).
+  returned: always
+  type: dict
+"""
+
+import json
+import os
+import pwd
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _engine, _guestset, _model, _runner
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
+
+UNIT_RE = re.compile(r"[A-Za-z0-9_.:@-]+\.service\Z")
+
+
+def _check(guests):
+    for guest in guests:
+        if not UNIT_RE.match(guest["unit"]) or guest["unit"].startswith("."):
+            raise HostnetError("guest '%s': unit '%s' is not a unit file name; give NAME.service" % (guest["name"], guest["unit"]))
+        if guest["state"] != "absent" and guest.get("content") is None:
+            raise HostnetError("guest '%s': content is required unless state is absent" % guest["name"])
+
+
+def _owner_missing(device):
+    for key in ("owner", "device_owner"):
+        user = device.get(key)
+        if isinstance(user, str) and not user.isdigit():
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                return user
+    return None
+
+
+def _saved_text(devices):
+    present = [dict((k, v) for k, v in d.items() if v is not None) for d in devices if d.get("state") in (None, "present")]
+    if not present:
+        return None
+    return json.dumps({"comment": "Managed by Ansible (hostnet.qemu.guest); re-created at boot by hostnet-qemu-network.service",
+                       "devices": present}, indent=2, sort_keys=True) + "\n"
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            guests=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                unit=dict(type="str", required=True),
+                state=dict(type="str", default="started", choices=["started", "stopped", "absent"]),
+                enabled=dict(type="bool", default=True),
+                content=dict(type="str"),
+                user=dict(type="str"),
+                remove_disks=dict(type="bool", default=False),
+                disks=dict(type="list", elements="dict", default=[], options=dict(
+                    path=dict(type="path", required=True),
+                    create=dict(type="str", choices=["new", "overlay"]),
+                    size=dict(type="str"),
+                    backing=dict(type="path"),
+                    backing_format=dict(type="str"),
+                )),
+            )),
+            unit_dir=dict(type="path", default="/etc/systemd/system"),
+            devices=dict(type="list", elements="dict", default=[]),
+            devices_file=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+
+    def work():
+        params = module.params
+        _check(params["guests"])
+        spec = _model.netdevs_device_spec()
+        devices = [_argspec.validate(spec, d, "devices[%d]" % i) for i, d in enumerate(params["devices"])]
+        unplanned = [d for d in devices if module.check_mode and _owner_missing(d)]
+        planned = [d for d in devices if d not in unplanned]
+        with host_lock("guests"):
+            result = _guestset.plan(params["guests"], params["unit_dir"], params["devices_file"], _saved_text(devices))
+            if not module.check_mode:
+                _guestset.apply_before_devices(result)
+            engine = _engine.converge(_model.normalise_all(planned), check_mode=module.check_mode) if planned else {
+                "changed": False, "plan": [], "diff": {"before": {}, "after": {}}, "devices": {}}
+            engine["plan"] += ["create %s '%s' (its owner '%s' does not exist yet; an earlier role creates it)"
+                               % (d["kind"], d["name"], _owner_missing(d)) for d in unplanned]
+            if not module.check_mode:
+                qemu_img = module.get_bin_path("qemu-img", required=bool(result["steps"]["create_disks"]))
+                _guestset.apply_after_devices(result, qemu_img or "qemu-img")
+                if params["devices_file"] and result["steps"]["devices_file"] and result["steps"]["devices_file"][0] == "remove":
+                    try:
+                        os.rmdir(os.path.dirname(params["devices_file"]))
+                    except OSError:
+                        pass  # not empty: other device sets live there
+        diff = result["diff"]
+        if engine["changed"]:
+            diff.append({"before_header": "devices", "after_header": "devices",
+                         "before": json.dumps(engine["diff"]["before"], indent=2, sort_keys=True) + "\n",
+                         "after": json.dumps(engine["diff"]["after"], indent=2, sort_keys=True) + "\n"})
+        return {"changed": result["changed"] or bool(engine["plan"]), "plan": result["plan"] + engine["plan"],
+                "guests": result["guests"], "devices": engine, "diff": diff}
+
+    _runner.run(module, work)
+
+
+if __name__ == "__main__":
+    main()
