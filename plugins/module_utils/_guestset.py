@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import os
 import pwd
+import subprocess
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _disks, _files, _systemd
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
@@ -46,7 +47,7 @@ def _systemd_view(props):
 
 def plan(guests, unit_dir, devices_file=None, devices_text=None):
     """What to do for `guests`; reads the host, changes nothing."""
-    steps = {"stop_absent": [], "disable_absent": [], "remove_units": [], "remove_disks": [], "create_disks": [],
+    steps = {"create_users": [], "stop_absent": [], "disable_absent": [], "remove_units": [], "remove_disks": [], "create_disks": [],
              "write_units": [], "reload": False, "enable": [], "disable": [], "stop": [], "restart": [], "start": [],
              "devices_file": None}
     lines, diff, report = [], [], {}
@@ -79,6 +80,9 @@ def plan(guests, unit_dir, devices_file=None, devices_text=None):
             after_view = "not installed"
         else:
             text = guest["content"]
+            if guest.get("create_user") and _user_ids(guest["user"]) is None:
+                steps["create_users"].append((guest["user"], guest["group"]))
+                actions.append("create its own user '%s' (member of '%s')" % (guest["user"], guest["group"]))
             if old != text:
                 steps["write_units"].append((path, text))
                 actions.append("write unit %s" % path)
@@ -138,9 +142,25 @@ def plan(guests, unit_dir, devices_file=None, devices_text=None):
     return {"steps": steps, "plan": lines, "diff": diff, "guests": report, "changed": changed}
 
 
+def create_user(user, group):
+    """A guest's own user: a system user without home or shell, in its own group and in `group`."""
+    try:
+        proc = subprocess.run(["useradd", "--system", "--user-group", "--groups", group, "--no-create-home",
+                               "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                               "--comment", "hostnet.qemu guest", user],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    except OSError as exc:
+        raise HostnetError("%s: cannot run useradd: %s" % (WHAT, exc.strerror))
+    if proc.returncode != 0:
+        raise HostnetError("%s: useradd %s failed: %s" % (WHAT, user, proc.stderr.strip()))
+
+
 def apply_before_devices(result):
-    """Guests to remove: stopped, disabled, units removed (their taps go with the device set)."""
+    """The guests' own users (they own taps and disks); guests to remove: stopped, disabled, units removed
+    (their taps go with the device set)."""
     steps = result["steps"]
+    for user, group in steps["create_users"]:
+        create_user(user, group)
     if steps["stop_absent"]:
         _systemd.systemctl(WHAT, "stop", "--", *steps["stop_absent"])
     if steps["disable_absent"]:

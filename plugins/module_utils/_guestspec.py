@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import re
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
@@ -34,6 +35,16 @@ def _token(value, what):
     if not _TOKEN.match(value):
         raise HostnetError("%s: %r is not a valid name; use letters, digits, '_', '.' and '-'" % (what, value))
     return value
+
+
+def own_user(guest_name):
+    """The user a guest runs as by default: its own, `hq-NAME` (a guest name that is no valid user name as it
+    is, or too long, is lower-cased, has other characters replaced and gets a short hash, so names never clash)."""
+    plain = "hq-" + guest_name
+    if POSIX_NAME.match(plain) and len(plain) <= 32:
+        return plain
+    safe = re.sub(r"[^a-z0-9_-]", "-", guest_name.lower())[:19]
+    return "hq-%s-%s" % (safe, hashlib.sha256(guest_name.encode("utf-8")).hexdigest()[:8])
 
 
 def user_name(value, what):
@@ -130,7 +141,8 @@ GUEST = dict(
 
 # The role's defaults for every guest (hostnet_guest_* without the prefix), and the paths the role owns.
 SETTINGS = dict(
-    user=dict(type="str", default="qemu", check=user_name),
+    user=dict(type="str", check=user_name),  # unset: each guest its own user (own_user)
+    group=dict(type="str", default="qemusers", check=user_name),
     accel=dict(type="str", default="auto", choices=ACCELS),
     machine=dict(type="str", default="q35"),
     memory=dict(type="int", default=512, check=MEMORY),

@@ -61,7 +61,7 @@ def show(units, what):
     if not units:
         return {}
     out = systemctl(what, "show", "--property=" + ",".join(PROPERTIES), "--", *units)
-    blocks = [b for b in out.strip("\n").split("\n\n")]
+    blocks = out.strip("\n").split("\n\n")
     found = {}
     for block in blocks:
         props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)

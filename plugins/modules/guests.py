@@ -56,6 +56,17 @@ options:
       user:
         description: The user QEMU runs as; new disk images belong to it.
         type: str
+      create_user:
+        description:
+          - Whether O(guests[].user) is the guest's own user, created when missing (a system user without home or
+            login shell, with a group of its own, member of O(guests[].group)). Own users are kept when the guest
+            is removed, so their uid is never given to somebody else while a disk may still belong to it.
+        type: bool
+        default: false
+      group:
+        description: The group the guest's own user joins (device nodes, the bridge helper, ping_group_range).
+        type: str
+        default: qemusers
       remove_disks:
         description: With O(guests[].state=absent), also remove the guest's disks (the paths only; never a symlink's target).
         type: bool
@@ -155,7 +166,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _engine, _guestset, _model, _runner
+from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _engine, _guestset, _guestspec, _model, _runner, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -164,10 +175,20 @@ UNIT_RE = re.compile(r"[A-Za-z0-9_.:@-]+\.service\Z")
 
 def _check(guests):
     for guest in guests:
+        _validate.object_name(guest["name"], "guest %r: name" % guest["name"])
+        for disk in guest["disks"]:
+            for key in ("path", "backing"):
+                if disk.get(key):
+                    _validate.abspath(disk[key], "guest '%s': disks[].%s" % (guest["name"], key))
         if not UNIT_RE.match(guest["unit"]) or guest["unit"].startswith("."):
             raise HostnetError("guest '%s': unit '%s' is not a unit file name; give NAME.service" % (guest["name"], guest["unit"]))
         if guest["state"] != "absent" and guest.get("content") is None:
             raise HostnetError("guest '%s': content is required unless state is absent" % guest["name"])
+        if guest["create_user"]:
+            if not guest.get("user"):
+                raise HostnetError("guest '%s': create_user needs user" % guest["name"])
+            _guestspec.user_name(guest["user"], "guest '%s': user" % guest["name"])
+            _guestspec.user_name(guest["group"], "guest '%s': group" % guest["name"])
 
 
 def _owner_missing(device):
@@ -199,6 +220,8 @@ def main():
                 enabled=dict(type="bool", default=True),
                 content=dict(type="str"),
                 user=dict(type="str"),
+                create_user=dict(type="bool", default=False),
+                group=dict(type="str", default="qemusers"),
                 remove_disks=dict(type="bool", default=False),
                 disks=dict(type="list", elements="dict", default=[], options=dict(
                     path=dict(type="path", required=True),
@@ -228,7 +251,7 @@ def main():
                 _guestset.apply_before_devices(result)
             engine = _engine.converge(_model.normalise_all(planned), check_mode=module.check_mode) if planned else {
                 "changed": False, "plan": [], "diff": {"before": {}, "after": {}}, "devices": {}}
-            engine["plan"] += ["create %s '%s' (its owner '%s' does not exist yet; an earlier role creates it)"
+            engine["plan"] += ["create %s '%s' (its owner '%s' does not exist yet)"
                                % (d["kind"], d["name"], _owner_missing(d)) for d in unplanned]
             if not module.check_mode:
                 qemu_img = module.get_bin_path("qemu-img", required=bool(result["steps"]["create_disks"]))

@@ -79,6 +79,22 @@ def _check_readable(path, user, host):
     return None
 
 
+def _as_new_user(guest, user, group, host):
+    """The host as a user that does not exist yet sees it: what the preflight's stand-in (no uid of its own,
+    member of `group`) could open. The group must exist, unless check mode assumes an earlier role makes it."""
+    groups = host.get("groups")
+    if groups is not None and group not in groups and not host.get("check_mode"):
+        _fail(guest, "user", "its own user '%s' would join group '%s', which does not exist on this host" % (user, group),
+              "run the hostnet.qemu.host role first (it creates the group), or set hostnet_guest_group to an existing"
+              " group, or give the guest an existing user")
+    new = host.get("new_user")
+    if new is None:
+        return host
+    return dict(host, readable=dict(host.get("readable") or {}, **{user: new.get("readable") or []}),
+                kvm_users=list(host.get("kvm_users") or []) + ([user] if new.get("kvm") else []),
+                vhost_users=list(host.get("vhost_users") or []) + ([user] if new.get("vhost") else []))
+
+
 def _check_bridge_acl(guest, where, bridge, host):
     acl = host.get("bridge_acl")
     if acl is None:
@@ -201,11 +217,14 @@ def normalise_guest(raw, settings=None, host=None, index=0):
     spec = _argspec.validate(_guestspec.GUEST, raw, _argspec.entry_label(raw, index, "guest", "hostnet_guest_guests"))
     name, state = spec["name"], spec["state"]
     strict = state != "absent"  # an absent guest only needs enough to find what to remove
-    user = spec.get("user") or settings["user"]
+    own = not (spec.get("user") or settings["user"])  # the guest's own user, made by the guests module
+    user = spec.get("user") or settings["user"] or _guestspec.own_user(name)
     users = host.get("users") or {}
-    if strict and "users" in host and user not in users:
+    if strict and "users" in host and user not in users and not own:
         _fail(name, "user", "user '%s' does not exist on this host" % user,
               "create it first (e.g. with ansible.builtin.user) or set user to an existing one")
+    if own and strict and "users" in host and user not in users:
+        host = _as_new_user(name, user, settings["group"], host)
     if _uid(users.get(user)) == 0:
         _fail(name, "user", "guests never run as root (user '%s' has uid 0)" % user, "give an unprivileged user")
     accel = spec.get("accel") or settings["accel"]
@@ -217,6 +236,8 @@ def normalise_guest(raw, settings=None, host=None, index=0):
         "state": state,
         "enabled": spec["enabled"],
         "user": user,
+        "own_user": own,
+        "group": settings["group"],
         "memory": settings["memory"] if spec.get("memory") is None else spec["memory"],
         "cpus": settings["cpus"] if spec.get("cpus") is None else spec["cpus"],
         "machine": spec.get("machine") or settings["machine"],

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.hostnet.qemu.plugins.module_utils import _escape, _systemd
 from ansible_collections.hostnet.qemu.plugins.module_utils._escape import qemu_opts, qemu_value
 
@@ -121,6 +123,8 @@ def unit(guest):
     launch += ["--"] + argv(guest)
     stop = [guest["python"], guest["launcher"], "stop", "--timeout", str(guest["stop_timeout"]), guest["qmp"]]
     rw = [d["path"] for d in guest["disks"] if not d["readonly"]]
+    run, logs = os.path.dirname(guest["qmp"]), os.path.dirname(guest["serial_log"])
+    what = "guest '%s'" % guest["name"]
     helper = guest["uses_bridge_helper"]
     lines = [
         "# Managed by the hostnet.qemu.guest role; changes here are overwritten.",
@@ -146,6 +150,10 @@ def unit(guest):
         "LogsDirectory=hostnet-qemu/%s" % guest["name"],
         "LogsDirectoryMode=0750",
         "UMask=0077",
+        "# other guests' QMP sockets and serial logs are not even visible: only this guest's own directories",
+        "TemporaryFileSystem=%s:ro %s:ro" % (_escape.unit_path(os.path.dirname(run), what),
+                                             _escape.unit_path(os.path.dirname(logs), what)),
+        "BindPaths=%s %s" % (_escape.unit_path(run, what), _escape.unit_path(logs, what)),
         "# hardening (no MemoryDenyWriteExecute: TCG generates code at run time)",
         "NoNewPrivileges=%s" % ("no" if helper else "yes"),
         "CapabilityBoundingSet=%s" % ("CAP_NET_ADMIN" if helper else ""),
@@ -196,6 +204,7 @@ def guest_set(guests):
     for guest in guests:
         entry = {"name": guest["name"], "unit": guest["unit"], "state": guest["state"], "enabled": guest["enabled"],
                  "user": guest["user"], "remove_disks": guest["remove_disks"],
+                 "create_user": guest["own_user"], "group": guest["group"],
                  "disks": [dict((k, d[k]) for k in ("path", "create", "size", "backing", "backing_format") if d.get(k))
                            for d in guest["disks"]]}
         if guest["state"] != "absent":

@@ -50,7 +50,6 @@ SPEC = dict(
     user_home=dict(type="str", default="/nonexistent", check=_validate.abspath),
     devices=dict(type="list", elements="str", default=["tun", "vhost-net", "kvm"], choices=DEVICES),
     device_mode=dict(type="raw", default="0660", check=lambda v, w: "%04o" % _validate.mode(v, w, maximum=0o777)),
-    macvtap_devices=dict(type="bool", default=True),
     udev_rules_file=dict(type="str", default="/etc/udev/rules.d/60-hostnet-qemu.rules", check=_validate.abspath),
     tmpfiles_file=dict(type="str", default="/etc/tmpfiles.d/hostnet-qemu-devices.conf", check=_validate.abspath),
     kernel_modules=dict(type="list", elements="str", default=["tun", "vhost_net", "macvtap", "bridge"],
@@ -72,6 +71,14 @@ SPEC = dict(
 PREFIX = "hostnet_host_"
 
 
+# variables of earlier releases whose meaning is gone: a message instead of "unknown variable"
+REMOVED = {
+    "macvtap_devices": "removed: a udev rule gave every /dev/tapN to the group, so each member could open every"
+                       " guest's macvtap; each node now belongs to its guest's user only (hostnet.qemu.guest, the"
+                       " netdevs device_owner). Drop the variable",
+}
+
+
 def fail(field, text):
     return HostnetError("host role: %s%s: %s" % (PREFIX, field, text))
 
@@ -82,6 +89,9 @@ def settings(variables, host):
     hostname), or None to check the variables alone. Returns {NAME: validated value}; HostnetError names the
     variable and the fix."""
     given = dict((key[len(PREFIX):], value) for key, value in (variables or {}).items())
+    for name, why in REMOVED.items():
+        if name in given:
+            raise fail(name, why)
     out = _argspec.validate(SPEC, given, "host role", prefix=PREFIX)
     if host is None:
         return out

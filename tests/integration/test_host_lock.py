@@ -101,7 +101,8 @@ def test_the_lock_is_reentrant_within_a_process_and_released_after(tmp_path):
         with _lock.host_lock("netdevs", path=path, timeout=0):
             pass
         probe = subprocess.run([sys.executable, "-c", "import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
-                                "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", path], capture_output=True, text=True)
+                                "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", path], capture_output=True, text=True,
+                               check=False)
         assert probe.returncode != 0 and "BlockingIOError" in probe.stderr  # still held after the inner exit
     with _lock.host_lock("again", path=path, timeout=0):
         pass

@@ -93,8 +93,8 @@ def test_a_ruleset_nft_refuses_is_never_saved(tmp_path, netns, nft):
     _nftstate.apply(_nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft), nft=nft)
     before_file, before_live = open(rules).read(), sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout
     result = _nftstate.plan([dict(NAT, address="192.168.51.1/24")], "hostnet_qemu", rules, state, nft=nft)
-    bogus = json.dumps({"nftables": [{"add": {"chain": {"family": "inet", "table": "hostnet_qemu", "name": "c",
-                                                     "type": "filter", "hook": "bogus", "prio": 0}}}]})
+    chain = {"family": "inet", "table": "hostnet_qemu", "name": "c", "type": "filter", "hook": "bogus", "prio": 0}
+    bogus = json.dumps({"nftables": [{"add": {"chain": chain}}]})
     result["actions"] = [("write_ruleset", rules, bogus, 0o600)] + [
         a for a in result["actions"] if a[0] != "write_ruleset"]
     with pytest.raises(HostnetError) as info:

@@ -23,6 +23,8 @@ def guest(**kw):
 
 
 def plan(*guests, host=None, settings=None):
+    """Guests of the shared user qemu (their own users: the test_own_user_* tests)."""
+    settings = {"user": "qemu"} if settings is None else settings
     return _guest.normalise_all(list(guests), settings, HOST if host is None else host)
 
 
@@ -210,3 +212,49 @@ def test_same_tap_and_same_hostfwd_port_on_one_host():
 
 def test_duplicate_guest_name():
     assert "defined twice" in err(guest(), guest())
+
+
+# -- each guest its own user (the default) -----------------------------------------------------------------
+OWN = dict(HOST, groups={"qemusers": ["x", "990", ""]}, check_mode=False)
+
+
+@pytest.mark.parametrize("name, user", [
+    ("vm1", "hq-vm1"),
+    ("web.01", "hq-web.01"),
+    ("VM1", "hq-vm1-%s" % __import__("hashlib").sha256(b"VM1").hexdigest()[:8]),
+    ("a" * 40, "hq-%s-%s" % ("a" * 19, __import__("hashlib").sha256(b"a" * 40).hexdigest()[:8])),
+])
+def test_own_user_by_default(name, user):
+    g = plan(guest(name=name), host=OWN, settings={})[0]
+    assert (g["user"], g["own_user"], g["group"]) == (user, True, "qemusers")
+    assert len(user) <= 32 and _guestrender.guest_set([g])[0]["create_user"] is True
+    assert "User=%s\n" % user in _guestrender.unit(g)
+
+
+def test_own_users_never_clash():
+    users = [g["user"] for g in plan(guest(name="VM1"), guest(name="vm1"), guest(name="Vm1"), host=OWN, settings={})]
+    assert len(set(users)) == 3
+
+
+def test_a_given_user_is_shared_and_not_created():
+    g = plan(guest(user="qemu"), host=OWN, settings={})[0]
+    assert g["own_user"] is False and _guestrender.guest_set([g])[0]["create_user"] is False
+
+
+def test_own_user_needs_the_group():
+    with pytest.raises(HostnetError) as info:
+        plan(guest(), host=dict(OWN, groups={}), settings={})
+    assert str(info.value) == (
+        "guest 'vm1': user: its own user 'hq-vm1' would join group 'qemusers', which does not exist on this host;"
+        " run the hostnet.qemu.host role first (it creates the group), or set hostnet_guest_group to an existing"
+        " group, or give the guest an existing user")
+    assert plan(guest(), host=dict(OWN, groups={}, check_mode=True), settings={})[0]["user"] == "hq-vm1"
+
+
+def test_a_new_own_user_sees_what_the_stand_in_saw():
+    new = {"readable": ["/img/i"], "kvm": True, "vhost": False}
+    with pytest.raises(HostnetError) as info:
+        plan(guest(), host=dict(OWN, readable={}, new_user=new), settings={})
+    assert "guest 'vm1': kernel: user 'hq-vm1' cannot read '/img/k'" in str(info.value)
+    new["readable"].append("/img/k")
+    assert plan(guest(), host=dict(OWN, readable={}, new_user=new), settings={})[0]["accel"] == "kvm"

@@ -49,5 +49,5 @@ INTERNAL = ("launcher", "python", "run_dir", "log_dir", "socket_localaddr")
 def test_settings_agree_with_role_defaults(key):
     option = _role_options()["hostnet_guest_" + key]
     entry = _guestspec.SETTINGS[key]
-    assert option.get("default") == entry["default"] and _kind(option) == _kind(entry), key
+    assert option.get("default") == entry.get("default") and _kind(option) == _kind(entry), key
     assert sorted(option.get("choices") or []) == sorted(entry.get("choices") or []), key
