@@ -281,9 +281,40 @@ def normalise_guest(raw, settings=None, host=None, index=0):
     return guest
 
 
+def read_probe(text):
+    """The preflight's probe output -> host keys: files (existing paths), readable {user: [paths]}, kvm_users,
+    vhost_users, and new_user (what a new own user could open: the stand-in's lines, under "U" alone).
+
+    Lines: "E PATH" (exists, as root), then per user "U USER" followed by "D DEVICE" (may open /dev/kvm,
+    /dev/vhost-net) and "R PATH" (can read)."""
+    files, readable, kvm, vhost, new = {}, {}, [], [], None
+    user = None
+    for line in (text or "").splitlines():
+        tag, _sep, rest = line.partition(" ")
+        if tag == "E":
+            files[rest] = True
+        elif tag == "U":
+            user = rest
+            if user:
+                readable[user] = []
+            else:
+                new = {"readable": [], "kvm": False, "vhost": False}
+        elif tag == "R" and user is not None:
+            (readable[user] if user else new["readable"]).append(rest)
+        elif tag == "D" and user is not None:
+            key = "kvm" if rest == "/dev/kvm" else "vhost" if rest == "/dev/vhost-net" else None
+            if key and user:
+                (kvm if key == "kvm" else vhost).append(user)
+            elif key:
+                new[key] = True
+    return {"files": files, "readable": readable, "kvm_users": kvm, "vhost_users": vhost, "new_user": new}
+
+
 def normalise_all(guests, settings=None, host=None):
     """The whole list for one host; also refuses duplicate names and per-host clashes."""
     host = dict(host or {})
+    if "probe" in host:
+        host.update(read_probe(host.pop("probe")))
     if host.get("bridge_checked") and "bridge_acl" not in host:
         host["bridge_acl"] = bridge_acl(host.get("bridge_conf_text"), host.get("bridge_includes"),
                                         host.get("bridge_conf", "bridge.conf"))

@@ -258,3 +258,20 @@ def test_a_new_own_user_sees_what_the_stand_in_saw():
     assert "guest 'vm1': kernel: user 'hq-vm1' cannot read '/img/k'" in str(info.value)
     new["readable"].append("/img/k")
     assert plan(guest(), host=dict(OWN, readable={}, new_user=new), settings={})[0]["accel"] == "kvm"
+
+
+def test_the_preflight_probe_is_read_per_user_and_for_the_stand_in():
+    text = "E /img/k\nE /img/i\nU qemu\nD /dev/vhost-net\nR /img/k\nR /img/i\nU\nD /dev/kvm\nR /img/i\n"
+    got = _guest.read_probe(text)
+    assert got == {"files": {"/img/k": True, "/img/i": True}, "readable": {"qemu": ["/img/k", "/img/i"]},
+                   "kvm_users": [], "vhost_users": ["qemu"],
+                   "new_user": {"readable": ["/img/i"], "kvm": True, "vhost": False}}
+    host = dict(OWN, probe=text)
+    del host["files"]
+    with pytest.raises(HostnetError) as info:
+        _guest.normalise_all([guest()], {}, host)
+    assert "guest 'vm1': kernel: user 'hq-vm1' cannot read '/img/k'" in str(info.value)
+    assert _guest.normalise_all([guest(user="qemu")], {}, host)[0]["user"] == "qemu"
+    with pytest.raises(HostnetError) as info:
+        _guest.normalise_all([guest(user="qemu", kernel="/img/gone")], {}, host)
+    assert "'/img/gone' does not exist" in str(info.value)
