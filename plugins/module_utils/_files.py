@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Small file helpers shared by modules that own a config file: read-or-None and atomic write."""
+"""Small file helpers shared by modules that own a config file: read-or-None, remove-if-there, atomic write."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -23,6 +23,15 @@ def read_text(path, what):
         if exc.errno == errno.ENOENT:
             return None
         raise HostnetError("%s: cannot read %s: %s" % (what, path, exc.strerror))
+
+
+def remove(path, what):
+    """Remove a file; one that is already gone is fine."""
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise HostnetError("%s: cannot remove %s: %s" % (what, path, exc.strerror))
 
 
 def write_atomic(path, text, what, mode=0o644, uid=None, gid=None):

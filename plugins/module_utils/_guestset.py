@@ -166,7 +166,7 @@ def apply_before_devices(result):
     if steps["disable_absent"]:
         _systemd.systemctl(WHAT, "disable", "--quiet", "--", *steps["disable_absent"])
     for path in steps["remove_units"]:
-        _remove(path)
+        _files.remove(path, WHAT)
 
 
 def apply_after_devices(result, qemu_img="qemu-img"):
@@ -175,7 +175,11 @@ def apply_after_devices(result, qemu_img="qemu-img"):
     if saved and saved[0] == "write":
         _files.write_atomic(saved[1], saved[2], WHAT, mode=0o600)
     elif saved:
-        _remove(saved[1])
+        _files.remove(saved[1], WHAT)
+        try:
+            os.rmdir(os.path.dirname(saved[1]))
+        except OSError:
+            pass  # not empty: other device sets live there
     for guest, path in steps["remove_disks"]:
         _disks.remove(path, "%s: disk" % _label(guest))
     for guest, disk in steps["create_disks"]:
@@ -194,11 +198,3 @@ def apply_after_devices(result, qemu_img="qemu-img"):
     for verb in ("stop", "restart", "start"):
         if steps[verb]:
             _systemd.systemctl(WHAT, verb, "--", *steps[verb])
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if os.path.lexists(path):
-            raise HostnetError("%s: cannot remove %s: %s" % (WHAT, path, exc.strerror))

@@ -152,11 +152,7 @@ def apply(result, nft="nft"):
         elif action[0] == "load":
             load(action[1], nft, action[2])
         elif action[0] == "remove":
-            try:
-                os.unlink(action[1])
-            except OSError as exc:
-                if os.path.exists(action[1]):
-                    raise HostnetError("%s: cannot remove %s: %s" % (WHAT, action[1], exc.strerror))
+            _files.remove(action[1], WHAT)
         elif action[0] == "delete_table":
             delete_table(action[1], nft)
 

@@ -437,11 +437,7 @@ def save(state_dir, entry):
 
 
 def remove(state_dir, bridge):
-    try:
-        os.unlink(_path(state_dir, bridge))
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise HostnetError("%s: cannot remove %s: %s" % (WHAT, _path(state_dir, bridge), exc.strerror))
+    _files.remove(_path(state_dir, bridge), WHAT)
 
 
 # -- the local jobs (run by the CLI: systemd-run units and the boot unit) ---------------------------

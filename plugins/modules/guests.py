@@ -160,7 +160,6 @@ devices:
 """
 
 import json
-import os
 import pwd
 import re
 
@@ -243,24 +242,20 @@ def main():
         _check(params["guests"])
         spec = _model.netdevs_device_spec()
         devices = [_argspec.validate(spec, d, "devices[%d]" % i) for i, d in enumerate(params["devices"])]
-        unplanned = [d for d in devices if module.check_mode and _owner_missing(d)]
-        planned = [d for d in devices if d not in unplanned]
+        # check mode: a device whose owner does not exist yet is reported, not planned (the engine would refuse it)
+        missing = [(d, _owner_missing(d) if module.check_mode else None) for d in devices]
+        planned = [d for d, owner in missing if owner is None]
         with host_lock("guests"):
             result = _guestset.plan(params["guests"], params["unit_dir"], params["devices_file"], _saved_text(devices))
             if not module.check_mode:
                 _guestset.apply_before_devices(result)
             engine = _engine.converge(_model.normalise_all(planned), check_mode=module.check_mode) if planned else {
                 "changed": False, "plan": [], "diff": {"before": {}, "after": {}}, "devices": {}}
-            engine["plan"] += ["create %s '%s' (its owner '%s' does not exist yet)"
-                               % (d["kind"], d["name"], _owner_missing(d)) for d in unplanned]
+            engine["plan"] += ["create %s '%s' (its owner '%s' does not exist yet)" % (d["kind"], d["name"], owner)
+                               for d, owner in missing if owner is not None]
             if not module.check_mode:
                 qemu_img = module.get_bin_path("qemu-img", required=bool(result["steps"]["create_disks"]))
                 _guestset.apply_after_devices(result, qemu_img or "qemu-img")
-                if params["devices_file"] and result["steps"]["devices_file"] and result["steps"]["devices_file"][0] == "remove":
-                    try:
-                        os.rmdir(os.path.dirname(params["devices_file"]))
-                    except OSError:
-                        pass  # not empty: other device sets live there
         diff = result["diff"]
         if engine["changed"]:
             diff.append({"before_header": "devices", "after_header": "devices",
