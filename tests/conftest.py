@@ -162,6 +162,18 @@ def as_user(uid, gid, code, groups=(), netns=None):
               netns=netns, check=False)
 
 
+def install_boot_cli(lib):
+    """The boot CLI as the networks module installs it (_bootfiles.files: launcher + derived closure) under
+    `lib`; returns the launcher's path. A module missing from the closure fails the CLI's import."""
+    from ansible_collections.hostnet.qemu.plugins.module_utils import _bootfiles
+    for path, (text, mode) in _bootfiles.files(str(lib)).items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+        os.chmod(path, mode)
+    return os.path.join(str(lib), _bootfiles.CLI)
+
+
 def run_playbook(playbook_text, tmp_path, check=False, diff=True, extra_vars=None, in_netns=None):
     """Run a playbook against localhost with the collection from this checkout.
 

@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netns, _plan
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
@@ -121,3 +123,10 @@ def _converge(desired, netns, purge_prefix, check_mode):
         "diff": {"before": plan.before, "after": plan.after},
         "devices": devices,
     }
+
+
+def diff_entry(result, header="devices"):
+    """converge()'s diff as one entry of a module's diff list (JSON text before and after)."""
+    return {"before_header": header, "after_header": header,
+            "before": json.dumps(result["diff"]["before"], indent=2, sort_keys=True) + "\n",
+            "after": json.dumps(result["diff"]["after"], indent=2, sort_keys=True) + "\n"}

@@ -10,7 +10,8 @@ the plan, and the diff is the plan's: per guest, the unit's lines and the system
 
 Order: guests to remove are stopped and disabled, their units removed; the devices converge (taps of removed
 guests go, new ones appear); the saved device set; disks removed (remove_disks) and created; units written;
-one daemon-reload; enable and disable as sets; stop, restart and start as sets.
+then, after the host-wide lock is released (apply_units), one daemon-reload; enable and disable as sets; stop,
+restart and start as sets.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -189,12 +190,10 @@ def apply_after_devices(result, qemu_img="qemu-img"):
         _disks.create(disk, ids[0], ids[1], "%s: disk" % _label(guest), qemu_img)
     for path, text in steps["write_units"]:
         _files.write_atomic(path, text, WHAT, mode=0o644)
-    if steps["reload"]:
-        _systemd.systemctl(WHAT, "daemon-reload")
-    if steps["enable"]:
-        _systemd.systemctl(WHAT, "enable", "--quiet", "--", *steps["enable"])
-    if steps["disable"]:
-        _systemd.systemctl(WHAT, "disable", "--quiet", "--", *steps["disable"])
-    for verb in ("stop", "restart", "start"):
-        if steps[verb]:
-            _systemd.systemctl(WHAT, verb, "--", *steps[verb])
+
+
+def apply_units(result):
+    """One daemon-reload; enable, disable, stop, restart and start as sets. Called after the host-wide lock is
+    released: a guest unit requires hostnet-qemu-network.service, and starting that runs the boot CLI, which
+    takes the lock."""
+    _systemd.apply_sets(WHAT, result["steps"])

@@ -19,7 +19,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _uplink, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -254,6 +254,16 @@ def validate(networks, links=None):
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return _netspec.parse(networks)[0]
+
+
+def validate_on_host(networks):
+    """validate() against this host's links (an uplink NIC must exist and be no other bridge's port), then what
+    only the host shows about uplink NICs (dynamic addresses, a network manager configuring them)."""
+    typed = validate(networks, _uplink.host_links())
+    errors = _uplink.check_host(uplinks(typed))
+    if errors:
+        raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
+    return typed
 
 
 def normalise(networks):

@@ -56,6 +56,16 @@ def systemctl(what, *args):
     return proc.stdout
 
 
+def apply_sets(what, steps):
+    """One daemon-reload if steps["reload"], then enable, disable, stop, restart and start, each one systemctl
+    call for its set of units (steps[verb]; a verb left out is nothing to do)."""
+    if steps.get("reload"):
+        systemctl(what, "daemon-reload")
+    for verb in ("enable", "disable", "stop", "restart", "start"):
+        if steps.get(verb):
+            systemctl(what, verb, *((["--quiet"] if verb in ("enable", "disable") else []) + ["--"] + list(steps[verb])))
+
+
 def show(units, what):
     """{unit: {property: value}} for every unit, in one systemctl call; `running_config` added for running ones."""
     if not units:

@@ -256,11 +256,11 @@ def main():
             if not module.check_mode:
                 qemu_img = module.get_bin_path("qemu-img", required=bool(result["steps"]["create_disks"]))
                 _guestset.apply_after_devices(result, qemu_img or "qemu-img")
+        if not module.check_mode:
+            _guestset.apply_units(result)  # outside the lock: starting a guest may start the boot unit
         diff = result["diff"]
         if engine["changed"]:
-            diff.append({"before_header": "devices", "after_header": "devices",
-                         "before": json.dumps(engine["diff"]["before"], indent=2, sort_keys=True) + "\n",
-                         "after": json.dumps(engine["diff"]["after"], indent=2, sort_keys=True) + "\n"})
+            diff.append(_engine.diff_entry(engine))
         return {"changed": result["changed"] or bool(engine["plan"]), "plan": result["plan"] + engine["plan"],
                 "guests": result["guests"], "devices": engine, "diff": diff}
 

@@ -94,16 +94,34 @@ sysctls:
   description: Sysctls the networks need (C(net.ipv4.ip_forward) when a nat network is present).
   returned: always
   type: dict
+missing_packages:
+  description:
+    - With O(validate_only=true), the Debian packages the networks need that the host lacks (C(nftables)
+      without an C(nft) binary; C(dnsmasq-base) when a network has C(dhcp) or C(dns) and C(/usr/sbin/dnsmasq)
+      is missing).
+  returned: when O(validate_only=true)
+  type: list
+  elements: str
+  sample: [dnsmasq-base]
 ruleset:
   description: The nftables ruleset, an nftables JSON document (text).
   returned: when O(state=present)
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+import os
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _nftnet, _nftrules, _nftstate, _uplink
-from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _nftnet, _nftrules, _nftstate, _runner
+
+
+def missing_packages(module, dnsmasq):
+    """Debian's packages the networks need that this host lacks (nft; dnsmasq for DHCP/DNS)."""
+    missing = [] if module.get_bin_path("nft", opt_dirs=["/usr/sbin", "/sbin"]) else ["nftables"]
+    if dnsmasq and not os.path.exists("/usr/sbin/dnsmasq"):  # the path the dnsmasq unit runs
+        missing.append("dnsmasq-base")
+    return missing
 
 
 def main():
@@ -118,21 +136,16 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not _nftnet.HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"))
-    params = module.params
-    networks = params["networks"]
-    try:
-        links = _uplink.host_links()  # name -> master: an uplink NIC must not be another bridge's port
-        networks = _nftnet.validate(networks, links)  # typed from here on
-        errors = _uplink.check_host(_nftnet.uplinks(networks))  # what only the host shows: dynamic addresses,
-        if errors:  # network managers on an uplink NIC
-            raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
+
+    def work():
+        params = module.params
+        networks = _nftnet.validate_on_host(params["networks"])  # typed from here on
         out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks),
                "uplinks": _nftnet.uplinks(networks), "changed": False}
         out["dnsmasq"] = _dhcp.instances(_nftnet.normalise(networks))  # DHCP/DNS: one dnsmasq per network
         if params["validate_only"]:
-            module.exit_json(**out)
+            out["missing_packages"] = missing_packages(module, out["dnsmasq"])
+            return out
         nft = module.get_bin_path("nft", required=True)
         if params["state"] == "present":
             out["ruleset"] = _nftrules.render(networks, params["table"])
@@ -140,11 +153,10 @@ def main():
                                     state=params["state"], nft=nft, check_mode=module.check_mode)
         out["changed"] = result["changed"]
         out["actions"] = [" ".join(str(a) for a in action[:2]) for action in result["actions"]]
-        if module._diff:
-            out["diff"] = result["diff"]
-    except HostnetError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**out)
+        out["diff"] = result["diff"]
+        return out
+
+    _runner.run(module, work)
 
 
 if __name__ == "__main__":

@@ -1,34 +1,22 @@
 # -*- coding: utf-8 -*-
-"""The boot-time CLI (roles/network/files/hostnet-qemu-network) against the real kernel in a throwaway namespace:
-installed with exactly the engine files the role copies (roles/network/vars/main.yml), it converges piece by
-piece. A broken saved file, a macvtap whose parent is gone and a tap whose owner was deleted are each named at
-the end; everything else (bridges, other taps, the nftables table, the sysctls) is applied anyway.
+"""The boot-time CLI (module_utils/_bootcli.py) against the real kernel in a throwaway namespace: installed
+exactly as the networks module installs it (_bootfiles.files: the launcher and the derived import closure), it
+converges piece by piece. A broken saved file, a macvtap whose parent is gone and a tap whose owner was deleted
+are each named at the end; everything else (bridges, other taps, the nftables table, the sysctls) is applied
+anyway.
 """
 
 import json
 import os
-import shutil
 import sys
 
-import yaml
+from conftest import install_boot_cli, links, sh
 
-from conftest import ROOT, links, sh
-
-CLI = os.path.join(ROOT, "roles", "network", "files", "hostnet-qemu-network")
 NAT = {"name": "natnet", "kind": "nat", "bridge": "hqboot0", "address": "192.168.77.1/24", "uplink": "hqwan0"}
 
 
 def install(tmp_path):
-    """The CLI and its engine files as the role installs them (a missing file fails the import here)."""
-    with open(os.path.join(ROOT, "roles", "network", "vars", "main.yml")) as handle:
-        files = yaml.safe_load(handle)["__hostnet_network_engine_files"]
-    lib = tmp_path / "lib"
-    dest = lib / "ansible_collections" / "hostnet" / "qemu" / "plugins" / "module_utils"
-    dest.mkdir(parents=True)
-    for name in files:
-        shutil.copy(os.path.join(ROOT, "plugins", "module_utils", name), str(dest / name))
-    shutil.copy(CLI, str(lib / "hostnet-qemu-network"))
-    return str(lib / "hostnet-qemu-network")
+    return install_boot_cli(tmp_path / "lib")
 
 
 def saved_state(tmp_path, nft_script):
@@ -101,3 +89,20 @@ def test_a_clean_state_exits_zero(tmp_path, netns):
     proc = run(cli, netns, etc)
     assert proc.returncode == 0, proc.stderr
     assert "FAILED" not in proc.stderr and "hqboot0" in links(netns)
+
+
+def test_the_installed_cli_imports_without_ansible_and_only_from_its_own_copy(tmp_path):
+    """Isolated mode (no PYTHONPATH, no user site): what the unit runs finds every module in its copy."""
+    cli = install(tmp_path)
+    lib = os.path.dirname(cli)
+    code = ("import sys\n"
+            "sys.modules['ansible'] = None  # an import of ansible fails at once\n"
+            "sys.path.insert(0, %r)\n"
+            "from ansible_collections.hostnet.qemu.plugins.module_utils import _bootcli\n"
+            "mods = [m for n, m in sys.modules.items() if n.startswith('ansible_collections.hostnet')]\n"
+            "bad = [m.__name__ for m in mods if getattr(m, '__file__', None) and not m.__file__.startswith(%r)]\n"
+            "print(len(mods), bad)\n" % (lib, lib))
+    proc = sh(sys.executable, "-I", "-c", code, check=False)
+    assert proc.returncode == 0, proc.stderr
+    count, bad = proc.stdout.split(" ", 1)
+    assert int(count) >= 10 and bad.strip() == "[]"

@@ -4,7 +4,8 @@
 The "host" is the test namespace with a veth "NIC" nic0 (10.77.0.2/24 + a secondary, 2001:db8:77::2/64, a default
 route via the peer, a route with a metric); the "LAN" is a second namespace holding the peer 10.77.0.1 (and
 203.0.113.1 behind it). Results are read back with `ip -d -j link`, `ip -j addr` and `ip -j route` and proven with
-real ICMP; the jobs run through the CLI the systemd units run (roles/network/files/hostnet-qemu-network). The
+real ICMP; the jobs run through the boot CLI the systemd units run, installed as the networks module installs it
+(_bootfiles). The
 systemd side (transient timer, confirm, boot unit) is proven in the molecule scenario `network`.
 """
 
@@ -16,10 +17,9 @@ import uuid
 
 import pytest
 
-from conftest import COLLECTIONS, ROOT, links, run_tasks, sh, snapshot
+from conftest import install_boot_cli, links, run_tasks, sh, snapshot
 from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _uplink
 
-CLI = os.path.join(ROOT, "roles", "network", "files", "hostnet-qemu-network")
 
 _PING = r"""
 import os, socket, struct, sys, time
@@ -108,10 +108,15 @@ def entry_of(netns, bridge="br0"):
             "addresses": _uplink.movable_addresses(live, "nic0"), "routes": _uplink.movable_routes(live, "nic0")}
 
 
-def job(netns, command, state_dir, tmp_path):
-    """Run one uplink job exactly as the transient units do (the CLI), inside the test namespace."""
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    return install_boot_cli(tmp_path_factory.mktemp("bootcli"))
+
+
+def job(cli, netns, command, state_dir, tmp_path):
+    """Run one uplink job exactly as the transient units do (the installed CLI), inside the test namespace."""
     result = str(tmp_path / ("result-%s.json" % uuid.uuid4().hex[:6]))
-    proc = sh("env", "PYTHONPATH=" + COLLECTIONS, sys.executable, CLI, command, state_dir, result,
+    proc = sh(sys.executable, cli, command, state_dir, result,
               netns=netns, check=False)
     with open(result) as handle:
         return proc.returncode, json.load(handle)
@@ -130,20 +135,20 @@ def assert_moved(netns, original):
         assert ping(netns, ip), ip
 
 
-def test_move_is_idempotent_and_rollback_restores_the_original(lan, tmp_path):
+def test_move_is_idempotent_and_rollback_restores_the_original(cli, lan, tmp_path):
     host, _peer = lan
     original = nic_state(host)
     assert original["addrs"] == ["10.77.0.2/24", "10.77.0.3/24", "2001:db8:77::2/64"]
     entry = entry_of(host)
     state_dir = str(tmp_path / "uplinks.d")
     _uplink.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=False))
-    rc, result = job(host, "uplink-apply", state_dir, tmp_path)
+    rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
     assert "set 'nic0': master=br0" in result["lines"]
     assert_moved(host, original)
     assert _uplink.converge(entry, _uplink.MOVED, netns=host) == []  # a second run changes nothing
     # no confirm: the timer's job restores what was committed (the original) and forgets the entry
-    rc, result = job(host, "uplink-rollback", state_dir, tmp_path)
+    rc, result = job(cli, host, "uplink-rollback", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
     assert "br0" not in links(host) and links(host)["nic0"].get("master") is None
     assert nic_state(host) == original
@@ -152,7 +157,7 @@ def test_move_is_idempotent_and_rollback_restores_the_original(lan, tmp_path):
         assert ping(host, ip), ip
 
 
-def test_absent_gives_everything_back_and_boot_redoes_the_move(lan, tmp_path):
+def test_absent_gives_everything_back_and_boot_redoes_the_move(cli, lan, tmp_path):
     host, _peer = lan
     original = nic_state(host)
     entry = entry_of(host)
@@ -162,26 +167,26 @@ def test_absent_gives_everything_back_and_boot_redoes_the_move(lan, tmp_path):
     # a reboot: the NIC comes up bare, no bridge; the boot unit's job puts everything back on the bridge
     sh("ip", "-n", host, "link", "del", "br0")
     sh("ip", "-n", host, "addr", "flush", "dev", "nic0", "scope", "global")
-    rc, result = job(host, "uplink-boot", state_dir, tmp_path)
+    rc, result = job(cli, host, "uplink-boot", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
     assert_moved(host, original)
     # teardown: pending original with the bridge deleted
     _uplink.save(state_dir, dict(entry, committed="moved", pending="original", delete_bridge=True))
-    rc, result = job(host, "uplink-apply", state_dir, tmp_path)
+    rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
     assert "delete bridge 'br0'" in result["lines"]
     assert "br0" not in links(host) and nic_state(host) == original
     assert ping(host, "203.0.113.1") and ping(host, "2001:db8:77::1")
 
 
-def test_unconfirmed_move_is_rolled_back_at_boot_and_a_failed_move_at_once(lan, tmp_path):
+def test_unconfirmed_move_is_rolled_back_at_boot_and_a_failed_move_at_once(cli, lan, tmp_path):
     host, _peer = lan
     original = nic_state(host)
     entry = entry_of(host)
     state_dir = str(tmp_path / "uplinks.d")
     _uplink.converge(entry, _uplink.MOVED, netns=host)
     _uplink.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=True))
-    rc, result = job(host, "uplink-boot", state_dir, tmp_path)
+    rc, result = job(cli, host, "uplink-boot", state_dir, tmp_path)
     assert rc == 0 and result["ok"]
     assert nic_state(host) == original and "br0" in links(host)  # the bridge existed before: kept, empty
     assert links(host)["nic0"].get("master") is None and _uplink.load_all(state_dir) == {}
@@ -189,7 +194,7 @@ def test_unconfirmed_move_is_rolled_back_at_boot_and_a_failed_move_at_once(lan, 
     # everything but that route is given back, and the error says so
     bad = dict(entry, routes=entry["routes"] + [dict(entry["routes"][0], dst="198.18.0.0/24", gateway="192.0.2.99")])
     _uplink.save(state_dir, dict(bad, committed="original", pending="moved", bridge_existed=True))
-    rc, result = job(host, "uplink-apply", state_dir, tmp_path)
+    rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
     assert rc == 1 and not result["ok"]
     assert result["error"].startswith("interface 'br0': add route 198.18.0.0/24 via 192.0.2.99 failed"), result
     assert "; rolled back at once, except: interface 'nic0': add route 198.18.0.0/24 via 192.0.2.99 failed" \
@@ -284,7 +289,7 @@ for line in sys.stdin:
 """
 
 
-def test_an_established_connection_survives_the_move(lan, tmp_path):
+def test_an_established_connection_survives_the_move(cli, lan, tmp_path):
     """The LAN keeps its TCP connection to the host's address across the move (same IP, same MAC)."""
     host, peer = lan
     server = subprocess.Popen(["ip", "netns", "exec", host, sys.executable, "-c", _SERVER],
@@ -299,7 +304,7 @@ def test_an_established_connection_survives_the_move(lan, tmp_path):
             assert client.stdout.readline().strip() == "before"
             state_dir = str(tmp_path / "uplinks.d")
             _uplink.save(state_dir, dict(entry_of(host), committed="original", pending="moved", bridge_existed=False))
-            rc, result = job(host, "uplink-apply", state_dir, tmp_path)
+            rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
             assert rc == 0 and result["ok"] and links(host)["nic0"]["master"] == "br0"
             client.stdin.write("after\n")
             client.stdin.flush()

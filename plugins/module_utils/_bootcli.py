@@ -1,9 +1,9 @@
-# Run by hostnet-qemu-network.service as: /usr/bin/python3 hostnet-qemu-network STATE_FILE
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# Managed by Ansible (hostnet.qemu.network).
-"""Re-apply the saved hostnet.qemu networks (run by hostnet-qemu-network.service at boot).
+"""The boot-time CLI: re-apply the saved hostnet.qemu networks (hostnet-qemu-network.service runs it at boot).
+
+Installed with its import closure by _bootfiles as LIB_DIR/hostnet-qemu-network, a launcher that calls main().
 
 Reads the JSON the role saved, plus every *.json device set in netdevs.d/ next to it (the guest role saves
 its guests' taps and macvtaps there), and converges them piece by piece, so that one broken piece never takes
@@ -21,16 +21,18 @@ done. A missing, truncated or invalid state file is one line naming the file.
 the move and its timed rollback run as transient systemd units started by the hostnet.qemu.uplink module.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import glob
 import json
 import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _uplink  # noqa: E402
-from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError  # noqa: E402
+from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 DEFAULT = "/etc/hostnet-qemu/netdevs.json"
 PREFIX = "hostnet-qemu-network: "
@@ -126,7 +128,3 @@ def main(argv):
     if failures:
         sys.stderr.write(PREFIX + "%d piece(s) failed; everything else was applied\n" % len(failures))
     return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

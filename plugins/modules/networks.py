@@ -1,0 +1,242 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: networks
+short_description: Converge all guest networks of a host in one call (bridges, nftables, boot unit, DHCP/DNS)
+version_added: 0.3.0
+description:
+  - The engine of the M(hostnet.qemu.network) role (role-internal; its options follow the role's variables). It
+    validates O(networks) as M(hostnet.qemu.nft_networks) does, reads the host once and converges everything
+    the role owns in one plan.
+  - With O(state=present), in this order, the bridges (through the same engine as M(hostnet.qemu.netdevs)); the
+    collection's nftables table C(inet) O(table) and the saved boot state in O(config_dir); the boot-time CLI
+    in O(lib_dir) (a launcher and the import closure of the engine, derived from the code, stale files removed);
+    the boot unit C(hostnet-qemu-network.service); the sysctl drop-in O(sysctl_file); the modules-load file
+    O(modules_file) (C(br_netfilter), when O(bridge_nf_call=true)); NetworkManager's unmanaged list
+    O(nm_conf) (when NetworkManager is installed and O(nm_unmanaged=true)); the live sysctls, after the table;
+    one dnsmasq per network with C(dhcp) or C(dns) (C(hostnet-qemu-dnsmasq@NAME.service), one template
+    unit). systemd is reloaded once; units are enabled, started and restarted as sets.
+  - A dnsmasq instance is restarted when its configuration or the template unit changed, and also when the
+    running instance runs another configuration than its file or the template records, or systemd has not read
+    the unit yet, so a run that stopped half-way is completed by the next one. The boot unit is started, never
+    restarted (it converges to what this module just applied).
+  - With O(state=absent), every dnsmasq instance is stopped and disabled, the boot unit disabled, every file
+    above removed, then the devices saved in O(config_dir) and those of O(networks) removed, the table deleted,
+    and O(config_dir) removed if nothing else is left in it. Uplink NICs are given back by M(hostnet.qemu.uplink)
+    before this runs.
+  - The whole run holds the collection's host-wide lock.
+author:
+  - hostnet.qemu developers (@hostnet-qemu)
+options:
+  networks:
+    description: The role's C(hostnet_network_networks) (see the role's argument spec).
+    type: list
+    elements: dict
+    default: []
+  state:
+    description: C(present) (converge) or C(absent) (remove everything listed above).
+    type: str
+    choices: [present, absent]
+    default: present
+  table:
+    description: Name of the collection's table in the C(inet) family.
+    type: str
+    default: hostnet_qemu
+  config_dir:
+    description: The saved state (C(netdevs.json), C(nftables.json)) and the dnsmasq configurations (C(dnsmasq/)).
+    type: path
+    default: /etc/hostnet-qemu
+  lib_dir:
+    description: Where the boot-time CLI (C(hostnet-qemu-network)) and its copy of the engine are installed.
+    type: path
+    default: /usr/local/lib/hostnet-qemu
+  unit_dir:
+    description: Where the units are written.
+    type: path
+    default: /etc/systemd/system
+  sysctl_file:
+    description:
+      - The sysctl.d drop-in, owned whole. It holds C(net.ipv4.ip_forward = 1) when a nat network is present and
+        the C(bridge-nf-call-*) keys when O(bridge_nf_call) is set; it is removed when it would be empty.
+    type: path
+    default: /etc/sysctl.d/60-hostnet-qemu-network.conf
+  modules_file:
+    description: The modules-load.d file that loads C(br_netfilter) at boot (written when O(bridge_nf_call=true), removed when false).
+    type: path
+    default: /etc/modules-load.d/hostnet-qemu-network.conf
+  bridge_nf_call:
+    description:
+      - C(net.bridge.bridge-nf-call-{arptables,ip6tables,iptables}). Unset leaves them (and the lines of them
+        in O(sysctl_file)) alone; V(false) sets them to 0; V(true) loads C(br_netfilter) and sets them to 1.
+    type: bool
+  nm_unmanaged:
+    description: Write O(nm_conf), the bridges as NetworkManager's unmanaged devices, when C(/etc/NetworkManager) exists.
+    type: bool
+    default: true
+  nm_conf:
+    description: NetworkManager's conf.d file for the bridges.
+    type: path
+    default: /etc/NetworkManager/conf.d/90-hostnet-qemu-unmanaged.conf
+  network_unit:
+    description: The text of C(hostnet-qemu-network.service). Required with O(state=present).
+    type: str
+  dnsmasq_unit:
+    description:
+      - The text of the template unit C(hostnet-qemu-dnsmasq@.service) (it must have a C([Service]) section;
+        the module records its hash there). Required with O(state=present) when a network has C(dhcp) or C(dns).
+    type: str
+notes:
+  - Check mode and diff are supported; the diff shows the devices, the table, every file (the boot CLI as one
+    list of file digests) and the systemd actions in the plan.
+requirements:
+  - nft (nftables)
+  - netaddr (Python)
+  - pyroute2 (Python)
+  - systemd
+"""
+
+EXAMPLES = r"""
+- name: The host's networks in one call (normally done by the hostnet.qemu.network role)
+  hostnet.qemu.networks:
+    networks:
+      - {name: isonet, kind: isolated, address: 10.10.0.1/24, dhcp: {}}
+      - {name: natnet, kind: nat, address: 192.168.50.1/24, uplink: eth0}
+    network_unit: "{{ lookup('ansible.builtin.template', 'hostnet-qemu-network.service.j2') }}"
+    dnsmasq_unit: "{{ lookup('ansible.builtin.template', 'hostnet-qemu-dnsmasq@.service.j2') }}"
+
+- name: Remove everything the role created
+  hostnet.qemu.networks:
+    state: absent
+"""
+
+RETURN = r"""
+plan:
+  description: Every action, in order (devices, table, files, sysctls, systemd).
+  returned: always
+  type: list
+  elements: str
+  sample: ["create bridge hqnat0", "write /etc/systemd/system/hostnet-qemu-network.service", "start hostnet-qemu-network.service"]
+devices:
+  description: The device engine's result for the bridges (as M(hostnet.qemu.netdevs) returns it).
+  returned: always
+  type: dict
+nft:
+  description: The table's actions (write, load, remove, delete_table with their path or table).
+  returned: always
+  type: list
+  elements: str
+dnsmasq:
+  description: The dnsmasq units of the present networks with C(dhcp) or C(dns).
+  returned: always
+  type: list
+  elements: str
+  sample: [hostnet-qemu-dnsmasq@isonet.service]
+sysctls:
+  description: Sysctls the networks need (C(net.ipv4.ip_forward) when a nat network is present).
+  returned: always
+  type: dict
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _model, _netset, _nftnet,
+                                                                   _nftstate, _runner)
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
+
+
+def _saved_devices(path):
+    """The devices the role saved (a broken file is no reason to keep the rest)."""
+    text = _files.read_text(path, "networks")
+    try:
+        devices = json.loads(text).get("devices") if text else []
+    except (ValueError, AttributeError):
+        return []
+    return [d for d in devices or [] if isinstance(d, dict) and d.get("name") and d.get("kind")]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            networks=dict(type="list", elements="dict", default=[]),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            table=dict(type="str", default="hostnet_qemu"),
+            config_dir=dict(type="path", default="/etc/hostnet-qemu"),
+            lib_dir=dict(type="path", default="/usr/local/lib/hostnet-qemu"),
+            unit_dir=dict(type="path", default="/etc/systemd/system"),
+            sysctl_file=dict(type="path", default="/etc/sysctl.d/60-hostnet-qemu-network.conf"),
+            modules_file=dict(type="path", default="/etc/modules-load.d/hostnet-qemu-network.conf"),
+            bridge_nf_call=dict(type="bool"),
+            nm_unmanaged=dict(type="bool", default=True),
+            nm_conf=dict(type="path", default="/etc/NetworkManager/conf.d/90-hostnet-qemu-unmanaged.conf"),
+            network_unit=dict(type="str"),
+            dnsmasq_unit=dict(type="str"),
+        ),
+        required_if=[("state", "present", ["network_unit"])],
+        supports_check_mode=True,
+    )
+
+    def work():
+        params, check = module.params, module.check_mode
+        networks = _nftnet.validate_on_host(params["networks"])  # typed from here on
+        present = params["state"] == "present"
+        devices = _nftnet.devices(networks)
+        instances = _dhcp.instances(_nftnet.normalise(networks))
+        if present and instances and not params["dnsmasq_unit"]:
+            raise HostnetError("networks %s have dhcp or dns: dnsmasq_unit is required"
+                               % ", ".join(i["name"] for i in instances))
+        spec = dict((k, params[k]) for k in ("state", "config_dir", "lib_dir", "unit_dir", "sysctl_file", "modules_file",
+                                             "bridge_nf_call", "nm_unmanaged", "nm_conf", "network_unit", "dnsmasq_unit"))
+        spec.update(dnsmasq=instances, sysctls=_nftnet.sysctls(networks) if present else {},
+                    bridges=[d["name"] for d in devices if d.get("state", "present") == "present"])
+        nft = module.get_bin_path("nft", required=present)
+        ruleset = os.path.join(params["config_dir"], "nftables.json")
+        state_path = os.path.join(params["config_dir"], "netdevs.json")
+        with host_lock("networks"):
+            if present:
+                engine = _engine.converge(_model.normalise_all(devices), check_mode=check)
+                table = _nftstate.converge(networks, params["table"], ruleset, state_path, nft=nft, check_mode=check)
+                files = _netset.plan(spec)
+                if not check:
+                    _netset.apply(files)
+            else:  # stop the dnsmasq instances before their bridges go
+                files = _netset.plan(spec)
+                if not check:
+                    _netset.apply(files)
+                kinds = dict((d["name"], d["kind"]) for d in _saved_devices(state_path) + devices)
+                gone = [{"name": n, "kind": k, "state": "absent"} for n, k in sorted(kinds.items())]
+                engine = _engine.converge(_model.normalise_all(gone), check_mode=check)
+                table = _nftstate.converge([], params["table"], ruleset, state_path, state="absent", nft=nft or "nft",
+                                           check_mode=check)
+                if not check:
+                    try:
+                        os.rmdir(params["config_dir"])
+                    except OSError:
+                        pass  # not empty (the guest role's saved devices, a user's file) or not there
+        if not check:
+            _netset.start_units(files)  # the boot unit takes the lock: not while this module holds it
+        nft_lines = [" ".join(str(a) for a in action[:2]) for action in table["actions"]]
+        diff = []
+        if engine["changed"]:
+            diff.append(_engine.diff_entry(engine))
+        diff += table["diff"] + files["diff"]
+        return {"changed": engine["changed"] or table["changed"] or files["changed"],
+                "plan": engine["plan"] + ["nft: " + line for line in nft_lines] + files["plan"],
+                "devices": engine, "nft": nft_lines, "dnsmasq": files["dnsmasq"], "sysctls": spec["sysctls"],
+                "diff": diff}
+
+    _runner.run(module, work)
+
+
+if __name__ == "__main__":
+    main()
