@@ -162,10 +162,7 @@ def apply_before_devices(result):
     steps = result["steps"]
     for user, group in steps["create_users"]:
         create_user(user, group)
-    if steps["stop_absent"]:
-        _systemd.systemctl(WHAT, "stop", "--", *steps["stop_absent"])
-    if steps["disable_absent"]:
-        _systemd.systemctl(WHAT, "disable", "--quiet", "--", *steps["disable_absent"])
+    _systemd.apply_sets(WHAT, {"disable": steps["disable_absent"], "stop": steps["stop_absent"]})
     for path in steps["remove_units"]:
         _files.remove(path, WHAT)
 

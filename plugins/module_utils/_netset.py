@@ -172,10 +172,9 @@ def _live_sysctls(result, spec):
             result.lines.append("set %s = %s (was %s)" % (key, value, current))
 
 
-def _dnsmasq(result, spec, paths, live):
-    """The template unit, each instance's configuration and its systemd state."""
+def _dnsmasq(result, spec, paths, live, found):
+    """The template unit, each instance's configuration and its systemd state (found: the configured ones)."""
     wanted = dict((i["name"], i["conf"]) for i in spec["dnsmasq"]) if spec["state"] == "present" else {}
-    found = _found_instances(paths["conf_dir"])
     template = _systemd.with_config_hash(spec["dnsmasq_unit"]) if wanted else None
     template_changed = result.file(paths["template"], _files.read_text(paths["template"], WHAT), template)
     for name in found:
@@ -237,7 +236,7 @@ def plan(spec):
     _boot_files(result, spec)
     _host_files(result, spec, paths)
     _live_sysctls(result, spec)
-    _dnsmasq(result, spec, paths, live)
+    _dnsmasq(result, spec, paths, live, found)
     network = live[NETWORK_UNIT]
     units_changed = any(p.endswith(".service") for p in result.steps["remove"] + [w[0] for w in result.steps["write"]])
     if units_changed or any(p.get("NeedDaemonReload") == "yes" for p in live.values()):
@@ -280,10 +279,7 @@ def apply(result):
     """Run the steps of plan(), under the host-wide lock: stop and disable first, then files and sysctls. The
     units' side goes to start_units(), after the lock is released."""
     steps = result["steps"]
-    if steps["stop"]:
-        _systemd.systemctl(WHAT, "stop", "--", *steps["stop"])
-    if steps["disable"]:
-        _systemd.systemctl(WHAT, "disable", "--quiet", "--", *steps["disable"])
+    _systemd.apply_sets(WHAT, {"disable": steps["disable"], "stop": steps["stop"]})
     for path in steps["remove"]:
         _files.remove(path, WHAT)
     for path in steps["rmtree"]:
