@@ -5,7 +5,8 @@
 #
 # Each scenario's output goes to .cache/molecule/NAME.log; a failed scenario's log tail is printed.
 # The lab image and the test guest are built once before the scenarios start (their dependency steps then
-# find them cached). Exits non-zero if any scenario failed, or if none was given.
+# find them cached). Exits non-zero if any scenario failed, or if none was given. The last lines printed name
+# each failed scenario's failing task and its message (a CI log is often read from its tail only).
 set -uo pipefail
 
 jobs=${1:?usage: run-molecule.sh JOBS SCENARIO...}
@@ -29,10 +30,27 @@ run_one() { # run_one NAME: one scenario, one line of result
   if [ "$rc" -ne 0 ]; then tail -n 60 "$log" | sed "s/^/  $name| /"; fi
   return "$rc"
 }
+# failed_task LOG: the task that failed the play (the last fatal/failed before the last recap with failed>0)
+failed_task() {
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *[│|] \{0,1\}//' "$1" | awk '
+    /^TASK \[/ { task = $0; n = 0 }
+    /^(fatal|failed):/ { hit = task "\n" ; keep = 1; n = 0 }
+    keep && /^$/ { keep = 0 }
+    keep && n < 14 { hit = hit $0 "\n"; n++ }
+    /^PLAY RECAP/ { keep = 0 }
+    /failed=[1-9]/ { out = hit }
+    END { printf "%s", out }' | head -n 16
+}
 export -f run_one
 export logs repo
 
 printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {}
 rc=$?
-[ $rc -eq 0 ] && echo "=== molecule: all $# scenario(s) passed" || echo "=== molecule: some scenario FAILED"
+if [ $rc -eq 0 ]; then echo "=== molecule: all $# scenario(s) passed"; exit 0; fi
+for name in "$@"; do
+  grep -q 'Executed: Failed' "$logs/$name.log" 2>/dev/null || continue
+  echo "=== molecule $name: failing task"
+  failed_task "$logs/$name.log" | sed "s/^/  $name| /"
+done
+echo "=== molecule: some scenario FAILED"
 exit $rc
