@@ -5,7 +5,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 PYTEST  := $(VENV)/bin/pytest
 SANITY_TREE := $(CURDIR)/.cache/sanity/ansible_collections/hostnet/qemu
 
-.PHONY: setup test pytest sanity lint molecule bench lab lab-report lab-teardown lab-down lab-image guest-image clean
+.PHONY: setup test pytest sanity lint molecule bench bench-roles lab lab-report lab-teardown lab-down lab-image guest-image clean
 
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -62,6 +62,10 @@ guest-image:
 
 bench:
 	$(VENV)/bin/python benchmarks/netdevs_bench.py
+
+## bench-roles: site.yml on lab hosts with 1, 10 and 50 guests against the baseline commit (about 30 min)
+bench-roles:
+	$(VENV)/bin/python benchmarks/roles_bench.py
 
 clean:
 	rm -rf .cache/sanity tests/output
