@@ -24,9 +24,11 @@ def require_libs(module):
         module.fail_json(msg=missing_required_lib("netaddr"), exception=str(_validate.NETADDR_IMPORT_ERROR))
 
 
-def run(module, work):
-    """Call work() -> result dict; turn HostnetError into fail_json; exit_json otherwise."""
-    require_libs(module)
+def run(module, work, libs=True):
+    """Call work() -> result dict; turn HostnetError into fail_json; exit_json otherwise. libs=False for the
+    modules that need neither pyroute2 nor netaddr."""
+    if libs:
+        require_libs(module)
     try:
         result = work()
     except HostnetError as exc:

@@ -281,40 +281,35 @@ def normalise_guest(raw, settings=None, host=None, index=0):
     return guest
 
 
-def read_probe(text):
-    """The preflight's probe output -> host keys: files (existing paths), readable {user: [paths]}, kvm_users,
-    vhost_users, and new_user (what a new own user could open: the stand-in's lines, under "U" alone).
-
-    Lines: "E PATH" (exists, as root), then per user "U USER" followed by "D DEVICE" (may open /dev/kvm,
-    /dev/vhost-net) and "R PATH" (can read)."""
-    files, readable, kvm, vhost, new = {}, {}, [], [], None
-    user = None
-    for line in (text or "").splitlines():
-        tag, _sep, rest = line.partition(" ")
-        if tag == "E":
-            files[rest] = True
-        elif tag == "U":
-            user = rest
-            if user:
-                readable[user] = []
-            else:
-                new = {"readable": [], "kvm": False, "vhost": False}
-        elif tag == "R" and user is not None:
-            (readable[user] if user else new["readable"]).append(rest)
-        elif tag == "D" and user is not None:
-            key = "kvm" if rest == "/dev/kvm" else "vhost" if rest == "/dev/vhost-net" else None
-            if key and user:
-                (kvm if key == "kvm" else vhost).append(user)
-            elif key:
-                new[key] = True
-    return {"files": files, "readable": readable, "kvm_users": kvm, "vhost_users": vhost, "new_user": new}
+def from_info(info, assumed_users=None):
+    """hostnet.qemu.host_info's answer -> host keys: users (passwd, plus the check-mode assumed users), groups,
+    links, files (existing paths), readable {user: [paths]}, kvm_users, vhost_users, new_user (what a new own user
+    could open: the stand-in's answer) and the bridge helper ACL's text and includes."""
+    access = info.get("access") or {}
+    stand_in = info.get("stand_in")
+    acl = info.get("acl") or {}
+    return {
+        "users": dict(info.get("passwd") or {}, **(assumed_users or {})),
+        "groups": info.get("group") or {},
+        "links": info.get("links"),
+        "files": dict((path, True) for path in info.get("exists") or []),
+        "readable": dict((user, list(a.get("readable") or [])) for user, a in access.items()),
+        "kvm_users": [user for user, a in access.items() if "/dev/kvm" in (a.get("devices") or [])],
+        "vhost_users": [user for user, a in access.items() if "/dev/vhost-net" in (a.get("devices") or [])],
+        "new_user": None if stand_in is None else {
+            "readable": list(stand_in.get("readable") or []),
+            "kvm": "/dev/kvm" in (stand_in.get("devices") or []),
+            "vhost": "/dev/vhost-net" in (stand_in.get("devices") or [])},
+        "bridge_conf_text": acl.get("text"),
+        "bridge_includes": acl.get("includes") or {},
+    }
 
 
 def normalise_all(guests, settings=None, host=None):
     """The whole list for one host; also refuses duplicate names and per-host clashes."""
     host = dict(host or {})
-    if "probe" in host:
-        host.update(read_probe(host.pop("probe")))
+    if "info" in host:
+        host.update(from_info(host.pop("info"), host.pop("assumed_users", None)))
     if host.get("bridge_checked") and "bridge_acl" not in host:
         host["bridge_acl"] = bridge_acl(host.get("bridge_conf_text"), host.get("bridge_includes"),
                                         host.get("bridge_conf", "bridge.conf"))

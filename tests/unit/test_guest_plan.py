@@ -260,18 +260,23 @@ def test_a_new_own_user_sees_what_the_stand_in_saw():
     assert plan(guest(), host=dict(OWN, readable={}, new_user=new), settings={})[0]["accel"] == "kvm"
 
 
-def test_the_preflight_probe_is_read_per_user_and_for_the_stand_in():
-    text = "E /img/k\nE /img/i\nU qemu\nD /dev/vhost-net\nR /img/k\nR /img/i\nU\nD /dev/kvm\nR /img/i\n"
-    got = _guest.read_probe(text)
-    assert got == {"files": {"/img/k": True, "/img/i": True}, "readable": {"qemu": ["/img/k", "/img/i"]},
+def test_host_info_is_read_per_user_and_for_the_stand_in():
+    info = {"passwd": OWN["users"], "group": OWN["groups"], "links": ["lo", "br0"], "exists": ["/img/k", "/img/i"],
+            "access": {"qemu": {"devices": ["/dev/vhost-net"], "readable": ["/img/k", "/img/i"]}},
+            "stand_in": {"devices": ["/dev/kvm"], "readable": ["/img/i"]},
+            "acl": {"path": "/etc/qemu/bridge.conf", "text": "allow br0\n", "includes": {}}}
+    got = _guest.from_info(info, {"ghost": {}})
+    assert got == {"users": dict(OWN["users"], ghost={}), "groups": OWN["groups"], "links": ["lo", "br0"],
+                   "files": {"/img/k": True, "/img/i": True}, "readable": {"qemu": ["/img/k", "/img/i"]},
                    "kvm_users": [], "vhost_users": ["qemu"],
-                   "new_user": {"readable": ["/img/i"], "kvm": True, "vhost": False}}
-    host = dict(OWN, probe=text)
-    del host["files"]
-    with pytest.raises(HostnetError) as info:
+                   "new_user": {"readable": ["/img/i"], "kvm": True, "vhost": False},
+                   "bridge_conf_text": "allow br0\n", "bridge_includes": {}}
+    host = dict(check_mode=False, info=info)
+    with pytest.raises(HostnetError) as info_err:
         _guest.normalise_all([guest()], {}, host)
-    assert "guest 'vm1': kernel: user 'hq-vm1' cannot read '/img/k'" in str(info.value)
-    assert _guest.normalise_all([guest(user="qemu")], {}, host)[0]["user"] == "qemu"
-    with pytest.raises(HostnetError) as info:
-        _guest.normalise_all([guest(user="qemu", kernel="/img/gone")], {}, host)
-    assert "'/img/gone' does not exist" in str(info.value)
+    assert "guest 'vm1': kernel: user 'hq-vm1' cannot read '/img/k'" in str(info_err.value)
+    assert _guest.normalise_all([guest(user="qemu")], {}, dict(host))[0]["user"] == "qemu"
+    with pytest.raises(HostnetError) as info_err:
+        _guest.normalise_all([guest(user="qemu", kernel="/img/gone")], {}, dict(host))
+    assert "'/img/gone' does not exist" in str(info_err.value)
+    assert _guest.from_info(dict(info, stand_in=None, acl=None))["new_user"] is None
