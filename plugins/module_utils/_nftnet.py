@@ -19,7 +19,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _uplink, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _uplinkhost, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -259,8 +259,8 @@ def validate(networks, links=None):
 def validate_on_host(networks):
     """validate() against this host's links (an uplink NIC must exist and be no other bridge's port), then what
     only the host shows about uplink NICs (dynamic addresses, a network manager configuring them)."""
-    typed = validate(networks, _uplink.host_links())
-    errors = _uplink.check_host(uplinks(typed))
+    typed = validate(networks, _uplinkhost.host_links())
+    errors = _uplinkhost.check_host(uplinks(typed))
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return typed

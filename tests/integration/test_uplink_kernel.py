@@ -18,7 +18,8 @@ import uuid
 import pytest
 
 from conftest import install_boot_cli, links, run_tasks, sh, snapshot
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _uplinkhost, _uplinkplan, _uplinkstate
+from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
 
 _PING = r"""
@@ -102,10 +103,10 @@ def lan(netns):
 
 
 def entry_of(netns, bridge="br0"):
-    with _uplink.Kernel(netns) as kernel:
-        live = _uplink.read(kernel)
+    with Kernel(netns) as kernel:
+        live = _uplinkhost.read(kernel)
     return {"bridge": bridge, "nic": "nic0", "mac": live["links"]["nic0"]["mac"],
-            "addresses": _uplink.movable_addresses(live, "nic0"), "routes": _uplink.movable_routes(live, "nic0")}
+            "addresses": _uplinkplan.movable_addresses(live, "nic0"), "routes": _uplinkplan.movable_routes(live, "nic0")}
 
 
 @pytest.fixture(scope="module")
@@ -141,18 +142,18 @@ def test_move_is_idempotent_and_rollback_restores_the_original(cli, lan, tmp_pat
     assert original["addrs"] == ["10.77.0.2/24", "10.77.0.3/24", "2001:db8:77::2/64"]
     entry = entry_of(host)
     state_dir = str(tmp_path / "uplinks.d")
-    _uplink.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=False))
+    _uplinkstate.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=False))
     rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
     assert "set 'nic0': master=br0" in result["lines"]
     assert_moved(host, original)
-    assert _uplink.converge(entry, _uplink.MOVED, netns=host) == []  # a second run changes nothing
+    assert _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host) == []  # a second run changes nothing
     # no confirm: the timer's job restores what was committed (the original) and forgets the entry
     rc, result = job(cli, host, "uplink-rollback", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
     assert "br0" not in links(host) and links(host)["nic0"].get("master") is None
     assert nic_state(host) == original
-    assert _uplink.load_all(state_dir) == {}
+    assert _uplinkstate.load_all(state_dir) == {}
     for ip in ("10.77.0.1", "203.0.113.1", "2001:db8:77::1"):
         assert ping(host, ip), ip
 
@@ -162,8 +163,8 @@ def test_absent_gives_everything_back_and_boot_redoes_the_move(cli, lan, tmp_pat
     original = nic_state(host)
     entry = entry_of(host)
     state_dir = str(tmp_path / "uplinks.d")
-    _uplink.converge(entry, _uplink.MOVED, netns=host)
-    _uplink.save(state_dir, dict(entry, committed="moved", pending=None, bridge_existed=False))
+    _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host)
+    _uplinkstate.save(state_dir, dict(entry, committed="moved", pending=None, bridge_existed=False))
     # a reboot: the NIC comes up bare, no bridge; the boot unit's job puts everything back on the bridge
     sh("ip", "-n", host, "link", "del", "br0")
     sh("ip", "-n", host, "addr", "flush", "dev", "nic0", "scope", "global")
@@ -171,7 +172,7 @@ def test_absent_gives_everything_back_and_boot_redoes_the_move(cli, lan, tmp_pat
     assert rc == 0 and result["ok"], result
     assert_moved(host, original)
     # teardown: pending original with the bridge deleted
-    _uplink.save(state_dir, dict(entry, committed="moved", pending="original", delete_bridge=True))
+    _uplinkstate.save(state_dir, dict(entry, committed="moved", pending="original", delete_bridge=True))
     rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
     assert "delete bridge 'br0'" in result["lines"]
@@ -184,16 +185,16 @@ def test_unconfirmed_move_is_rolled_back_at_boot_and_a_failed_move_at_once(cli, 
     original = nic_state(host)
     entry = entry_of(host)
     state_dir = str(tmp_path / "uplinks.d")
-    _uplink.converge(entry, _uplink.MOVED, netns=host)
-    _uplink.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=True))
+    _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host)
+    _uplinkstate.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=True))
     rc, result = job(cli, host, "uplink-boot", state_dir, tmp_path)
     assert rc == 0 and result["ok"]
     assert nic_state(host) == original and "br0" in links(host)  # the bridge existed before: kept, empty
-    assert links(host)["nic0"].get("master") is None and _uplink.load_all(state_dir) == {}
+    assert links(host)["nic0"].get("master") is None and _uplinkstate.load_all(state_dir) == {}
     # a move that cannot finish (a route whose gateway is unreachable) is rolled back at once, as far as it can be:
     # everything but that route is given back, and the error says so
     bad = dict(entry, routes=entry["routes"] + [dict(entry["routes"][0], dst="198.18.0.0/24", gateway="192.0.2.99")])
-    _uplink.save(state_dir, dict(bad, committed="original", pending="moved", bridge_existed=True))
+    _uplinkstate.save(state_dir, dict(bad, committed="original", pending="moved", bridge_existed=True))
     rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
     assert rc == 1 and not result["ok"]
     assert result["error"].startswith("interface 'br0': add route 198.18.0.0/24 via 192.0.2.99 failed"), result
@@ -234,7 +235,7 @@ def test_preflight_refuses_bad_input_and_changes_nothing(lan, tmp_path):
     sh("ip", "-n", host, "link", "set", "nic0", "nomaster")
     sh("ip", "-n", host, "addr", "add", "10.77.0.9/24", "dev", "nic0", "valid_lft", "300", "preferred_lft", "300")
     before = snapshot(host)
-    msgs = _uplink.check_host(_nftnet.uplinks([lan_net]), netns=host)
+    msgs = _uplinkhost.check_host(_nftnet.uplinks([lan_net]), netns=host)
     assert len(msgs) == 1 and msgs[0].startswith(
         "network 'lan': field 'uplink' 'nic0' has the dynamic address 10.77.0.9/24 (a DHCP lease, ")
     assert "give nic0 a static address, or run the DHCP client on bridge 'br0' yourself, then rerun" in msgs[0]
@@ -261,8 +262,8 @@ def test_module_check_mode_shows_the_move_and_changes_nothing(lan, tmp_path):
     assert not os.path.exists(args["state_dir"])
     # once moved and saved, the module sees nothing to do
     entry = entry_of(host)
-    _uplink.converge(entry, _uplink.MOVED, netns=host)
-    _uplink.save(args["state_dir"], dict(entry, committed="moved", pending=None, bridge_existed=False))
+    _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host)
+    _uplinkstate.save(args["state_dir"], dict(entry, committed="moved", pending=None, bridge_existed=False))
     rc, results = run_tasks(tmp_path, "hostnet.qemu.uplink", [("again", args)], in_netns=host)
     assert not results["again"]["changed"] and results["again"]["uplinks"]["br0"]["status"] == "moved"
 
@@ -303,7 +304,7 @@ def test_an_established_connection_survives_the_move(cli, lan, tmp_path):
             client.stdin.flush()
             assert client.stdout.readline().strip() == "before"
             state_dir = str(tmp_path / "uplinks.d")
-            _uplink.save(state_dir, dict(entry_of(host), committed="original", pending="moved", bridge_existed=False))
+            _uplinkstate.save(state_dir, dict(entry_of(host), committed="original", pending="moved", bridge_existed=False))
             rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
             assert rc == 0 and result["ok"] and links(host)["nic0"]["master"] == "br0"
             client.stdin.write("after\n")

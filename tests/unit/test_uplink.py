@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules, _uplink, _uplinkhost, _uplinkplan, _uplinkstate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 LAN = {"name": "lan", "kind": "uplink", "bridge": "br0", "uplink": "eth1"}
@@ -120,11 +120,11 @@ def live(nic_master=None, bridge=True, on_nic=(), on_br=(), routes_nic=(), route
 
 
 def kinds(ops):
-    return [_uplink.describe(op) for op in ops]
+    return [_uplinkplan.describe(op) for op in ops]
 
 
 def test_plan_move_from_the_original():
-    ops = _uplink.plan(ENTRY, _uplink.MOVED, live(bridge=False, on_nic=[A4, A4B, A6], routes_nic=[DEFAULT, ONLINK]))
+    ops = _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, live(bridge=False, on_nic=[A4, A4B, A6], routes_nic=[DEFAULT, ONLINK]))
     assert kinds(ops) == [
         "create bridge 'br0' with MAC 52:54:00:aa:bb:01",
         "set 'br0': up=True",
@@ -144,9 +144,9 @@ def test_plan_move_from_the_original():
 
 def test_plan_moved_is_empty_and_partial_is_finished():
     done = live(nic_master="br0", on_br=[A4, A4B, A6], routes_br=[DEFAULT, ONLINK])
-    assert _uplink.plan(ENTRY, _uplink.MOVED, done) == []
+    assert _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, done) == []
     partial = live(nic_master="br0", on_nic=[A6], on_br=[A4, A4B])
-    assert kinds(_uplink.plan(ENTRY, _uplink.MOVED, partial)) == [
+    assert kinds(_uplinkplan.plan(ENTRY, _uplinkplan.MOVED, partial)) == [
         "del address 2001:db8::10/64 on 'eth1'", "add address 2001:db8::10/64 on 'br0'",
         "add route 198.51.100.0/24 metric 10 on 'br0'", "add route default via 192.0.2.1 on 'br0'"]
 
@@ -154,39 +154,39 @@ def test_plan_moved_is_empty_and_partial_is_finished():
 def test_plan_move_sets_the_nic_mac_on_an_existing_bridge():
     state = live()
     state["links"]["br0"].update(mac="fe:00:00:00:00:01", up=False)
-    assert kinds(_uplink.plan(dict(ENTRY, addresses=[], routes=[]), _uplink.MOVED, state)) == [
+    assert kinds(_uplinkplan.plan(dict(ENTRY, addresses=[], routes=[]), _uplinkplan.MOVED, state)) == [
         "set 'br0': mac=52:54:00:aa:bb:01, up=True", "set 'eth1': master=br0"]
 
 
 def test_plan_restore_deletes_the_bridge_or_only_releases():
     moved = live(nic_master="br0", on_br=[A4, A4B, A6], routes_br=[DEFAULT, ONLINK])
-    ops = kinds(_uplink.plan(ENTRY, _uplink.ORIGINAL, moved, delete_bridge=True))
+    ops = kinds(_uplinkplan.plan(ENTRY, _uplinkplan.ORIGINAL, moved, delete_bridge=True))
     assert ops[:5] == ["del route default via 192.0.2.1 on 'br0'", "del route 198.51.100.0/24 metric 10 on 'br0'",
                        "del address 2001:db8::10/64 on 'br0'", "del address 192.0.2.11/24 on 'br0'",
                        "del address 192.0.2.10/24 on 'br0'"]
     assert ops[5] == "delete bridge 'br0'" and ops[-1] == "add route default via 192.0.2.1 on 'eth1'"
-    kept = kinds(_uplink.plan(ENTRY, _uplink.ORIGINAL, moved, delete_bridge=False))
+    kept = kinds(_uplinkplan.plan(ENTRY, _uplinkplan.ORIGINAL, moved, delete_bridge=False))
     assert "set 'eth1': master=None" in kept and "delete bridge 'br0'" not in kept
     original = live(bridge=False, on_nic=[A4, A4B, A6], routes_nic=[DEFAULT, ONLINK])
-    assert _uplink.plan(ENTRY, _uplink.ORIGINAL, original, delete_bridge=True) == []
+    assert _uplinkplan.plan(ENTRY, _uplinkplan.ORIGINAL, original, delete_bridge=True) == []
 
 
 def test_plan_refuses_a_nic_on_another_bridge_and_a_bridge_of_another_kind():
     with pytest.raises(HostnetError, match="the NIC is already a port of 'other0'; release it first"):
-        _uplink.plan(ENTRY, _uplink.MOVED, live(nic_master="other0"))
+        _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, live(nic_master="other0"))
     state = live()
     state["links"]["br0"]["kind"] = "veth"
     with pytest.raises(HostnetError, match="'br0' exists and is a veth, not a bridge"):
-        _uplink.plan(ENTRY, _uplink.MOVED, state)
+        _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, state)
     state = live()
     del state["links"]["eth1"]
     with pytest.raises(HostnetError, match="the NIC 'eth1' does not exist"):
-        _uplink.plan(ENTRY, _uplink.MOVED, state)
+        _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, state)
 
 
 def test_metric_zero_and_none_are_one_route():
-    assert _uplink.plan(dict(ENTRY, addresses=[]), _uplink.MOVED,
-                        live(nic_master="br0", routes_br=[dict(DEFAULT, metric=0), ONLINK])) == []
+    assert _uplinkplan.plan(dict(ENTRY, addresses=[]), _uplinkplan.MOVED,
+                            live(nic_master="br0", routes_br=[dict(DEFAULT, metric=0), ONLINK])) == []
 
 
 def test_movable_addresses_and_routes():
@@ -197,19 +197,19 @@ def test_movable_addresses_and_routes():
          "permanent": True, "valid_lft": None}]},
         "routes": {"eth1": [DEFAULT, dict(ONLINK, protocol=2), dict(DEFAULT, family=6, dst="::/0", protocol=9),
                             dict(DEFAULT, type=2)]}}
-    assert _uplink.movable_addresses(state, "eth1") == [A4]
-    assert _uplink.movable_routes(state, "eth1") == [DEFAULT]
+    assert _uplinkplan.movable_addresses(state, "eth1") == [A4]
+    assert _uplinkplan.movable_routes(state, "eth1") == [DEFAULT]
 
 
 def test_project_shows_the_move():
     before = {"nic": {"name": "eth1", "master": None, "up": True, "addresses": ["192.0.2.10/24"],
                       "routes": ["default via 192.0.2.1"]}, "bridge": None}
     entry = dict(ENTRY, addresses=[A4], routes=[DEFAULT])
-    after = _uplink.project(entry, _uplink.MOVED, before)
+    after = _uplinkplan.project(entry, _uplinkplan.MOVED, before)
     assert after["nic"] == {"name": "eth1", "master": "br0", "up": True, "addresses": [], "routes": []}
     assert after["bridge"]["addresses"] == ["192.0.2.10/24"] and after["bridge"]["routes"] == ["default via 192.0.2.1"]
     assert after["bridge"]["mac"] == MAC
-    back = _uplink.project(entry, _uplink.ORIGINAL, after, delete_bridge=True)
+    back = _uplinkplan.project(entry, _uplinkplan.ORIGINAL, after, delete_bridge=True)
     assert back == dict(before, nic=dict(before["nic"]))
 
 
@@ -229,12 +229,12 @@ def test_managers_none(tmp_path):
     root = _root(tmp_path, {"etc/network/interfaces": "auto lo\niface lo inet loopback\niface eth1 inet manual\n",
                             "run/systemd/netif/links/2": "ADMIN_STATE=unmanaged\nOPER_STATE=carrier\n",
                             "run/NetworkManager/devices/2": "[device]\nmanaged=false\n"})
-    assert _uplink._managers(UPLINK, "network 'lan'", 2, root) == []
+    assert _uplinkhost._managers(UPLINK, "network 'lan'", 2, root) == []
 
 
 def test_managers_networkmanager(tmp_path):
     root = _root(tmp_path, {"run/NetworkManager/devices/2": "[device]\nmanaged=true\nconnection-uuid=abc\n"})
-    msgs = _uplink._managers(UPLINK, "network 'lan'", 2, root)
+    msgs = _uplinkhost._managers(UPLINK, "network 'lan'", 2, root)
     assert len(msgs) == 1 and msgs[0].startswith(
         "network 'lan': field 'uplink' 'eth1' is managed by NetworkManager (/run/NetworkManager/devices/2:"
         " managed=true), which would fight the move; either let NetworkManager own the bridge")
@@ -244,7 +244,7 @@ def test_managers_networkmanager(tmp_path):
 def test_managers_networkd(tmp_path):
     root = _root(tmp_path, {"run/systemd/netif/links/2":
                             "ADMIN_STATE=configured\nNETWORK_FILE=/etc/systemd/network/10-eth1.network\n"})
-    msgs = _uplink._managers(UPLINK, "network 'lan'", 2, root)
+    msgs = _uplinkhost._managers(UPLINK, "network 'lan'", 2, root)
     assert len(msgs) == 1 and msgs[0].startswith(
         "network 'lan': field 'uplink' 'eth1' is configured by systemd-networkd"
         " (/etc/systemd/network/10-eth1.network, state configured), which would fight the move")
@@ -254,7 +254,7 @@ def test_managers_networkd(tmp_path):
 def test_managers_ifupdown(tmp_path):
     root = _root(tmp_path, {"etc/network/interfaces": "source /etc/network/interfaces.d/*\n",
                             "etc/network/interfaces.d/eth1": "auto eth1\niface eth1 inet static\n  address 192.0.2.10/24\n"})
-    msgs = _uplink._managers(UPLINK, "network 'lan'", 2, root)
+    msgs = _uplinkhost._managers(UPLINK, "network 'lan'", 2, root)
     assert msgs == [
         "network 'lan': field 'uplink' 'eth1' is configured by ifupdown (/etc/network/interfaces.d/eth1: 'iface eth1"
         " inet static'), which would configure it again at boot and fight the bridge; change that stanza to 'iface"
@@ -265,8 +265,8 @@ def test_managers_ifupdown(tmp_path):
 # -- saved entries ------------------------------------------------------------------------------------------
 def test_entries_round_trip_and_wanted(tmp_path):
     state_dir = str(tmp_path / "uplinks.d")
-    _uplink.save(state_dir, dict(ENTRY, committed="moved", pending=None))
-    saved = _uplink.load_all(state_dir)
+    _uplinkstate.save(state_dir, dict(ENTRY, committed="moved", pending=None))
+    saved = _uplinkstate.load_all(state_dir)
     assert saved["br0"]["addresses"] == [A4, A4B, A6]
     assert oct((tmp_path / "uplinks.d" / "br0.json").stat().st_mode & 0o777) == "0o600"
     assert json.loads((tmp_path / "uplinks.d" / "br0.json").read_text())["committed"] == "moved"
@@ -274,5 +274,5 @@ def test_entries_round_trip_and_wanted(tmp_path):
         "br0": {"name": "br0", "bridge": "br0", "nic": "eth1", "state": "absent"}}
     with pytest.raises(HostnetError, match="it holds NIC 'eth1'"):
         _uplink._wanted([{"bridge": "br0", "nic": "eth2", "state": "present"}], saved, purge=False)
-    _uplink.remove(state_dir, "br0")
-    assert _uplink.load_all(state_dir) == {}
+    _uplinkstate.remove(state_dir, "br0")
+    assert _uplinkstate.load_all(state_dir) == {}

@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Uplink networks, the host side: one read of the kernel, applying planned operations, and the preflight
+checks that only the host shows (dynamic addresses, multipath routes, a network manager owning the NIC).
+
+Everything goes through _netlink.Kernel; no Ansible imports (the boot CLI uses this file)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
+from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import WHAT, describe, label, plan
+
+
+def read(kernel):
+    """One read of links, addresses and routes: {links, addresses: {name: [..]}, routes: {name: [..]},
+    multipath: {name: [routes with a nexthop through it]}}."""
+    links = kernel.dump()
+    names = dict((link["index"], name) for name, link in links.items())
+    addresses, routes, multipath = {}, {}, {}
+    for entry in kernel.address_details():
+        if entry["index"] in names:
+            addresses.setdefault(names[entry["index"]], []).append(entry)
+    for route in kernel.routes():
+        if route["oif"] in names:
+            routes.setdefault(names[route["oif"]], []).append(route)
+        for hop in route["multipath_oifs"]:
+            if hop in names:
+                multipath.setdefault(names[hop], []).append(route)
+    return {"links": links, "addresses": addresses, "routes": routes, "multipath": multipath}
+
+
+def host_links(netns=None):
+    """{interface name: its master's name or None} (what _nftnet.check() needs to know about the host)."""
+    with Kernel(netns) as kernel:
+        return dict((name, link.get("master")) for name, link in kernel.dump().items())
+
+
+def apply_ops(kernel, ops, best_effort=False):
+    """Run the operations in order; with best_effort go on past a failing one and raise all failures at the end
+    (a rollback gives back every address and route it can rather than stopping at the first refusal)."""
+    failures = []
+    for op in ops:
+        try:
+            _apply_op(kernel, op)
+        except HostnetError as exc:
+            if not best_effort:
+                raise
+            failures.append(str(exc))
+    if failures:
+        raise HostnetError("; ".join(failures))
+
+
+def _apply_op(kernel, op):
+    if op[0] == "create":
+        kernel.create_links([{"kind": "bridge", "name": op[1], "mac": op[2]}])
+    elif op[0] == "delete":
+        kernel.delete([("bridge", op[1])])
+    elif op[0] == "link":
+        kernel.set_links([(op[2], op[1], op[3])])
+    elif op[0] == "addr":
+        kernel.address_changes([(op[1], op[2], op[3])])
+    else:
+        kernel.route_changes([(op[1], op[2], op[3])])
+
+
+def converge(entry, direction, delete_bridge=False, netns=None, best_effort=False):
+    """Take one entry to `direction` now, in this process; return the lines of what was done."""
+    with Kernel(netns) as kernel:
+        ops = plan(entry, direction, read(kernel), delete_bridge)
+        apply_ops(kernel, ops, best_effort)
+        if ops:
+            left = plan(entry, direction, read(kernel), delete_bridge)
+            if left:
+                raise HostnetError("%s: the kernel did not take every change; still to do: %s"
+                                   % (label(entry), "; ".join(describe(op) for op in left)))
+    return [describe(op) for op in ops]
+
+
+# -- preflight: what would fight the move --------------------------------------------------------
+def check_host(uplinks, netns=None, root="/"):
+    """Problems of present uplink networks that only the host shows: dynamic addresses, multipath routes, a
+    network manager configuring the NIC. `uplinks`: [{name, bridge, nic, state}]; a NIC that is missing or
+    enslaved elsewhere is _nftnet.check()'s to report; one already moved is not checked again."""
+    wanted = [u for u in uplinks if u["state"] == "present"]
+    if not wanted:
+        return []
+    with Kernel(netns) as kernel:
+        live = read(kernel)
+    errors = []
+    for u in wanted:
+        label = "network '%s'" % u["name"]
+        nic, link = u["nic"], live["links"].get(u["nic"])
+        if link is None or link.get("master"):
+            continue
+        if link["kind"] in ("bridge", "loopback"):
+            errors.append("%s: field 'uplink' '%s' is a %s, which cannot be a port of bridge '%s'; give the NIC"
+                          " (e.g. eth1)" % (label, nic, link["kind"], u["bridge"]))
+            continue
+        for entry in live["addresses"].get(nic, []):
+            if entry["family"] == 4 and not entry["permanent"]:
+                errors.append("%s: field 'uplink' '%s' has the dynamic address %s (a DHCP lease, %s s left): the bridge"
+                              " would get a static copy that no DHCP client renews; give %s a static address, or run"
+                              " the DHCP client on bridge '%s' yourself, then rerun"
+                              % (label, nic, entry["address"], entry["valid_lft"], nic, u["bridge"]))
+        for route in live["multipath"].get(nic, []):
+            errors.append("%s: field 'uplink' '%s' carries the multipath route %s; multipath routes are not moved:"
+                          " replace it by single-path routes through %s, then rerun" % (label, nic, route["dst"], nic))
+        errors.extend(_managers(u, label, link["index"], root))
+    return errors
+
+
+def _keyvalues(path):
+    out = {}
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
+                    key, value = line.split("=", 1)
+                    out[key.strip()] = value.strip()
+    except (IOError, OSError):
+        return None
+    return out
+
+
+_IFACE = re.compile(r"^\s*iface\s+(\S+)\s+(\S+)\s+(\S+)")
+
+
+def _managers(u, label, index, root):
+    """NetworkManager, systemd-networkd or ifupdown configuring the NIC: one message each, naming the fix."""
+    nic, br = u["nic"], u["bridge"]
+    errors = []
+    nm_path = os.path.join(root, "run/NetworkManager/devices", str(index))
+    nm = _keyvalues(nm_path)
+    if nm and nm.get("managed", "").lower() in ("true", "1", "yes"):
+        errors.append(
+            "%s: field 'uplink' '%s' is managed by NetworkManager (%s: managed=true), which would fight the move;"
+            " either let NetworkManager own the bridge (nmcli connection add type bridge ifname %s; nmcli connection"
+            " add type bridge-slave ifname %s master %s) and drop this network, or mark %s unmanaged ([keyfile]"
+            " unmanaged-devices=interface-name:%s in /etc/NetworkManager/conf.d/, then nmcli general reload conf;"
+            " NetworkManager may flush its addresses, so do it from a console and give %s a static address), then"
+            " rerun" % (label, nic, "/" + os.path.relpath(nm_path, root), br, nic, br, nic, nic, nic))
+    nd_path = os.path.join(root, "run/systemd/netif/links", str(index))
+    nd = _keyvalues(nd_path)
+    if nd and (nd.get("NETWORK_FILE") or nd.get("ADMIN_STATE", "unmanaged") not in ("unmanaged", "linger", "")):
+        errors.append(
+            "%s: field 'uplink' '%s' is configured by systemd-networkd (%s, state %s), which would fight the move;"
+            " either let networkd own the bridge (a .netdev with Kind=bridge named %s, and Bridge=%s in %s's"
+            " .network) and drop this network, or stop networkd from configuring %s (remove its .network file or"
+            " set Unmanaged=yes in its [Link] section, then networkctl reload), then rerun"
+            % (label, nic, nd.get("NETWORK_FILE") or "/" + os.path.relpath(nd_path, root),
+               nd.get("ADMIN_STATE", "?"), br, br, nic, nic))
+    files = [os.path.join(root, "etc/network/interfaces")]
+    ddir = os.path.join(root, "etc/network/interfaces.d")
+    if os.path.isdir(ddir):
+        files += [os.path.join(ddir, f) for f in sorted(os.listdir(ddir))]
+    for path in files:
+        text = _files.read_text(path, WHAT) if os.path.isfile(path) else None
+        for line in (text or "").splitlines():
+            match = _IFACE.match(line)
+            if match and match.group(1) == nic and match.group(3) != "manual":
+                errors.append(
+                    "%s: field 'uplink' '%s' is configured by ifupdown (%s: 'iface %s %s %s'), which would configure it"
+                    " again at boot and fight the bridge; change that stanza to 'iface %s %s manual' (drop its address,"
+                    " gateway and dhcp lines), or let ifupdown own the bridge (iface %s ... bridge_ports %s) and drop"
+                    " this network, then rerun"
+                    % (label, nic, "/" + os.path.relpath(path, root), nic, match.group(2), match.group(3), nic,
+                       match.group(2), br, nic))
+    return errors

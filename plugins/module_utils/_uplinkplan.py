@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Uplink networks, the pure part: what moves with a NIC, the operations that take one entry to a direction
+(MOVED onto its bridge, or ORIGINAL), their text, and the diff view before and after.
+
+No kernel access here: `live` is _uplinkhost.read()'s one read of links, addresses and routes."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+WHAT = "uplink"
+MOVED, ORIGINAL = "moved", "original"
+RTPROT_KERNEL, RTPROT_RA = 2, 9
+RTN_UNICAST = 1
+RT_SCOPE_LINK = 253
+RT_TABLE_MAIN = 254
+_FIELDS_ADDR = ("family", "address", "broadcast", "scope", "flags")
+_FIELDS_ROUTE = ("family", "dst", "gateway", "table", "protocol", "scope", "type", "metric", "prefsrc", "onlink")
+
+
+def movable_addresses(live, dev):
+    """The addresses that move with the NIC: all IPv4 ones, IPv6 ones that are permanent and not link-local.
+
+    Kernel-made (SLAAC) IPv6 addresses are left: the bridge makes the same ones itself (it carries the NIC's MAC).
+    """
+    out = []
+    for entry in live["addresses"].get(dev, []):
+        if entry["family"] == 6 and (entry["scope"] == RT_SCOPE_LINK or not entry["permanent"]):
+            continue
+        out.append(dict((k, entry.get(k)) for k in _FIELDS_ADDR))
+    return out
+
+
+def movable_routes(live, dev):
+    """The routes through the NIC that move: unicast routes not made by the kernel (prefix routes of
+    addresses) or by router advertisements, in any table but 'local'."""
+    out = []
+    for route in live["routes"].get(dev, []):
+        if route["type"] != RTN_UNICAST or route["protocol"] in (RTPROT_KERNEL, RTPROT_RA):
+            continue
+        if route["family"] == 6 and route["dst"].startswith("fe80:"):
+            continue
+        out.append(dict((k, route.get(k)) for k in _FIELDS_ROUTE))
+    return out
+
+
+def _route_key(route):
+    metric = route.get("metric") or 0
+    return (route["family"], route["dst"], route["table"], metric, route.get("gateway"))
+
+
+def route_text(route):
+    dst = "default" if route["dst"].split("/")[1] == "0" else route["dst"]
+    text = dst + (" via %s" % route["gateway"] if route.get("gateway") else "")
+    if route.get("metric"):
+        text += " metric %d" % route["metric"]
+    if route["table"] != RT_TABLE_MAIN:
+        text += " table %d" % route["table"]
+    return text
+
+
+def _route_order(routes):
+    """Routes without a gateway (they make gateways reachable) first."""
+    return sorted(routes, key=lambda r: (r.get("gateway") is not None, r["family"]))
+
+
+# -- planning (pure: entry + one read -> ordered operations) --------------------------------------
+def label(entry):
+    return "uplink '%s' (bridge '%s')" % (entry["nic"], entry["bridge"])
+
+
+def plan(entry, direction, live, delete_bridge=False):
+    """Operations that take the live state to `direction` (MOVED or ORIGINAL) for one entry.
+
+    An operation is a tuple: ('create', bridge, mac) | ('link', name, kind, fields) | ('delete', bridge)
+    | ('addr', 'add'|'del', name, address entry) | ('route', 'add'|'del', name, route).
+    """
+    if direction == MOVED:
+        return _plan_move(entry, live)
+    return _plan_restore(entry, live, delete_bridge)
+
+
+def _nic(entry, live, doing):
+    link = live["links"].get(entry["nic"])
+    if link is None:
+        raise HostnetError("%s: cannot %s: the NIC '%s' does not exist; give an existing interface"
+                           % (label(entry), doing, entry["nic"]))
+    return link
+
+
+def _bridge(entry, live):
+    link = live["links"].get(entry["bridge"])
+    if link is not None and link["kind"] != "bridge":
+        raise HostnetError("%s: '%s' exists and is a %s, not a bridge; remove it or choose another bridge name"
+                           % (label(entry), entry["bridge"], link["kind"]))
+    return link
+
+
+def _plan_move(entry, live):
+    br, nic = entry["bridge"], entry["nic"]
+    nic_link = _nic(entry, live, "move it onto the bridge")
+    master = nic_link.get("master")
+    if master and master != br:
+        raise HostnetError("%s: the NIC is already a port of '%s'; release it first (ip link set %s nomaster)"
+                           % (label(entry), master, nic))
+    cur = _bridge(entry, live)
+    mac = nic_link.get("mac") or entry.get("mac")  # the NIC's own, now (a replaced NIC brings a new one)
+    ops = []
+    if cur is None:
+        ops.append(("create", br, mac))
+        ops.append(("link", br, "bridge", {"up": True}))
+    else:
+        fields = {}
+        if mac and cur.get("mac") != mac:
+            fields["mac"] = mac
+        if not cur.get("up"):
+            fields["up"] = True
+        if fields:
+            ops.append(("link", br, "bridge", fields))
+    on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
+    ops += [("route", "del", nic, r) for r in entry["routes"] if _route_key(r) in on_nic]
+    have = set(a["address"] for a in live["addresses"].get(nic, []))
+    ops += [("addr", "del", nic, a) for a in reversed(entry["addresses"]) if a["address"] in have]
+    fields = {}
+    if master != br:
+        fields["master"] = br
+    if not nic_link.get("up"):
+        fields["up"] = True
+    if fields:
+        ops.append(("link", nic, "interface", fields))
+    have = set(a["address"] for a in live["addresses"].get(br, [])) if cur else set()
+    ops += [("addr", "add", br, a) for a in entry["addresses"] if a["address"] not in have]
+    on_br = set(_route_key(r) for r in live["routes"].get(br, [])) if cur else set()
+    ops += [("route", "add", br, r) for r in _route_order(entry["routes"]) if _route_key(r) not in on_br]
+    return ops
+
+
+def _plan_restore(entry, live, delete_bridge):
+    br, nic = entry["bridge"], entry["nic"]
+    nic_link = _nic(entry, live, "give it its addresses back")
+    cur = _bridge(entry, live)
+    ops = []
+    if cur is not None:
+        on_br = set(_route_key(r) for r in live["routes"].get(br, []))
+        ops += [("route", "del", br, r) for r in entry["routes"] if _route_key(r) in on_br]
+        have = set(a["address"] for a in live["addresses"].get(br, []))
+        ops += [("addr", "del", br, a) for a in reversed(entry["addresses"]) if a["address"] in have]
+    fields = {}
+    if cur is not None and delete_bridge:
+        ops.append(("delete", br))
+    elif nic_link.get("master") == br:
+        fields["master"] = None
+    if not nic_link.get("up"):
+        fields["up"] = True
+    if fields:
+        ops.append(("link", nic, "interface", fields))
+    have = set(a["address"] for a in live["addresses"].get(nic, []))
+    ops += [("addr", "add", nic, a) for a in entry["addresses"] if a["address"] not in have]
+    on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
+    ops += [("route", "add", nic, r) for r in _route_order(entry["routes"]) if _route_key(r) not in on_nic]
+    return ops
+
+
+def describe(op):
+    if op[0] == "create":
+        return "create bridge '%s' with MAC %s" % (op[1], op[2])
+    if op[0] == "delete":
+        return "delete bridge '%s'" % op[1]
+    if op[0] == "link":
+        return "set '%s': %s" % (op[1], ", ".join("%s=%s" % (k, v) for k, v in sorted(op[3].items())))
+    if op[0] == "addr":
+        return "%s address %s on '%s'" % (op[1], op[3]["address"], op[2])
+    return "%s route %s on '%s'" % (op[1], route_text(op[3]), op[2])
+
+
+def view(entry, live):
+    """What a diff shows of one entry: the NIC's master, addresses and routes, and the bridge's."""
+    out = {}
+    for role, name in (("nic", entry["nic"]), ("bridge", entry["bridge"])):
+        link = live["links"].get(name)
+        if link is None:
+            out[role] = None
+            continue
+        out[role] = {"name": name, "master": link.get("master"), "up": link.get("up"),
+                     "addresses": sorted(a["address"] for a in movable_addresses(live, name)),
+                     "routes": sorted(route_text(r) for r in movable_routes(live, name))}
+        if role == "bridge":
+            out[role]["mac"] = link.get("mac")
+    return out
+
+
+def project(entry, direction, before, delete_bridge=False):
+    """The view after `direction` (for check mode and diff), from the view before."""
+    after = json.loads(json.dumps(before))
+    addrs = set(a["address"] for a in entry["addresses"])
+    routes = set(route_text(r) for r in entry["routes"])
+    src, dst = ("nic", "bridge") if direction == MOVED else ("bridge", "nic")
+    if after["bridge"] is None and direction == MOVED:
+        after["bridge"] = {"name": entry["bridge"], "master": None, "up": True, "addresses": [], "routes": [],
+                           "mac": entry.get("mac")}
+    if after[src] is not None:
+        after[src]["addresses"] = sorted(set(after[src]["addresses"]) - addrs)
+        after[src]["routes"] = sorted(set(after[src]["routes"]) - routes)
+    if after[dst] is not None:
+        after[dst]["addresses"] = sorted(set(after[dst]["addresses"]) | addrs)
+        after[dst]["routes"] = sorted(set(after[dst]["routes"]) | routes)
+        after[dst]["up"] = True
+    if direction == MOVED:
+        after["nic"]["master"] = entry["bridge"]
+        after["bridge"].update({"up": True, "mac": entry.get("mac") or after["bridge"].get("mac")})
+    else:
+        if after["nic"] is not None and after["nic"]["master"] == entry["bridge"]:
+            after["nic"]["master"] = None
+        if delete_bridge:
+            after["bridge"] = None
+    return after
