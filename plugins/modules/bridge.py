@@ -21,7 +21,7 @@ author:
 extends_documentation_fragment:
   - hostnet.qemu.device
   - hostnet.qemu.netns
-  - hostnet.qemu.netlink
+  - hostnet.qemu.attributes.netlink
 options:
   stp:
     description: Enable or disable the spanning tree protocol. Omit to leave it as it is (new bridges start without STP).

@@ -22,6 +22,8 @@ description:
     therefore rewritten.
   - Because C(chown(2)) clears file capabilities and the setuid bit, the module changes owner and group first, then
     the mode, then the capability, and reads the result back.
+extends_documentation_fragment:
+  - hostnet.qemu.attributes
 options:
   path:
     description:
@@ -112,13 +114,6 @@ options:
         it fail with "failed to parse default acl file"; the module warns about such a mode.
       - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
     type: raw
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 notes:
   - The ACL file is written atomically (temporary file in the same directory, then rename) with its owner and mode
     already set.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: guests
 short_description: Converge all QEMU guests of a host in one call (units, devices, disks, systemd state)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The engine of the M(hostnet.qemu.guest) role. The role validates and renders the guests (unit text with its
     configuration hash); this module reads the host once and converges every guest in one plan.
@@ -26,6 +26,8 @@ description:
   - The whole run holds the collection's host-wide lock.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
+extends_documentation_fragment:
+  - hostnet.qemu.attributes
 options:
   guests:
     description: The guests, as rendered by the role.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: host_info
 short_description: Read in one call what a QEMU host's preflight needs (users, groups, links, files, access)
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Reads only, in one module call, what the roles' preflights check the variables against.
   - The user and group databases (through NSS), shaped like the facts of M(ansible.builtin.getent).
@@ -23,6 +23,8 @@ description:
   - Needs no Python library beyond the standard one, so it runs before the host role installs pyroute2.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
+extends_documentation_fragment:
+  - hostnet.qemu.attributes.info
 options:
   paths:
     description: Paths to look for (as root) and, for each probed user, to test for reading.
@@ -51,13 +53,6 @@ options:
     type: path
 notes:
   - Runs as root (the probes drop privileges in a child process).
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; a check-mode run reads the same.
-  diff_mode:
-    support: none
-    description: Nothing changes.
 """
 
 EXAMPLES = r"""

@@ -23,7 +23,7 @@ author:
 extends_documentation_fragment:
   - hostnet.qemu.device
   - hostnet.qemu.netns
-  - hostnet.qemu.netlink
+  - hostnet.qemu.attributes.netlink
 options:
   link:
     description:

@@ -19,6 +19,7 @@ description:
 author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
+  - hostnet.qemu.attributes.info
   - hostnet.qemu.netns
 options:
   names:
@@ -33,13 +34,6 @@ options:
 requirements:
   - pyroute2 (Python library, on the target)
   - netaddr (Python library, on the target)
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing changes.
 """
 
 EXAMPLES = r"""

@@ -22,7 +22,7 @@ author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
   - hostnet.qemu.netns
-  - hostnet.qemu.netlink
+  - hostnet.qemu.attributes.netlink
 options:
   devices:
     description: The devices. Each name may appear once.

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: networks
 short_description: Converge all guest networks of a host in one call (bridges, nftables, boot unit, DHCP/DNS)
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - The engine of the M(hostnet.qemu.network) role (role-internal; its options follow the role's variables). It
     validates O(networks) as M(hostnet.qemu.nft_networks) does, reads the host once and converges everything
@@ -34,6 +34,8 @@ description:
   - The whole run holds the collection's host-wide lock.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
+extends_documentation_fragment:
+  - hostnet.qemu.attributes
 options:
   networks:
     description: The role's C(hostnet_network_networks) (see the role's argument spec).

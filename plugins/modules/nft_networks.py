@@ -27,6 +27,8 @@ description:
   - O(state=absent) deletes the table and both files.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
+extends_documentation_fragment:
+  - hostnet.qemu.attributes
 options:
   networks:
     description: The role's C(hostnet_network_networks) (see the role's argument spec).

@@ -63,14 +63,8 @@ options:
     type: path
     default: /etc/sysctl.d/60-hostnet-qemu-ping-group-range.conf
 extends_documentation_fragment:
+  - hostnet.qemu.attributes
   - hostnet.qemu.netns
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 notes:
   - Files under C(/etc/sysctl.d) are read in lexical order of their names across C(/etc/sysctl.d), C(/run/sysctl.d)
     and C(/usr/lib/sysctl.d); a later file setting the same key still overrides this one.

@@ -22,7 +22,7 @@ author:
 extends_documentation_fragment:
   - hostnet.qemu.device
   - hostnet.qemu.netns
-  - hostnet.qemu.netlink
+  - hostnet.qemu.attributes.netlink
 options:
   mode:
     description:

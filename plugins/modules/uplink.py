@@ -33,6 +33,8 @@ description:
     (DHCP) IPv4 address or configured by NetworkManager, systemd-networkd or ifupdown.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
+extends_documentation_fragment:
+  - hostnet.qemu.attributes
 options:
   uplinks:
     description: The uplinks to converge (the role passes the C(uplinks) that M(hostnet.qemu.nft_networks) returns).
