@@ -53,9 +53,9 @@ def lab_host(name):
         sh("podman", "cp", os.path.join(ROOT, ".cache", "guest", image), "%s:%s/%s" % (name, IMAGES, image))
 
 
-def variables(count, state):
-    guests = [{"name": "bg%d" % i, "state": state, "kernel": IMAGES + "/vmlinuz", "initrd": IMAGES + "/initrd.gz",
-               "append": "console=ttyS0 quiet hn.name=bg%d" % i, "nics": [{"kind": "tap", "bridge": "benchnet0"}]}
+def variables(count, state, prefix="bg"):
+    guests = [{"name": "%s%d" % (prefix, i), "state": state, "kernel": IMAGES + "/vmlinuz", "initrd": IMAGES + "/initrd.gz",
+               "append": "console=ttyS0 quiet hn.name=%s%d" % (prefix, i), "nics": [{"kind": "tap", "bridge": "benchnet0"}]}
               for i in range(1, count + 1)]
     return {"hostnet_host_users": ["qemu"], "hostnet_host_install_packages": False,
             "hostnet_network_networks": [{"name": "benchnet", "kind": "isolated", "bridge": "benchnet0",
@@ -78,15 +78,21 @@ def checkout(rev):
 
 
 def playbook(root, collections, hosts, extra, check=False):
-    """One site.yml run: (seconds, {host: counts}, recap text)."""
+    """One site.yml run: (seconds, {host: counts}).
+
+    Each host gets its own guests (host variables; names prefixed by the host's index), because the guest role
+    refuses the same guest name, and so the same derived MAC, on two hosts of one play."""
     work = tempfile.mkdtemp(prefix="roles-bench-", dir=CACHE)
+    common = dict((k, v) for k, v in extra.items() if k != "hostnet_guest_guests")
+    count, state = len(extra["hostnet_guest_guests"]), extra["hostnet_guest_guests"][0]["state"]
     inventory = {"all": {"children": {"qemu_hosts": {"hosts": dict(
-        (h, {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"})
-        for h in hosts)}}}}
+        (h, {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
+             "hostnet_guest_guests": variables(count, state, "bg" if i == 0 else "h%dg" % (i + 1))["hostnet_guest_guests"]})
+        for i, h in enumerate(hosts))}}}}
     with open(os.path.join(work, "hosts.yml"), "w") as handle:
         yaml.safe_dump(inventory, handle)
     with open(os.path.join(work, "vars.yml"), "w") as handle:
-        yaml.safe_dump(extra, handle)
+        yaml.safe_dump(common, handle)
     counts = os.path.join(work, "counts.json")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections") if collections is None else collections,
                ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="hostnet_count", HOSTNET_BENCH_COUNT=counts,
