@@ -1,6 +1,5 @@
-"""NOT YET RUN (see issue 15's note): a first run on a quiet machine is the next step.
+"""Benchmark: site.yml on podman lab hosts with N guests, this checkout against a baseline commit, in one run.
 
-Benchmark: site.yml on podman lab hosts with N guests, this checkout against a baseline commit, in one run.
 
 For each case a fresh lab host (tests/lab's image, real systemd) is started and `site.yml` runs three times
 through the lab's standard connection (containers.podman.podman): the first converge, a no-op re-run (it must
