@@ -1,6 +1,5 @@
 """Benchmark: site.yml on podman lab hosts with N guests, this checkout against a baseline commit, in one run.
 
-
 For each case a fresh lab host (tests/lab's image, real systemd) is started and `site.yml` runs three times
 through the lab's standard connection (containers.podman.podman): the first converge, a no-op re-run (it must
 report changed=0) and a check-mode run. Guests are stopped (QEMU's CPU would distort the figures) except in
