@@ -32,7 +32,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_loc
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import apply_ops, converge, host_links, read
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
-    MOVED, ORIGINAL, WHAT, describe, label, movable_addresses, movable_routes, plan, project, view)
+    MOVED, ORIGINAL, WHAT, describe, movable_addresses, movable_routes, plan, project, uplink_label, view)
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkstate import load_all, remove, save
 
 APPLY_UNIT = "hostnet-qemu-uplink-apply"
@@ -300,7 +300,7 @@ def confirm(uplinks, state_dir, purge=False, netns=None):
                 left = plan(entry, entry["pending"], live, entry.get("delete_bridge", False))
                 if left:
                     problems.append("%s: not in place after the move; still to do: %s"
-                                    % (label(entry), "; ".join(describe(op) for op in left)))
+                                    % (uplink_label(entry), "; ".join(describe(op) for op in left)))
                 else:
                     commits.append(entry)
             elif direction == MOVED and (entry is None or plan(entry, MOVED, live)):

@@ -16,7 +16,7 @@ import re
 from ansible_collections.hostnet.qemu.plugins.module_utils import _files
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
-from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import WHAT, describe, label, plan
+from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import WHAT, describe, plan, uplink_label
 
 
 def read(kernel):
@@ -80,7 +80,7 @@ def converge(entry, direction, delete_bridge=False, netns=None, best_effort=Fals
             left = plan(entry, direction, read(kernel), delete_bridge)
             if left:
                 raise HostnetError("%s: the kernel did not take every change; still to do: %s"
-                                   % (label(entry), "; ".join(describe(op) for op in left)))
+                                   % (uplink_label(entry), "; ".join(describe(op) for op in left)))
     return [describe(op) for op in ops]
 
 

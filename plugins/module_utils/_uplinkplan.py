@@ -71,7 +71,7 @@ def _route_order(routes):
 
 
 # -- planning (pure: entry + one read -> ordered operations) --------------------------------------
-def label(entry):
+def uplink_label(entry):
     return "uplink '%s' (bridge '%s')" % (entry["nic"], entry["bridge"])
 
 
@@ -90,7 +90,7 @@ def _nic(entry, live, doing):
     link = live["links"].get(entry["nic"])
     if link is None:
         raise HostnetError("%s: cannot %s: the NIC '%s' does not exist; give an existing interface"
-                           % (label(entry), doing, entry["nic"]))
+                           % (uplink_label(entry), doing, entry["nic"]))
     return link
 
 
@@ -98,7 +98,7 @@ def _bridge(entry, live):
     link = live["links"].get(entry["bridge"])
     if link is not None and link["kind"] != "bridge":
         raise HostnetError("%s: '%s' exists and is a %s, not a bridge; remove it or choose another bridge name"
-                           % (label(entry), entry["bridge"], link["kind"]))
+                           % (uplink_label(entry), entry["bridge"], link["kind"]))
     return link
 
 
@@ -108,7 +108,7 @@ def _plan_move(entry, live):
     master = nic_link.get("master")
     if master and master != br:
         raise HostnetError("%s: the NIC is already a port of '%s'; release it first (ip link set %s nomaster)"
-                           % (label(entry), master, nic))
+                           % (uplink_label(entry), master, nic))
     cur = _bridge(entry, live)
     mac = nic_link.get("mac") or entry.get("mac")  # the NIC's own, now (a replaced NIC brings a new one)
     ops = []
