@@ -51,15 +51,18 @@ def lab_host(name):
         sh("podman", "cp", os.path.join(ROOT, ".cache", "guest", image), "%s:%s/%s" % (name, IMAGES, image))
 
 
-def variables(count, state, prefix="bg"):
-    guests = [{"name": "%s%d" % (prefix, i), "state": state, "kernel": IMAGES + "/vmlinuz", "initrd": IMAGES + "/initrd.gz",
-               "append": "console=ttyS0 quiet hn.name=%s%d" % (prefix, i), "nics": [{"kind": "tap", "bridge": "benchnet0"}]}
-              for i in range(1, count + 1)]
-    return {"hostnet_host_users": ["qemu"], "hostnet_host_install_packages": False,
-            "hostnet_network_networks": [{"name": "benchnet", "kind": "isolated", "bridge": "benchnet0",
-                                          "address": "10.89.0.1/24"}],
-            "hostnet_guest_accel": "tcg", "hostnet_guest_memory": 64, "hostnet_guest_install_packages": False,
-            "hostnet_guest_stop_timeout": 10, "hostnet_guest_user": "qemu", "hostnet_guest_guests": guests}
+def guests(count, state, prefix):
+    """`count` test guests named PREFIX1..PREFIXcount, each with one tap on the bench network."""
+    return [{"name": "%s%d" % (prefix, i), "state": state, "kernel": IMAGES + "/vmlinuz", "initrd": IMAGES + "/initrd.gz",
+             "append": "console=ttyS0 quiet hn.name=%s%d" % (prefix, i), "nics": [{"kind": "tap", "bridge": "benchnet0"}]}
+            for i in range(1, count + 1)]
+
+
+ROLE_VARS = {"hostnet_host_users": ["qemu"], "hostnet_host_install_packages": False,
+             "hostnet_network_networks": [{"name": "benchnet", "kind": "isolated", "bridge": "benchnet0",
+                                           "address": "10.89.0.1/24"}],
+             "hostnet_guest_accel": "tcg", "hostnet_guest_memory": 64, "hostnet_guest_install_packages": False,
+             "hostnet_guest_stop_timeout": 10, "hostnet_guest_user": "qemu"}
 
 
 def checkout(rev):
@@ -75,22 +78,20 @@ def checkout(rev):
     return tree, collections
 
 
-def playbook(root, collections, hosts, extra, check=False):
+def playbook(root, collections, hosts, count, state, check=False):
     """One site.yml run: (seconds, {host: counts}).
 
     Each host gets its own guests (host variables; names prefixed by the host's index), because the guest role
     refuses the same guest name, and so the same derived MAC, on two hosts of one play."""
     work = tempfile.mkdtemp(prefix="roles-bench-", dir=CACHE)
-    common = dict((k, v) for k, v in extra.items() if k != "hostnet_guest_guests")
-    count, state = len(extra["hostnet_guest_guests"]), extra["hostnet_guest_guests"][0]["state"]
     inventory = {"all": {"children": {"qemu_hosts": {"hosts": dict(
         (h, {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
-             "hostnet_guest_guests": variables(count, state, "bg" if i == 0 else "h%dg" % (i + 1))["hostnet_guest_guests"]})
+             "hostnet_guest_guests": guests(count, state, "bg" if i == 0 else "h%dg" % (i + 1))})
         for i, h in enumerate(hosts))}}}}
     with open(os.path.join(work, "hosts.yml"), "w") as handle:
         yaml.safe_dump(inventory, handle)
     with open(os.path.join(work, "vars.yml"), "w") as handle:
-        yaml.safe_dump(common, handle)
+        yaml.safe_dump(ROLE_VARS, handle)
     counts = os.path.join(work, "counts.json")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections") if collections is None else collections,
                ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="hostnet_count", HOSTNET_BENCH_COUNT=counts,
@@ -108,13 +109,13 @@ def playbook(root, collections, hosts, extra, check=False):
         return seconds, json.load(handle)
 
 
-def case(label, root, collections, hosts, extra, runs=(("first", False), ("noop", False), ("check", True))):
+def case(label, root, collections, hosts, count, state, runs=(("first", False), ("noop", False), ("check", True))):
     for host in hosts:
         lab_host(host)
-    row = {"case": label, "hosts": len(hosts), "guests": len(extra["hostnet_guest_guests"]), "check": 0.0,
+    row = {"case": label, "hosts": len(hosts), "guests": count, "check": 0.0,
            "check_changed": 0}
     for run, check in runs:
-        seconds, counts = playbook(root, collections, hosts, extra, check)
+        seconds, counts = playbook(root, collections, hosts, count, state, check)
         one = counts[hosts[0]]
         row[run] = round(seconds, 1)
         row[run + "_modules"] = one["modules"]
@@ -141,17 +142,17 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
     for n in sizes:
-        rows.append(case("this checkout, %d stopped" % n, ROOT, None, ["hostnet-bench1"], variables(n, "stopped")))
+        rows.append(case("this checkout, %d stopped" % n, ROOT, None, ["hostnet-bench1"], n, "stopped"))
     rows.append(case("this checkout, %d started" % args.started, ROOT, None, ["hostnet-bench1"],
-                     variables(args.started, "started")))
+                     args.started, "started"))
     rows.append(case("this checkout, 2 hosts x %d" % args.two_hosts, ROOT, None, ["hostnet-bench1", "hostnet-bench2"],
-                     variables(args.two_hosts, "stopped")))
+                     args.two_hosts, "stopped"))
     if args.baseline_n and args.baseline_n not in sizes:
         rows.append(case("this checkout, %d stopped" % args.baseline_n, ROOT, None, ["hostnet-bench1"],
-                         variables(args.baseline_n, "stopped")))
+                         args.baseline_n, "stopped"))
     tree, collections = checkout(args.baseline)
     rows.append(case("baseline %s, %d stopped" % (args.baseline, args.baseline_n), tree, collections, ["hostnet-bench1"],
-                     variables(args.baseline_n, "stopped"), runs=(("first", False), ("noop", False))))
+                     args.baseline_n, "stopped", runs=(("first", False), ("noop", False))))
     report(rows, sizes, args)
 
 
