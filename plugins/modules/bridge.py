@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - hostnet.qemu.device
   - hostnet.qemu.netns
+  - hostnet.qemu.attributes
   - hostnet.qemu.attributes.netlink
 options:
   stp:

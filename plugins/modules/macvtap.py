@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - hostnet.qemu.device
   - hostnet.qemu.netns
+  - hostnet.qemu.attributes
   - hostnet.qemu.attributes.netlink
 options:
   link:

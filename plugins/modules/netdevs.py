@@ -22,6 +22,7 @@ author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
   - hostnet.qemu.netns
+  - hostnet.qemu.attributes
   - hostnet.qemu.attributes.netlink
 options:
   devices:
