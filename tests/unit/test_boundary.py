@@ -156,6 +156,29 @@ def test_multiline_entry_may_hold_newlines():
     assert _argspec.validate(SPEC, {"free": "a\nb"}, "x")["free"] == "a\nb"
 
 
+class _Str(str):
+    pass
+
+
+class _Dict(dict):
+    def __deepcopy__(self, memo):
+        raise AssertionError("validation deep-copied the caller's container")
+
+
+def test_plain_keeps_each_value_type_and_drops_subclasses():
+    given = _Dict(name=_Str("no"), flag=True, mode=384, ratio=0.5, items=(_Dict(kind=_Str("a")),), none=None)
+    out = _argspec.plain(given)
+    assert out == {"name": "no", "flag": True, "mode": 384, "ratio": 0.5, "items": [{"kind": "a"}], "none": None}
+    assert type(out) is dict and type(out["name"]) is str and type(out["flag"]) is bool and type(out["mode"]) is int
+    assert type(out["items"]) is list and type(out["items"][0]) is dict
+
+
+def test_validate_copies_templated_containers_once_as_builtins():
+    # Ansible 2.19's lazy containers are dict/list subclasses whose deepcopy drags the templating context along
+    out = _argspec.validate(SPEC, _Dict(items=[_Dict(kind=_Str("a"))], text=_Str("t")), "x")
+    assert out["items"] == [{"kind": "a"}] and type(out["text"]) is str
+
+
 # --- the guest model with hostile input: refused before anything is rendered ---
 
 @pytest.mark.parametrize("fields, words", [
