@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """THE door to the kernel: one rtnetlink socket (optionally inside a netns), dumps, batched writes.
 
-Messages are encoded and decoded with pyroute2's message classes (ifinfmsg, ifaddrmsg);
-writes are pipelined (many requests in one send, acks collected afterwards), which is what
-makes a plan of 1000 devices cost about what `ip -batch` costs. Netlink errors are translated
-here, in one place, into messages naming the device, the namespace and the fix.
+Dump replies are read by the lean parsers of _nlwire (only the attributes the engine uses); requests are
+encoded with pyroute2's message classes, except the hot setlink, which _nlwire packs by hand. Writes are
+pipelined (many requests in one send, acks collected afterwards), which is what makes a plan of 1000 devices
+cost about what `ip -batch` costs. Netlink errors are translated here, in one place, into messages naming the
+device, the namespace and the fix.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,10 +19,15 @@ import re
 import os
 import socket
 import stat
-import struct
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _sysfs, _tuntap
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
+    AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFF_UP, NETLINK_ROUTE, NLMSG_DONE,
+    NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELADDR,
+    RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
+    RTNH_F_ONLINK, RT_SCOPE_LINK, RT_TABLE_COMPAT, BATCH_BYTES, bridge_attrs, error_code, messages, mode_attrs,
+    parse_address, parse_link, parse_route, setlink)
 
 try:
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
@@ -32,47 +38,6 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised on targets without pyroute2
     HAS_PYROUTE2 = False
     PYROUTE2_IMPORT_ERROR = _exc
-
-NETLINK_ROUTE = 0
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
-RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
-RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
-NLM_F_DUMP = 0x300
-NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
-IFF_UP = 0x1
-IFF_LOOPBACK = 0x8
-AF_INET, AF_INET6 = 2, 10
-RT_SCOPE_LINK = 253
-
-MACVTAP_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
-MACVTAP_MODE_NAMES = dict((v, k) for k, v in MACVTAP_MODES.items())
-TUN_TYPES = {1: "tun", 2: "tap"}
-
-_HDR = struct.Struct("=IHHII")
-_IFINFO = struct.Struct("=BxHiII")
-_IFADDR = struct.Struct("=BBBBI")
-_NLA = struct.Struct("=HH")
-_U32 = struct.Struct("=I")
-_NLA_TYPE_MASK = 0x3FFF
-# attribute numbers from linux/if_link.h, linux/if_addr.h
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 5, 10, 18
-IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
-IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE, IFLA_TUN_PI, IFLA_TUN_VNET_HDR, IFLA_TUN_PERSIST, IFLA_TUN_MULTI_QUEUE = range(1, 8)
-IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 1, 5, 7
-IFLA_MACVLAN_MODE = 1
-IFA_ADDRESS, IFA_LOCAL = 1, 2
-# addresses and routes in detail (the uplink move), from linux/if_addr.h, linux/rtnetlink.h
-IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 4, 6, 8
-IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_MANAGETEMPADDR, IFA_F_NOPREFIXROUTE = 0x02, 0x80, 0x100, 0x200
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH, RTA_TABLE = 1, 4, 5, 6, 7, 9, 15
-RT_TABLE_COMPAT, RT_TABLE_LOCAL = 252, 255
-RTNH_F_ONLINK = 0x4
-_RTMSG = struct.Struct("=BBBBBBBBI")
-_RTNH = struct.Struct("=HBBi")
-_FOREVER = 0xFFFFFFFF
-_CHUNK = 32768
 
 
 def _unlink(path):
@@ -147,13 +112,8 @@ class Kernel(object):
         """Yield (type, seq, data, offset, length) for every netlink message received, as they come."""
         while True:
             data = self._sock.recv(1 << 20)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, mtype, _flags, seq, _pid = _HDR.unpack_from(data, offset)
-                if length < 16:
-                    break
+            for mtype, seq, offset, length in messages(data):
                 yield mtype, seq, data, offset, length
-                offset += (length + 3) & ~3
 
     def _recv_until(self, pending):
         """Read acks until every sequence number in `pending` has one; return {seq: errno (0: success)}."""
@@ -162,7 +122,7 @@ class Kernel(object):
             return result
         for mtype, seq, data, offset, _length in self._replies():
             if mtype == NLMSG_ERROR:
-                result[seq] = -struct.unpack_from("=i", data, offset + 16)[0]
+                result[seq] = error_code(data, offset)
                 pending.discard(seq)
                 if not pending:
                     return result
@@ -185,7 +145,7 @@ class Kernel(object):
             if rtype == NLMSG_DONE:
                 break
             if rtype == NLMSG_ERROR:
-                code = -struct.unpack_from("=i", data, offset + 16)[0]
+                code = error_code(data, offset)
                 raise HostnetError("cannot list links in %s: %s" % (_netns.where(self.netns), os.strerror(code)))
             out.append((data, offset, length))
         return out
@@ -200,7 +160,7 @@ class Kernel(object):
             buf = []
             size = 0
             pending = {}
-            while i < len(requests) and size < _CHUNK:
+            while i < len(requests) and size < BATCH_BYTES:
                 msg, describe = requests[i]
                 seq = self._next_seq()
                 if callable(msg):
@@ -245,7 +205,7 @@ class Kernel(object):
         pyroute2 decodes every attribute of every link (about 1 ms a link); this reads
         only the dozen attributes the engine uses, so a 1000-device no-op stays fast.
         """
-        raw = [_parse_link(*item) for item in self._dump(ifinfmsg, RTM_GETLINK)]
+        raw = [parse_link(*item) for item in self._dump(ifinfmsg, RTM_GETLINK)]
         names = dict((link["index"], link["name"]) for link in raw)
         links = {}
         for link in raw:
@@ -257,17 +217,12 @@ class Kernel(object):
                 link["peer_ifindex"] = parent  # the peer may live in another namespace
             links[link["name"]] = link
         self.index = dict((name, link["index"]) for name, link in links.items())
-        for data, offset, length in self._dump(ifaddrmsg, RTM_GETADDR):
-            family, prefixlen, _flags, scope, index = _IFADDR.unpack_from(data, offset + 16)
-            name = names.get(index)
-            if name is None or (family == AF_INET6 and scope == RT_SCOPE_LINK):
+        for item in self._dump(ifaddrmsg, RTM_GETADDR):
+            address = parse_address(*item)
+            name = None if address is None else names.get(address["index"])
+            if name is None or (address["family"] == 6 and address["scope"] == RT_SCOPE_LINK):
                 continue  # kernel-made link-local addresses are not managed
-            attrs = _attrs(data, offset + 16 + _IFADDR.size, offset + length)
-            raw_ip = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
-            if raw_ip is None:
-                continue
-            ip = socket.inet_ntop(family, data[raw_ip[0]:raw_ip[1]])
-            links[name]["addresses"].append("%s/%d" % (ip, prefixlen))
+            links[name]["addresses"].append(address["address"])
         for link in links.values():
             link["addresses"].sort()
         return links
@@ -339,12 +294,12 @@ class Kernel(object):
             attrs = [("IFLA_IFNAME", spec["name"])]
             if spec["kind"] == "bridge":
                 attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge"),
-                                                          ("IFLA_INFO_DATA", {"attrs": _bridge_attrs(spec)})]}))
+                                                          ("IFLA_INFO_DATA", {"attrs": bridge_attrs(spec)})]}))
             else:
                 attrs.append(("IFLA_LINK", self.resolve(spec["link"])))
                 attrs.append(("IFLA_LINKINFO", {"attrs": [
                     ("IFLA_INFO_KIND", spec["kind"]),
-                    ("IFLA_INFO_DATA", {"attrs": _mode_attrs(spec["kind"], spec["mode"])})]}))
+                    ("IFLA_INFO_DATA", {"attrs": mode_attrs(spec["kind"], spec["mode"])})]}))
             if spec.get("mac"):
                 attrs.append(("IFLA_ADDRESS", spec["mac"]))
             if spec.get("mtu"):
@@ -368,9 +323,9 @@ class Kernel(object):
         for kind, name, fields in changes:
             data = []
             if kind == "bridge":
-                data = _bridge_attrs(fields)
+                data = bridge_attrs(fields)
             elif kind in ("macvtap", "macvlan") and "mode" in fields:
-                data = _mode_attrs(kind, fields["mode"])
+                data = mode_attrs(kind, fields["mode"])
             flags = change = 0
             if "up" in fields:
                 change = IFF_UP
@@ -381,7 +336,7 @@ class Kernel(object):
             describe = (kind, name, "set " + ", ".join(sorted(fields)))
             index = self.index.get(name, 0)  # 0: the kernel finds the link by IFLA_IFNAME
             if not data:  # the common case (enslave, up, mtu, mac): packed directly, no pyroute2 encoding
-                reqs.append((_setlink(index, name, flags, change, fields.get("mtu"), fields.get("mac"), master), describe))
+                reqs.append((setlink(index, name, flags, change, fields.get("mtu"), fields.get("mac"), master), describe))
                 continue
             msg = ifinfmsg()
             msg["index"] = index
@@ -440,73 +395,12 @@ class Kernel(object):
         """Every address of the namespace with what moving it must keep, in the kernel's order (an IPv4
         primary before its secondaries): [{index, family (4|6), address 'ip/len', broadcast, scope, flags,
         permanent, valid_lft (seconds, None: forever)}]."""
-        out = []
-        for data, offset, length in self._dump(ifaddrmsg, RTM_GETADDR):
-            family, prefixlen, flags, scope, index = _IFADDR.unpack_from(data, offset + 16)
-            attrs = _attrs(data, offset + 16 + _IFADDR.size, offset + length)
-            raw_ip = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
-            if raw_ip is None or family not in (AF_INET, AF_INET6):
-                continue
-            if IFA_FLAGS in attrs:
-                flags = _u32(data, attrs[IFA_FLAGS])
-            brd = attrs.get(IFA_BROADCAST)
-            valid = None
-            cache = attrs.get(IFA_CACHEINFO)
-            if cache is not None and cache[1] - cache[0] >= 8:
-                valid = struct.unpack_from("=II", data, cache[0])[1]
-            out.append({
-                "index": index,
-                "family": 6 if family == AF_INET6 else 4,
-                "address": "%s/%d" % (socket.inet_ntop(family, data[raw_ip[0]:raw_ip[1]]), prefixlen),
-                "broadcast": socket.inet_ntop(family, data[brd[0]:brd[1]]) if brd else None,
-                "scope": scope,
-                "flags": flags,
-                "permanent": bool(flags & IFA_F_PERMANENT),
-                "valid_lft": None if valid in (None, _FOREVER) else valid,
-            })
-        return out
+        return [a for a in (parse_address(*item) for item in self._dump(ifaddrmsg, RTM_GETADDR)) if a is not None]
 
     def routes(self):
         """Every route of every table except 'local' (IPv4 and IPv6): [{family (4|6), dst 'ip/len', gateway,
         oif (ifindex or None), table, protocol, scope, type, metric, prefsrc, onlink, multipath_oifs}]."""
-        out = []
-        for data, offset, length in self._dump(rtmsg, RTM_GETROUTE):
-            family, dst_len, _src, _tos, table, proto, scope, rtype, flags = _RTMSG.unpack_from(data, offset + 16)
-            if family not in (AF_INET, AF_INET6):
-                continue
-            attrs = _attrs(data, offset + 16 + _RTMSG.size, offset + length)
-            if RTA_TABLE in attrs:
-                table = _u32(data, attrs[RTA_TABLE])
-            if table == RT_TABLE_LOCAL:
-                continue
-
-            def ip(span, family=family):
-                return None if span is None else socket.inet_ntop(family, data[span[0]:span[1]])
-            dst = ip(attrs.get(RTA_DST)) or ("::" if family == AF_INET6 else "0.0.0.0")
-            hops = []
-            span = attrs.get(RTA_MULTIPATH)
-            pos = span[0] if span else 0
-            while span and pos + _RTNH.size <= span[1]:
-                hop_len, _hflags, _hops, hop_index = _RTNH.unpack_from(data, pos)
-                if hop_len < _RTNH.size:
-                    break
-                hops.append(hop_index)
-                pos += (hop_len + 3) & ~3
-            out.append({
-                "family": 6 if family == AF_INET6 else 4,
-                "dst": "%s/%d" % (dst, dst_len),
-                "gateway": ip(attrs.get(RTA_GATEWAY)),
-                "oif": _u32(data, attrs.get(RTA_OIF)),
-                "table": table,
-                "protocol": proto,
-                "scope": scope,
-                "type": rtype,
-                "metric": _u32(data, attrs.get(RTA_PRIORITY)),
-                "prefsrc": ip(attrs.get(RTA_PREFSRC)),
-                "onlink": bool(flags & RTNH_F_ONLINK),
-                "multipath_oifs": hops,
-            })
-        return out
+        return [r for r in (parse_route(*item) for item in self._dump(rtmsg, RTM_GETROUTE)) if r is not None]
 
     def address_changes(self, changes):
         """changes: [('add'|'del', interface name, entry as address_details() gives)]: broadcast, scope and the
@@ -555,108 +449,3 @@ class Kernel(object):
             via = " via %s" % route["gateway"] if route.get("gateway") else ""
             reqs.append((msg, ("interface", name, "%s route %s%s" % (action, route["dst"], via))))
         self._send_batch(reqs)
-
-
-def _setlink(index, name, flags, change, mtu, mac, master):
-    """An RTM_NEWLINK for an existing link with only flat attributes, packed by hand: seq -> bytes.
-
-    With index 0 the link is found by name (IFLA_IFNAME), which saves a lookup per new tap.
-    """
-    body = _IFINFO.pack(0, 0, index, flags, change)
-    for atype, value in ((IFLA_IFNAME, None if index else name.encode("utf-8") + b"\0"),
-                         (IFLA_MTU, None if mtu is None else _U32.pack(mtu)),
-                         (IFLA_ADDRESS, None if mac is None else bytes(bytearray(int(x, 16) for x in mac.split(":")))),
-                         (IFLA_MASTER, None if master is None else _U32.pack(master))):
-        if value is not None:
-            length = 4 + len(value)
-            body += _NLA.pack(length, atype) + value + b"\0" * (-length % 4)
-
-    def encode(seq):
-        return _HDR.pack(16 + len(body), RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body
-    return encode
-
-
-def _bridge_attrs(fields):
-    attrs = []
-    if fields.get("stp") is not None:
-        attrs.append(("IFLA_BR_STP_STATE", 1 if fields["stp"] else 0))
-    if fields.get("forward_delay") is not None:
-        attrs.append(("IFLA_BR_FORWARD_DELAY", int(round(fields["forward_delay"] * 100))))
-    if fields.get("vlan_filtering") is not None:
-        attrs.append(("IFLA_BR_VLAN_FILTERING", 1 if fields["vlan_filtering"] else 0))
-    return attrs
-
-
-def _attrs(data, start, end):
-    """{type: (value_start, value_end)} of the netlink attributes in data[start:end]."""
-    out = {}
-    while start + 4 <= end:
-        length, atype = _NLA.unpack_from(data, start)
-        if length < 4:
-            break
-        out[atype & _NLA_TYPE_MASK] = (start + 4, start + length)
-        start += (length + 3) & ~3
-    return out
-
-
-def _u32(data, span):
-    return None if span is None else _U32.unpack_from(data, span[0])[0]
-
-
-def _u8(data, span):
-    return None if span is None else data[span[0]]
-
-
-def _text(data, span):
-    return None if span is None else data[span[0]:span[1]].split(b"\0", 1)[0].decode("utf-8", "replace")
-
-
-def _mode_attrs(kind, mode):
-    """IFLA_INFO_DATA of a macvtap or macvlan: its mode (both kinds share the numbering)."""
-    return [("IFLA_MACVTAP_MODE" if kind == "macvtap" else "IFLA_MACVLAN_MODE", MACVTAP_MODES[mode])]
-
-
-def _parse_link(data, offset, length):
-    _family, _type, index, flags, _change = _IFINFO.unpack_from(data, offset + 16)
-    attrs = _attrs(data, offset + 16 + _IFINFO.size, offset + length)
-    mac = attrs.get(IFLA_ADDRESS)
-    link = {
-        "name": _text(data, attrs.get(IFLA_IFNAME)),
-        "index": index,
-        "kind": "loopback" if flags & IFF_LOOPBACK else "physical",
-        "up": bool(flags & IFF_UP),
-        "mtu": _u32(data, attrs.get(IFLA_MTU)),
-        "mac": ":".join("%02x" % b for b in bytearray(data[mac[0]:mac[1]])) if mac and mac[1] - mac[0] == 6 else None,
-        "master": _u32(data, attrs.get(IFLA_MASTER)),
-        "parent": _u32(data, attrs.get(IFLA_LINK)),
-        "addresses": [],
-    }
-    info_span = attrs.get(IFLA_LINKINFO)
-    if info_span is None:
-        return link
-    info = _attrs(data, info_span[0], info_span[1])
-    kind = _text(data, info.get(IFLA_INFO_KIND)) or link["kind"]
-    link["kind"] = kind
-    span = info.get(IFLA_INFO_DATA)
-    found = _attrs(data, span[0], span[1]) if span else {}
-    if kind == "tun":
-        link.update({
-            "kind": TUN_TYPES.get(_u8(data, found.get(IFLA_TUN_TYPE)), "tun"),
-            "owner": _u32(data, found.get(IFLA_TUN_OWNER)),
-            "group": _u32(data, found.get(IFLA_TUN_GROUP)),
-            "pi": bool(_u8(data, found.get(IFLA_TUN_PI))),
-            "vnet_hdr": bool(_u8(data, found.get(IFLA_TUN_VNET_HDR))),
-            "persist": bool(_u8(data, found.get(IFLA_TUN_PERSIST))),
-            "multi_queue": bool(_u8(data, found.get(IFLA_TUN_MULTI_QUEUE))),
-        })
-    elif kind == "bridge":
-        delay = _u32(data, found.get(IFLA_BR_FORWARD_DELAY))
-        link.update({
-            "stp": bool(_u32(data, found.get(IFLA_BR_STP_STATE))),
-            "forward_delay": None if delay is None else delay / 100.0,
-            "vlan_filtering": bool(_u8(data, found.get(IFLA_BR_VLAN_FILTERING))),
-        })
-    elif kind in ("macvtap", "macvlan"):
-        mode = _u32(data, found.get(IFLA_MACVLAN_MODE))
-        link["mode"] = MACVTAP_MODE_NAMES.get(mode, mode)
-    return link

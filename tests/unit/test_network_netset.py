@@ -66,7 +66,7 @@ def test_an_empty_sysctl_drop_in_is_removed():
 
 def test_the_boot_cli_closure_is_derived_from_the_imports_and_has_no_ansible():
     sources = _bootfiles.closure()
-    assert {"_bootcli", "_engine", "_netlink", "_uplink", "_uplinkhost", "_uplinkplan", "_uplinkstate", "_errors"} <= set(sources)
+    assert {"_bootcli", "_engine", "_netlink", "_nlwire", "_uplink", "_uplinkhost", "_uplinkplan", "_uplinkstate", "_errors"} <= set(sources)
     for name, text in sources.items():
         found, ansible = _bootfiles._imports(text, name)
         assert not ansible and found <= set(sources), name
