@@ -73,23 +73,50 @@ def error_code(data, offset):
     return -struct.unpack_from("=i", data, offset + 16)[0]
 
 
-def setlink(index, name, flags, change, mtu, mac, master):
-    """An RTM_NEWLINK for an existing link with only flat attributes, packed by hand: seq -> bytes.
+_U8 = struct.Struct("=B")
+# IFLA_INFO_DATA attributes by the names bridge_attrs() and mode_attrs() give: (number, packer)
+_INFO_DATA = {"IFLA_BR_FORWARD_DELAY": (IFLA_BR_FORWARD_DELAY, _U32.pack), "IFLA_BR_STP_STATE": (IFLA_BR_STP_STATE, _U32.pack),
+              "IFLA_BR_VLAN_FILTERING": (IFLA_BR_VLAN_FILTERING, _U8.pack), "IFLA_MACVLAN_MODE": (IFLA_MACVLAN_MODE, _U32.pack),
+              "IFLA_MACVTAP_MODE": (IFLA_MACVLAN_MODE, _U32.pack)}
+
+
+def _nla(atype, value):
+    length = 4 + len(value)
+    return _NLA.pack(length, atype) + value + b"\0" * (-length % 4)
+
+
+def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, data=(), create=False):
+    """An RTM_NEWLINK packed by hand (seq -> bytes): a change of an existing link, or with create=True a new
+    link of kind (bridge, macvtap, macvlan) on parent ifindex link. data: IFLA_INFO_DATA as bridge_attrs() or
+    mode_attrs() give it, sent inside IFLA_LINKINFO whenever kind is given.
 
     With index 0 the link is found by name (IFLA_IFNAME), which saves a lookup per new tap.
     """
     body = _IFINFO.pack(0, 0, index, flags, change)
     for atype, value in ((IFLA_IFNAME, None if index else name.encode("utf-8") + b"\0"),
+                         (IFLA_LINK, None if link is None else _U32.pack(link)),
                          (IFLA_MTU, None if mtu is None else _U32.pack(mtu)),
                          (IFLA_ADDRESS, None if mac is None else bytes(bytearray(int(x, 16) for x in mac.split(":")))),
                          (IFLA_MASTER, None if master is None else _U32.pack(master))):
         if value is not None:
-            length = 4 + len(value)
-            body += _NLA.pack(length, atype) + value + b"\0" * (-length % 4)
+            body += _nla(atype, value)
+    if kind is not None:
+        info = b"".join(_nla(_INFO_DATA[attr][0], _INFO_DATA[attr][1](value)) for attr, value in data)
+        body += _nla(IFLA_LINKINFO, _nla(IFLA_INFO_KIND, kind.encode("ascii") + b"\0") + _nla(IFLA_INFO_DATA, info))
+    nlflags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_EXCL if create else 0)
 
     def encode(seq):
-        return _HDR.pack(16 + len(body), RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body
+        return _HDR.pack(16 + len(body), RTM_NEWLINK, nlflags, seq, 0) + body
     return encode
+
+
+_DUMP_BODY = {RTM_GETLINK: _IFINFO.size, RTM_GETADDR: _IFADDR.size, RTM_GETROUTE: _RTMSG.size}
+
+
+def dump_request(mtype, seq):
+    """A dump request of every family (its fixed header all zeros, no attributes), packed by hand."""
+    body = b"\0" * _DUMP_BODY[mtype]
+    return _HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
 def bridge_attrs(fields):

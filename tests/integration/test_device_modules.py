@@ -81,6 +81,9 @@ def test_netdevs_four_steps(tmp_path, netns, veth):
     res, kernel = four_steps(tmp_path, netns, "hostnet.qemu.netdevs", {"devices": devices, "purge_prefix": "vm"})
     assert kernel["vm2-net0"]["master"] == "br0"
     assert set(res["step"]["devices"]) == {"br0", "vm1-net0", "vm2-net0", "vpn0", "mv0"}
+    # invocation echoes what was set, at every depth, not every unset suboption of every device
+    echoed = res["step"]["invocation"]["module_args"]
+    assert echoed["devices"] == devices and echoed["purge_prefix"] == "vm" and echoed["netns"] == netns
 
 
 def test_netdev_info(tmp_path, netns, veth):

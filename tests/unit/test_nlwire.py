@@ -4,6 +4,7 @@ throwaway namespace), compared with what iproute2 said about the same objects in
 hand-packed requests taken apart again. No kernel needed: the live-kernel tests are in tests/integration."""
 
 import binascii
+import importlib
 import json
 import os
 import pwd
@@ -121,3 +122,48 @@ def test_messages_and_error_code_split_one_buffer():
     found = list(_nlwire.messages(ack + done + b"\0" * 8))
     assert [(t, s, o) for t, s, o, _l in found] == [(_nlwire.NLMSG_ERROR, 5, 0), (_nlwire.NLMSG_DONE, 6, 36)]
     assert _nlwire.error_code(ack, 0) == 17
+
+
+@pytest.mark.parametrize("mtype, cls", [(_nlwire.RTM_GETLINK, "ifinfmsg"), (_nlwire.RTM_GETADDR, "ifaddrmsg"),
+                                        (_nlwire.RTM_GETROUTE, "rtmsg")])
+def test_dump_requests_are_the_bytes_pyroute2_would_send(mtype, cls):
+    module = importlib.import_module("pyroute2.netlink.rtnl." + cls)
+    msg = getattr(module, cls)()
+    msg["family"] = 0
+    msg["header"]["type"] = mtype
+    msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_DUMP
+    msg["header"]["sequence_number"] = 77
+    msg.encode()
+    assert _nlwire.dump_request(mtype, 77) == bytes(msg.data)
+
+
+@pytest.mark.parametrize("case", [
+    dict(index=0, name="br0", kind="bridge", mtu=9000, create=True,
+         data=[("IFLA_BR_STP_STATE", 1), ("IFLA_BR_FORWARD_DELAY", 1500), ("IFLA_BR_VLAN_FILTERING", 1)]),
+    dict(index=0, name="mvt0", kind="macvtap", link=7, data=[("IFLA_MACVTAP_MODE", 4)], mac="52:54:00:aa:bb:cc",
+         create=True),
+    dict(index=0, name="mvl0", kind="macvlan", link=3, data=[("IFLA_MACVLAN_MODE", 1)], create=True),
+    dict(index=12, name="br1", kind="bridge", data=[("IFLA_BR_STP_STATE", 0)], flags=1, change=1, master=4),
+    dict(index=0, name="t1", mtu=1400, master=9, flags=1, change=1),
+], ids=["bridge-create", "macvtap-create", "macvlan-create", "bridge-set-data", "tap-set"])
+def test_link_requests_are_the_bytes_pyroute2_would_send(case):
+    ifinfmsg = importlib.import_module("pyroute2.netlink.rtnl.ifinfmsg").ifinfmsg
+    msg = ifinfmsg()
+    msg["index"], msg["flags"], msg["change"] = case["index"], case.get("flags", 0), case.get("change", 0)
+    msg["header"]["type"] = _nlwire.RTM_NEWLINK
+    msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_ACK | (
+        _nlwire.NLM_F_CREATE | _nlwire.NLM_F_EXCL if case.get("create") else 0)
+    msg["header"]["sequence_number"] = 5
+    attrs = [] if case["index"] else [("IFLA_IFNAME", case["name"])]
+    for key, attr in (("link", "IFLA_LINK"), ("mtu", "IFLA_MTU"), ("mac", "IFLA_ADDRESS"), ("master", "IFLA_MASTER")):
+        if key in case:
+            attrs.append((attr, case[key]))
+    if "kind" in case:
+        attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", case["kind"]),
+                                                  ("IFLA_INFO_DATA", {"attrs": case["data"]})]}))
+    msg["attrs"] = attrs
+    msg.encode()
+    packed = _nlwire.setlink(case["index"], case["name"], case.get("flags", 0), case.get("change", 0), case.get("mtu"),
+                             case.get("mac"), case.get("master"), link=case.get("link"), kind=case.get("kind"),
+                             data=case.get("data", ()), create=case.get("create", False))
+    assert packed(5) == bytes(msg.data)
