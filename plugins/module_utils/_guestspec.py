@@ -28,12 +28,22 @@ MACVTAP_MODES = ["bridge", "vepa", "private", "passthru"]
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 POSIX_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z")
 _SIZE = re.compile(r"[0-9]+[KMGT]?\Z")
+_CPU = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(,[+-]?[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(=[A-Za-z0-9_.-]{1,64})?)*\Z")
 
 
 def _token(value, what):
     """A QEMU device model or similar identifier."""
     if not _TOKEN.match(value):
         raise HostnetError("%s: %r is not a valid name; use letters, digits, '_', '.' and '-'" % (what, value))
+    return value
+
+
+def cpu_model(value, what):
+    """QEMU's -cpu value: a model, then optional features (-hle, +pdpe1gb, pmu=off), comma-separated. Only CPU
+    properties can follow the commas, so the value is passed to QEMU as it is, not escaped."""
+    if not _CPU.match(value):
+        raise HostnetError("%s: %r is not a CPU model; write a model and optional comma-separated features, e.g. "
+                           "host, max or Haswell,-hle,pmu=off" % (what, value))
     return value
 
 
@@ -126,7 +136,7 @@ GUEST = dict(
     memory=dict(type="int", check=MEMORY),
     cpus=dict(type="int", check=CPUS),
     machine=dict(type="str"),
-    cpu=dict(type="str"),
+    cpu=dict(type="str", check=cpu_model),
     accel=dict(type="str", choices=ACCELS),
     kernel=dict(type="str", check=_validate.abspath),
     initrd=dict(type="str", check=_validate.abspath),

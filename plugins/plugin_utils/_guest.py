@@ -241,7 +241,7 @@ def normalise_guest(raw, settings=None, host=None, index=0):
         "memory": settings["memory"] if spec.get("memory") is None else spec["memory"],
         "cpus": settings["cpus"] if spec.get("cpus") is None else spec["cpus"],
         "machine": spec.get("machine") or settings["machine"],
-        "cpu": spec.get("cpu"),
+        "cpu": spec.get("cpu") or ("host" if accel == "kvm" else "max"),
         "accel": accel,
         "stop_timeout": settings["stop_timeout"] if spec.get("stop_timeout") is None else spec["stop_timeout"],
         "remove_disks": spec["remove_disks"],

@@ -48,8 +48,7 @@ def argv(guest):
     """The full QEMU command line (a list) for a normalised guest."""
     args = [guest["qemu_binary"], "-name", qemu_opts(None, ("guest", guest["name"]), ("debug-threads", "on")),
             "-machine", qemu_value(guest["machine"]), "-accel", guest["accel"]]
-    if guest.get("cpu"):
-        args += ["-cpu", qemu_value(guest["cpu"])]
+    args += ["-cpu", guest["cpu"]]  # checked by _guestspec.cpu_model: a model and CPU properties only
     args += ["-m", str(guest["memory"]), "-smp", str(guest["cpus"]),
              "-nodefaults", "-no-user-config", "-display", "none",
              "-chardev", qemu_opts("file", ("id", "serial0"), ("path", guest["serial_log"]), ("append", "on")),

@@ -51,6 +51,19 @@ def test_accel_auto_follows_kvm_access():
     assert g["nics"][0]["vhost"] is True
 
 
+@pytest.mark.parametrize("spec, kvm, model", [
+    ({}, False, "max"),  # TCG: every feature TCG emulates, so x86-64-v2 distributions boot (qemu64 lacks SSE4.2)
+    ({}, True, "host"),
+    ({"accel": "tcg"}, True, "max"),
+    ({"cpu": "Haswell,-hle"}, True, "Haswell,-hle"),
+    ({"cpu": "qemu64", "accel": "tcg"}, False, "qemu64"),
+])
+def test_cpu_model_follows_the_accelerator_unless_given(spec, kvm, model):
+    host = dict(HOST, kvm_users=["qemu"] if kvm else [])
+    args = _guestrender.argv(plan(guest(**spec), host=host)[0])
+    assert args[args.index("-cpu") + 1] == model
+
+
 def test_argv_tap_user_socket_bridge_macvtap():
     host = dict(HOST, bridge_checked=True, bridge_conf_text="allow vmbr0\n")
     g = plan(guest(cpus=2, disks=[{"path": "/img/new.qcow2", "size": "1G"}], cdrom="/img/i", nics=[
@@ -63,7 +76,7 @@ def test_argv_tap_user_socket_bridge_macvtap():
     args = _guestrender.argv(g)
     text = " ".join(args)
     assert args[0] == "/usr/bin/qemu-system-x86_64"
-    assert "-accel tcg -m 128 -smp 2 -nodefaults" in text
+    assert "-accel tcg -cpu max -m 128 -smp 2 -nodefaults" in text
     assert "-netdev tap,id=net0,ifname=vm1-n0,script=no,downscript=no,queues=2" in text
     assert "-device virtio-net-pci,netdev=net0,mac=52:54:00:aa:00:01,id=nic0,mq=on,vectors=6" in text
     assert "-netdev user,id=net1,restrict=on,hostfwd=tcp:127.0.0.1:2280-:80" in text
@@ -151,6 +164,9 @@ def test_absent_guest_needs_no_user_or_files():
     ({"nics": [{"kind": "user", "hostfwd": [{"host_port": 70000, "guest_port": 80}]}]},
      ["nics[0].hostfwd[0].host_port", "out of range"]),
     ({"accel": "xen"}, ["guest 'vm1'", "accel", "'xen' is not one of auto, kvm, tcg"]),
+    ({"cpu": "max -smp 64"}, ["guest 'vm1'", "cpu", "'max -smp 64' is not a CPU model", "e.g. host, max"]),
+    ({"cpu": "host,,-vmx"}, ["guest 'vm1'", "cpu", "is not a CPU model"]),
+    ({"cpu": "host,-vmx\n"}, ["guest 'vm1'", "cpu", "control character"]),
     ({"kernel": "/img/nokernel"}, ["guest 'vm1'", "kernel", "does not exist"]),
 ])
 def test_bad_input(kw, words):
