@@ -28,10 +28,9 @@ __metaclass__ = type
 import glob
 import json
 import os
-import subprocess
 import sys
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _proc, _uplink
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 DEFAULT = "/etc/hostnet-qemu/netdevs.json"
@@ -83,8 +82,11 @@ def load_table(nft_file, failures):
         return False
     # nftables JSON; a ruleset saved by an older release is in nft syntax
     args = (["-j"] if nft_file.endswith(".json") else []) + ["-f", nft_file]
-    proc = subprocess.run(["nft"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, check=False)
+    try:
+        proc = _proc.run(["nft"] + args, nft_file, hint="install nftables", check=False)
+    except HostnetError as exc:
+        failures.append(str(exc))
+        return False
     if proc.returncode != 0:
         failures.append("%s: nft %s failed: %s" % (nft_file, " ".join(args[:-1]), proc.stderr.strip()))
         return False

@@ -18,8 +18,8 @@ __metaclass__ = type
 import errno
 import os
 import stat
-import subprocess
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 
@@ -62,13 +62,10 @@ def create(disk, uid, gid, what, qemu_img="qemu-img"):
     args = qemu_img_args(disk, tmp)
     args[0] = qemu_img
     try:
-        try:
-            proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                                  check=False)
-        except OSError as exc:
-            raise HostnetError("%s: cannot run %s: %s; install qemu-utils" % (what, qemu_img, exc.strerror))
+        proc = _proc.run(args, what, hint="install qemu-utils", check=False)
         if proc.returncode != 0:
-            raise HostnetError("%s: qemu-img create %s failed: %s" % (what, path, proc.stderr.strip().replace(tmp, path)))
+            raise HostnetError("%s: qemu-img create %s failed: %s" % (what, path, proc.stderr.strip().replace(tmp, path)),
+                               rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
         st = os.lstat(tmp)
         if not stat.S_ISREG(st.st_mode):
             raise HostnetError("%s: %s is not a regular file after qemu-img create" % (what, tmp))

@@ -20,9 +20,8 @@ __metaclass__ = type
 
 import os
 import pwd
-import subprocess
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _disks, _files, _systemd
+from ansible_collections.hostnet.qemu.plugins.module_utils import _disks, _files, _proc, _systemd
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 WHAT = "guests"
@@ -145,15 +144,9 @@ def plan(guests, unit_dir, devices_file=None, devices_text=None):
 
 def create_user(user, group):
     """A guest's own user: a system user without home or shell, in its own group and in `group`."""
-    try:
-        proc = subprocess.run(["useradd", "--system", "--user-group", "--groups", group, "--no-create-home",
-                               "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-                               "--comment", "hostnet.qemu guest", user],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
-    except OSError as exc:
-        raise HostnetError("%s: cannot run useradd: %s" % (WHAT, exc.strerror))
-    if proc.returncode != 0:
-        raise HostnetError("%s: useradd %s failed: %s" % (WHAT, user, proc.stderr.strip()))
+    _proc.run(["useradd", "--system", "--user-group", "--groups", group, "--no-create-home",
+               "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "hostnet.qemu guest", user],
+              WHAT, hint="install the passwd package", failed="useradd %s failed" % user)
 
 
 def apply_before_devices(result):

@@ -21,9 +21,8 @@ __metaclass__ = type
 
 import os
 import shutil
-import subprocess
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _bootfiles, _dhcp, _files, _systemd
+from ansible_collections.hostnet.qemu.plugins.module_utils import _bootfiles, _dhcp, _files, _proc, _systemd
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 WHAT = "networks"
@@ -62,13 +61,13 @@ def nm_text(bridges):
             "[keyfile]\nunmanaged-devices=%s\n" % ";".join("interface-name:" + b for b in bridges))
 
 
-def _proc(key):
+def _sysctl_path(key):
     return "/proc/sys/" + key.replace(".", "/")
 
 
 def _read_live(key):
     try:
-        with open(_proc(key)) as handle:
+        with open(_sysctl_path(key)) as handle:
             return handle.read().strip()
     except (IOError, OSError):
         return None
@@ -160,10 +159,10 @@ def _live_sysctls(result, spec):
         return
     wanted = dict(spec["sysctls"])
     if spec["bridge_nf_call"] is not None:
-        if spec["bridge_nf_call"] and not os.path.exists(_proc(BRIDGE_NF[0])):
+        if spec["bridge_nf_call"] and not os.path.exists(_sysctl_path(BRIDGE_NF[0])):
             result.steps["modprobe"] = True
             result.lines.append("load the kernel module br_netfilter")
-        if result.steps["modprobe"] or os.path.exists(_proc(BRIDGE_NF[0])):
+        if result.steps["modprobe"] or os.path.exists(_sysctl_path(BRIDGE_NF[0])):
             wanted.update((k, "1" if spec["bridge_nf_call"] else "0") for k in BRIDGE_NF)
     for key, value in sorted(wanted.items()):
         current = _read_live(key)
@@ -257,19 +256,16 @@ def plan(spec):
 
 
 def _modprobe():
-    try:
-        proc = subprocess.run(["modprobe", "br_netfilter"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False)
-    except OSError as exc:
-        raise HostnetError("%s: cannot run modprobe: %s" % (WHAT, exc.strerror))
+    proc = _proc.run(["modprobe", "br_netfilter"], WHAT, hint="install kmod", check=False)
     if proc.returncode != 0:
         raise HostnetError("%s: modprobe br_netfilter failed: %s; install the kernel's modules or set"
-                           " hostnet_network_bridge_nf_call to null" % (WHAT, proc.stderr.strip()))
+                           " hostnet_network_bridge_nf_call to null" % (WHAT, proc.stderr.strip()),
+                           rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
 
 
 def _write_sysctl(key, value):
     try:
-        with open(_proc(key), "w") as handle:
+        with open(_sysctl_path(key), "w") as handle:
             handle.write(value + "\n")
     except (IOError, OSError) as exc:
         raise HostnetError("%s: cannot set %s = %s: %s" % (WHAT, key, value, exc.strerror))

@@ -20,9 +20,8 @@ __metaclass__ = type
 import hashlib
 import json
 import os
-import subprocess
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _nftnet, _nftrules
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _nftnet, _nftrules, _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -30,11 +29,7 @@ WHAT = "nft_networks"
 
 
 def _nft(args, nft="nft"):
-    try:
-        proc = subprocess.run([nft] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False)
-    except OSError as exc:
-        raise HostnetError("%s: cannot run %s: %s; install nftables" % (WHAT, nft, exc.strerror))
+    proc = _proc.run([nft] + list(args), WHAT, hint="install nftables", check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -32,7 +32,7 @@ def run(module, work, libs=True):
     try:
         result = work()
     except HostnetError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), **exc.details())
     if not module._diff:
         result.pop("diff", None)
     result.setdefault("invocation", {"module_args": dict((key, _set_only(value)) for key, value in module.params.items())})

@@ -16,8 +16,8 @@ __metaclass__ = type
 
 import hashlib
 import re
-import subprocess
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 PROPERTIES = ("Id", "LoadState", "ActiveState", "UnitFileState", "NeedDaemonReload", "MainPID")
@@ -46,14 +46,8 @@ def recorded_hash(text):
 
 def systemctl(what, *args):
     """Run systemctl; HostnetError naming `what` and systemctl's message when it fails."""
-    try:
-        proc = subprocess.run(["systemctl"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False)
-    except OSError as exc:
-        raise HostnetError("%s: cannot run systemctl: %s; this host needs systemd" % (what, exc.strerror))
-    if proc.returncode != 0:
-        raise HostnetError("%s: systemctl %s failed: %s" % (what, " ".join(args), (proc.stderr or proc.stdout).strip()))
-    return proc.stdout
+    return _proc.run(["systemctl"] + list(args), what, hint="this host needs systemd",
+                     failed="systemctl %s failed" % " ".join(args)).stdout
 
 
 def apply_sets(what, steps):

@@ -22,11 +22,10 @@ __metaclass__ = type
 
 import json
 import os
-import subprocess
 import sys
 import time
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _files
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
@@ -140,11 +139,7 @@ def _wanted(uplinks, saved, purge):
 
 
 def _systemctl(*args):
-    try:
-        return subprocess.run(["systemctl"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False)
-    except OSError as exc:
-        raise HostnetError("%s: cannot run systemctl: %s; the uplink move needs systemd" % (WHAT, exc.strerror))
+    return _proc.run(["systemctl"] + list(args), WHAT, hint="the uplink move needs systemd", check=False)
 
 
 def _stop_units(units):
@@ -153,12 +148,8 @@ def _stop_units(units):
 
 
 def _systemd_run(args):
-    try:
-        return subprocess.run(["systemd-run"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False)
-    except OSError as exc:
-        raise HostnetError("%s: cannot run systemd-run: %s; the uplink move needs systemd (its timed rollback"
-                           " is a transient timer)" % (WHAT, exc.strerror))
+    return _proc.run(["systemd-run"] + args, WHAT, check=False,
+                     hint="the uplink move needs systemd (its timed rollback is a transient timer)")
 
 
 def arm(uplinks, state_dir, runner, timeout, check_mode=False, purge=False, python=None, netns=None):

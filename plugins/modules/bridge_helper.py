@@ -236,8 +236,7 @@ effective_acl:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _bridgehelper
-from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils import _bridgehelper, _runner
 
 
 def main():
@@ -260,15 +259,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
+
+    def work():
         result = _bridgehelper.run(module.params, module.check_mode)
-    except HostnetError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in result.pop("warnings_list"):
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+        for warning in result.pop("warnings_list"):
+            module.warn(warning)
+        return result
+
+    _runner.run(module, work, libs=False)
 
 
 if __name__ == "__main__":

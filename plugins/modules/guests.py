@@ -12,7 +12,7 @@ module: guests
 short_description: Converge all QEMU guests of a host in one call (units, devices, disks, systemd state)
 version_added: 0.1.0
 description:
-  - The engine of the M(hostnet.qemu.guest) role. The role validates and renders the guests (unit text with its
+  - The engine of the P(hostnet.qemu.guest#role) role. The role validates and renders the guests (unit text with its
     configuration hash); this module reads the host once and converges every guest in one plan.
   - Guests to remove are stopped and disabled and their units removed; the taps and macvtaps (O(devices)) converge
     through the same engine as M(hostnet.qemu.netdevs); the device set is saved for the boot unit; disks are removed

@@ -12,7 +12,7 @@ module: networks
 short_description: Converge all guest networks of a host in one call (bridges, nftables, boot unit, DHCP/DNS)
 version_added: 0.1.0
 description:
-  - The engine of the M(hostnet.qemu.network) role (role-internal; its options follow the role's variables). It
+  - The engine of the P(hostnet.qemu.network#role) role (role-internal; its options follow the role's variables). It
     validates O(networks) as M(hostnet.qemu.nft_networks) does, reads the host once and converges everything
     the role owns in one plan.
   - With O(state=present), in this order, the bridges (through the same engine as M(hostnet.qemu.netdevs)); the

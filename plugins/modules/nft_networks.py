@@ -12,7 +12,7 @@ module: nft_networks
 short_description: Validate guest networks, and own their nftables table and saved boot state
 version_added: 0.1.0
 description:
-  - The engine of the M(hostnet.qemu.network) role's filtering and persistence. Not meant to be called on its own.
+  - The engine of the P(hostnet.qemu.network#role) role's filtering and persistence. Not meant to be called on its own.
   - With O(validate_only=true) it checks O(networks) (unique names, bridges and subnets; host address inside its
     subnet; C(nat) networks with an existing uplink; filter CIDRs; C(uplink) networks with a NIC that exists,
     is no other bridge's port, has no dynamic IPv4 address and is not configured by NetworkManager,

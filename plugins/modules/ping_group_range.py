@@ -154,8 +154,7 @@ file_changed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _sysctl
-from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils import _runner, _sysctl
 
 
 def main():
@@ -173,7 +172,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
+
+    def work():
         result = _sysctl.plan(groups=params["groups"], rng=params["range"], policy=params["policy"],
                               netns=params["netns"], persist=params["persist"], sysctl_file=params["sysctl_file"])
         if result["admitted_extra_groups"]:
@@ -185,12 +185,10 @@ def main():
                         " remove the setting from it or rename sysctl_file to sort later" % (path, _sysctl.KEY, result["sysctl_file"]))
         if result["changed"] and not module.check_mode:
             _sysctl.apply(result, netns=params["netns"])
-    except HostnetError as exc:
-        module.fail_json(msg=str(exc))
-    result.pop("file_text", None)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+        result.pop("file_text", None)
+        return result
+
+    _runner.run(module, work, libs=False)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ module: uplink
 short_description: Move a host NIC onto a bridge (with its addresses and routes), with a timed rollback
 version_added: 0.1.0
 description:
-  - The engine of the C(uplink) networks of the M(hostnet.qemu.network) role. A bridge takes over a host NIC
+  - The engine of the C(uplink) networks of the P(hostnet.qemu.network#role) role. A bridge takes over a host NIC
     (enslaves it) and the NIC's addresses and routes, including the default route, move to the bridge, so
     guests on the bridge sit on the host's LAN. O(uplinks[].state=absent) gives the NIC its addresses and
     routes back and deletes the bridge.
@@ -23,7 +23,7 @@ description:
     hiccup cannot kill midway). O(step=confirm), run after C(wait_for_connection), checks that the live
     state is the pending one, stops the timer and commits. Without a confirm the timer restores the NIC.
   - The jobs run O(runner) (the role's boot-time CLI, C(hostnet-qemu-network uplink-apply|uplink-rollback)),
-    which the M(hostnet.qemu.network) role installs; at boot the same CLI re-applies what was committed.
+    which the P(hostnet.qemu.network#role) role installs; at boot the same CLI re-applies what was committed.
   - What moves is planned against one read of the kernel. IPv4 addresses and permanent IPv6 addresses that are
     not link-local (with broadcast, scope and C(noprefixroute)), and the NIC's unicast routes in every table but
     C(local) that the kernel did not make itself (so the default route moves; prefix routes of addresses and
@@ -79,7 +79,7 @@ options:
     type: path
     default: /etc/hostnet-qemu/uplinks.d
   runner:
-    description: The CLI the jobs run (installed by the M(hostnet.qemu.network) role).
+    description: The CLI the jobs run (installed by the P(hostnet.qemu.network#role) role).
     type: path
     default: /usr/local/lib/hostnet-qemu/hostnet-qemu-network
 requirements:

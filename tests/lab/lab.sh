@@ -3,7 +3,7 @@
 #   lab.sh up      build (cached) the lab image and the test guest, start the lab host container(s)
 #   lab.sh run     ansible-playbook site.yml against inventories/lab, then the report
 #   lab.sh report  per guest: unit, state, user, MACs (from QEMU), addresses (from the guest), and the ping/TCP
-#                  checks that passed (playbooks/lab-report.yml)
+#                  checks that passed (playbooks/lab_report.yml)
 #   lab.sh teardown  remove the lab's guests and networks from the lab host(s) (playbooks/teardown.yml)
 #   lab.sh down    remove the lab host container(s)
 #   lab.sh all     up + run (what `make lab` does)
@@ -42,7 +42,7 @@ run() {
 }
 
 report() {
-  ansible-playbook -i inventories/lab playbooks/lab-report.yml
+  ansible-playbook -i inventories/lab playbooks/lab_report.yml
 }
 
 teardown() {

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """Uplink networks, pure parts: validation messages, device set, the move/restore planner, network-manager
-detection (on a fake root), the diff projection. The kernel side is tests/integration/test_uplink_kernel.py."""
+detection (on a fake root), the diff projection. The kernel side is tests/kernel/test_uplink_kernel.py."""
 
 import json
 
