@@ -16,7 +16,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netn
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
-_CREATE_BY_NETLINK = ("bridge", "macvtap", "macvlan")
+_CREATE_BY_NETLINK = ("bridge", "macvtap", "macvlan", "vxlan")
 
 
 def _with_nodes(kernel, current, names):
@@ -55,6 +55,10 @@ def facts(netns=None, names=None):
         entry = report(link, ports.get(name))
         if link["kind"] == "veth":
             entry["peer_ifindex"] = link.get("peer_ifindex")
+        elif link["kind"] == "vxlan":  # what it forwards where: the flood list and the MACs learned or given
+            entry["fdb"] = sorted(({"mac": e["mac"], "dst": e["dst"], "permanent": e["permanent"],
+                                    "extern_learn": e["extern_learn"]} for e in link.get("fdb") or []),
+                                  key=lambda e: (e["mac"], e["dst"] or ""))
         out[name] = entry
     return out
 
@@ -89,6 +93,8 @@ def apply(kernel, ops):
                 kernel.set_links([(o["kind"], o["name"], o["fields"]) for o in batch])
             elif op["op"] == "address":
                 kernel.addresses([(o["kind"], o["name"], o["action"], o["cidr"]) for o in batch])
+            elif op["op"] == "fdb":
+                kernel.fdb_changes([(o["kind"], o["name"], o["action"], o["mac"], o["dst"]) for o in batch])
         i = j
 
 

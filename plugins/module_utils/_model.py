@@ -14,7 +14,8 @@ __metaclass__ = type
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 
-KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan")
+KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan", "vxlan")
+VNI_RANGE = (1, 16777215)
 
 COMMON_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -61,8 +62,19 @@ MACVLAN_OPTIONS = dict(
     recreate=dict(type="bool", default=False),
 )
 
+VXLAN_OPTIONS = dict(
+    vni=dict(type="int"),
+    local=dict(type="str"),
+    underlay=dict(type="str"),
+    port=dict(type="int", default=4789),
+    learning=dict(type="bool", default=True),
+    peers=dict(type="list", elements="str"),
+    master=dict(type="str"),
+    recreate=dict(type="bool", default=False),
+)
+
 _OPTIONS = {"bridge": BRIDGE_OPTIONS, "tap": TAP_OPTIONS, "tun": TAP_OPTIONS, "macvtap": MACVTAP_OPTIONS,
-            "macvlan": MACVLAN_OPTIONS}
+            "macvlan": MACVLAN_OPTIONS, "vxlan": VXLAN_OPTIONS}
 
 
 def module_spec(kind):
@@ -76,7 +88,7 @@ def module_spec(kind):
 def netdevs_device_spec():
     """Options of one entry of netdevs.devices: the union of the kinds, defaults applied per kind."""
     spec = dict(kind=dict(type="str", required=True, choices=list(KINDS)))
-    for options in (COMMON_OPTIONS, BRIDGE_OPTIONS, TAP_OPTIONS, MACVTAP_OPTIONS, MACVLAN_OPTIONS):
+    for options in (COMMON_OPTIONS, BRIDGE_OPTIONS, TAP_OPTIONS, MACVTAP_OPTIONS, MACVLAN_OPTIONS, VXLAN_OPTIONS):
         for key, value in options.items():
             entry = dict(value)
             entry.pop("default", None)  # defaults depend on the kind; applied in normalise()
@@ -163,8 +175,10 @@ def normalise(params, kind=None):
         spec["multi_queue"] = bool(merged.get("multi_queue"))
         spec["vnet_hdr"] = merged.get("vnet_hdr")
         spec["pi"] = merged.get("pi")
-        spec["master"] = None if merged.get("master") is None else _validate.ifname(merged["master"], what="%s: master" % label)
+        spec["master"] = _master(merged, label)
         spec["recreate"] = bool(merged.get("recreate"))
+    elif kind == "vxlan":
+        _vxlan(spec, merged, label)
     else:
         if not merged.get("link"):
             raise HostnetError("%s: 'link' (the parent interface) is required" % label)
@@ -184,6 +198,37 @@ def normalise(params, kind=None):
             mode = 0o660 if spec["device_group"] is not None else 0o600
         spec["device_mode"] = mode
     return spec
+
+
+def _master(merged, label):
+    return None if merged.get("master") is None else _validate.ifname(merged["master"], what="%s: master" % label)
+
+
+def _vxlan(spec, merged, label):
+    """A VXLAN device: VNI, tunnel endpoint, underlay, UDP port, learning, its bridge and its flood list."""
+    vni = merged.get("vni")
+    if vni is None:
+        raise HostnetError("%s: 'vni' (the VXLAN network identifier, %d..%d) is required" % ((label,) + VNI_RANGE))
+    if not VNI_RANGE[0] <= vni <= VNI_RANGE[1]:
+        raise HostnetError("%s: vni %s is out of range (%d..%d)" % ((label, vni) + VNI_RANGE))
+    if not 1 <= merged["port"] <= 65535:
+        raise HostnetError("%s: port %s is out of range (1..65535)" % (label, merged["port"]))
+    local = None if merged.get("local") is None else _validate.ip(merged["local"], what="%s: local" % label)
+    peers = None
+    if merged.get("peers") is not None:
+        peers = sorted(set(_validate.ip(p, what="%s: peer" % label) for p in merged["peers"]))
+        if local in peers:
+            raise HostnetError("%s: peer %s is the device's own local address; list the other hosts only" % (label, local))
+        families = set(":" in p for p in peers + ([local] if local else []))
+        if len(families) > 1:
+            raise HostnetError("%s: local and peers mix IPv4 and IPv6; a VXLAN device uses one family" % label)
+    underlay = None if merged.get("underlay") is None else \
+        _validate.ifname(merged["underlay"], what="%s: underlay" % label)
+    if underlay == spec["name"]:
+        raise HostnetError("%s: 'underlay' is the device itself; give the interface the tunnel runs over" % label)
+    spec.update({"vni": vni, "local": local, "underlay": underlay, "port": merged["port"],
+                 "learning": bool(merged["learning"]), "peers": peers, "master": _master(merged, label),
+                 "recreate": bool(merged.get("recreate"))})
 
 
 def _addresses(merged, label):

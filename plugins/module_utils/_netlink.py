@@ -27,11 +27,11 @@ import stat
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _sysfs, _tuntap
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
-    AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFF_UP, NETLINK_ROUTE, NLMSG_DONE,
-    NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLINK,
-    RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE, RTNH_F_ONLINK,
-    RT_SCOPE_LINK, RT_TABLE_COMPAT, BATCH_BYTES, bridge_attrs, dump_request, error_code, messages, mode_attrs,
-    parse_address, parse_link, parse_route, setlink)
+    AF_BRIDGE, AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFF_UP, NETLINK_ROUTE,
+    NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELADDR,
+    RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE,
+    RTNH_F_ONLINK, RT_SCOPE_LINK, RT_TABLE_COMPAT, BATCH_BYTES, ZERO_MAC, bridge_attrs, dump_request, error_code,
+    fdb_request, messages, mode_attrs, parse_address, parse_link, parse_neigh, parse_route, setlink, vxlan_attrs)
 
 HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
 PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else ImportError("No module named 'pyroute2'")
@@ -134,10 +134,10 @@ class Kernel(object):
                     return result
         return result
 
-    def _dump(self, mtype):
+    def _dump(self, mtype, family=0):
         """Send one dump request; return the raw reply messages as (data, offset, length)."""
         seq = self._next_seq()
-        self._sock.send(dump_request(mtype, seq))
+        self._sock.send(dump_request(mtype, seq, family))
         out = []
         for rtype, rseq, data, offset, length in self._replies():
             if rseq != seq:
@@ -215,6 +215,8 @@ class Kernel(object):
                 link["link"] = names.get(parent) if parent else None
             elif link["kind"] == "veth":
                 link["peer_ifindex"] = parent  # the peer may live in another namespace
+            elif link["kind"] == "vxlan":
+                link["underlay"] = names.get(link["underlay"]) if link["underlay"] else None
             links[link["name"]] = link
         self.index = dict((name, link["index"]) for name, link in links.items())
         for item in self._dump(RTM_GETADDR):
@@ -225,7 +227,21 @@ class Kernel(object):
             links[name]["addresses"].append(address["address"])
         for link in links.values():
             link["addresses"].sort()
+        vxlans = dict((link["index"], link) for link in links.values() if link["kind"] == "vxlan")
+        if vxlans:  # their flood lists: the all-zero entries with a destination (head-end replication)
+            for entry in self.fdb():
+                link = vxlans.get(entry["index"])
+                if link is not None:
+                    link.setdefault("fdb", []).append(entry)
+            for link in vxlans.values():
+                entries = link.pop("fdb", [])
+                link["peers"] = sorted(set(e["dst"] for e in entries if e["mac"] == ZERO_MAC and e["dst"] and e["self"]))
+                link["fdb"] = entries
         return links
+
+    def fdb(self):
+        """Every forwarding-database entry of the namespace (bridges' and VXLAN devices'), as parse_neigh gives."""
+        return [e for e in (parse_neigh(*item) for item in self._dump(RTM_GETNEIGH, AF_BRIDGE)) if e is not None]
 
     def device_nodes(self, names):
         """The /dev/tapN character devices of macvtaps `names`: {name: info}.
@@ -285,11 +301,14 @@ class Kernel(object):
             _drop_nodes(info["rdev"])
 
     def create_links(self, specs):
-        """Create bridges, macvtaps and macvlans through rtnetlink: specs are desired-device dicts."""
+        """Create bridges, macvtaps, macvlans and VXLAN devices through rtnetlink: specs are desired-device dicts."""
         reqs = []
         for spec in specs:
             if spec["kind"] == "bridge":
                 link, data = None, bridge_attrs(spec)
+            elif spec["kind"] == "vxlan":
+                underlay = self.resolve(spec["underlay"]) if spec.get("underlay") else None
+                link, data = None, vxlan_attrs(spec, underlay)
             else:
                 link, data = self.resolve(spec["link"]), mode_attrs(spec["kind"], spec["mode"])
             request = setlink(0, spec["name"], 0, 0, spec.get("mtu") or None, spec.get("mac") or None, None,
@@ -315,6 +334,11 @@ class Kernel(object):
                 data = bridge_attrs(fields)
             elif kind in ("macvtap", "macvlan") and "mode" in fields:
                 data = mode_attrs(kind, fields["mode"])
+            elif kind == "vxlan":
+                underlay = None
+                if "underlay" in fields:
+                    underlay = self.resolve(fields["underlay"]) if fields["underlay"] else 0
+                data = vxlan_attrs(fields, underlay)
             flags = change = 0
             if "up" in fields:
                 change = IFF_UP
@@ -327,6 +351,12 @@ class Kernel(object):
             reqs.append((setlink(index, name, flags, change, fields.get("mtu"), fields.get("mac"), master,
                                  kind=kind if data else None, data=data), describe))
         self._send_batch(reqs)
+
+    def fdb_changes(self, changes):
+        """changes: [(kind, name, 'add'|'del', mac, dst)]: permanent entries of VXLAN devices."""
+        self._send_batch([(fdb_request(action, self.resolve(name), mac, dst),
+                           (kind, name, "%s fdb entry %s dst %s" % (action, mac, dst)))
+                          for kind, name, action, mac, dst in changes])
 
     def _address_msg(self, action, name, cidr):
         """An RTM_NEWADDR ('add') or RTM_DELADDR request for cidr on interface name, and its basic attributes."""

@@ -19,13 +19,14 @@ NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
 NLM_F_DUMP = 0x300
-NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
+NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE, NLM_F_APPEND = 0x100, 0x200, 0x400, 0x800
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
-AF_INET, AF_INET6 = 2, 10
+AF_INET, AF_BRIDGE, AF_INET6 = 2, 7, 10
 RT_SCOPE_LINK = 253
 
 MACVTAP_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
@@ -44,6 +45,13 @@ IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE, IFLA_TUN_PI, IFLA_TUN_VNET_HDR, IFLA_TUN_PERSIST, IFLA_TUN_MULTI_QUEUE = range(1, 8)
 IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 1, 5, 7
 IFLA_MACVLAN_MODE = 1
+IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT, IFLA_VXLAN_LOCAL6 = 1, 3, 4, 7, 15, 17
+# bridge forwarding database entries (linux/neighbour.h)
+NDA_DST, NDA_LLADDR, NDA_MASTER = 1, 2, 9
+NTF_SELF, NTF_MASTER, NTF_EXT_LEARNED = 0x02, 0x04, 0x10
+NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+_NDMSG = struct.Struct("=BBHiHBB")
+ZERO_MAC = "00:00:00:00:00:00"
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 # addresses and routes in detail (the uplink move), from linux/if_addr.h, linux/rtnetlink.h
 IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 4, 6, 8
@@ -77,7 +85,12 @@ _U8 = struct.Struct("=B")
 # IFLA_INFO_DATA attributes by the names bridge_attrs() and mode_attrs() give: (number, packer)
 _INFO_DATA = {"IFLA_BR_FORWARD_DELAY": (IFLA_BR_FORWARD_DELAY, _U32.pack), "IFLA_BR_STP_STATE": (IFLA_BR_STP_STATE, _U32.pack),
               "IFLA_BR_VLAN_FILTERING": (IFLA_BR_VLAN_FILTERING, _U8.pack), "IFLA_MACVLAN_MODE": (IFLA_MACVLAN_MODE, _U32.pack),
-              "IFLA_MACVTAP_MODE": (IFLA_MACVLAN_MODE, _U32.pack)}
+              "IFLA_MACVTAP_MODE": (IFLA_MACVLAN_MODE, _U32.pack),
+              "IFLA_VXLAN_ID": (IFLA_VXLAN_ID, _U32.pack), "IFLA_VXLAN_LINK": (IFLA_VXLAN_LINK, _U32.pack),
+              "IFLA_VXLAN_LOCAL": (IFLA_VXLAN_LOCAL, lambda ip: socket.inet_pton(AF_INET, ip)),
+              "IFLA_VXLAN_LOCAL6": (IFLA_VXLAN_LOCAL6, lambda ip: socket.inet_pton(AF_INET6, ip)),
+              "IFLA_VXLAN_LEARNING": (IFLA_VXLAN_LEARNING, _U8.pack),
+              "IFLA_VXLAN_PORT": (IFLA_VXLAN_PORT, struct.Struct(">H").pack)}
 
 
 def _nla(atype, value):
@@ -87,7 +100,7 @@ def _nla(atype, value):
 
 def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, data=(), create=False):
     """An RTM_NEWLINK packed by hand (seq -> bytes): a change of an existing link, or with create=True a new
-    link of kind (bridge, macvtap, macvlan) on parent ifindex link. data: IFLA_INFO_DATA as bridge_attrs() or
+    link of kind (bridge, macvtap, macvlan, vxlan) on parent ifindex link. data: IFLA_INFO_DATA as bridge_attrs() or
     mode_attrs() give it, sent inside IFLA_LINKINFO whenever kind is given.
 
     With index 0 the link is found by name (IFLA_IFNAME), which saves a lookup per new tap.
@@ -110,12 +123,14 @@ def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, 
     return encode
 
 
-_DUMP_BODY = {RTM_GETLINK: _IFINFO.size, RTM_GETADDR: _IFADDR.size, RTM_GETROUTE: _RTMSG.size}
+_DUMP_BODY = {RTM_GETLINK: _IFINFO.size, RTM_GETADDR: _IFADDR.size, RTM_GETROUTE: _RTMSG.size,
+              RTM_GETNEIGH: _NDMSG.size}
 
 
-def dump_request(mtype, seq):
-    """A dump request of every family (its fixed header all zeros, no attributes), packed by hand."""
-    body = b"\0" * _DUMP_BODY[mtype]
+def dump_request(mtype, seq, family=0):
+    """A dump request (its fixed header all zeros but the family, no attributes), packed by hand: every family by
+    default; RTM_GETNEIGH with AF_BRIDGE lists the forwarding databases of bridges and VXLAN devices."""
+    body = _U8.pack(family) + b"\0" * (_DUMP_BODY[mtype] - 1)
     return _HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
@@ -128,6 +143,40 @@ def bridge_attrs(fields):
     if fields.get("vlan_filtering") is not None:
         attrs.append(("IFLA_BR_VLAN_FILTERING", 1 if fields["vlan_filtering"] else 0))
     return attrs
+
+
+def vxlan_attrs(fields, underlay=None):
+    """IFLA_INFO_DATA of a VXLAN device from its spec or changed fields (vni and port only at creation; the kernel
+    refuses to change them). underlay: the ifindex of the underlay interface, 0 to clear it, None to leave it."""
+    attrs = []
+    if fields.get("vni") is not None:
+        attrs.append(("IFLA_VXLAN_ID", fields["vni"]))
+    if fields.get("local"):
+        attrs.append(("IFLA_VXLAN_LOCAL6" if ":" in fields["local"] else "IFLA_VXLAN_LOCAL", fields["local"]))
+    if underlay is not None:
+        attrs.append(("IFLA_VXLAN_LINK", underlay))
+    if fields.get("port") is not None:
+        attrs.append(("IFLA_VXLAN_PORT", fields["port"]))
+    if fields.get("learning") is not None:
+        attrs.append(("IFLA_VXLAN_LEARNING", 1 if fields["learning"] else 0))
+    return attrs
+
+
+def fdb_request(action, index, mac, dst):
+    """An RTM_NEWNEIGH ('add', appended: a VXLAN device keeps one remote per destination of the same MAC) or
+    RTM_DELNEIGH ('del') for a permanent entry of a VXLAN device (NTF_SELF), packed by hand (seq -> bytes)."""
+    body = _NDMSG.pack(AF_BRIDGE, 0, 0, index, NUD_PERMANENT, NTF_SELF, 0)
+    body += _nla(NDA_LLADDR, bytes(bytearray(int(x, 16) for x in mac.split(":"))))
+    if dst:
+        body += _nla(NDA_DST, socket.inet_pton(AF_INET6 if ":" in dst else AF_INET, dst))
+    if action == "add":
+        mtype, nlflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND
+    else:
+        mtype, nlflags = RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK
+
+    def encode(seq):
+        return _HDR.pack(16 + len(body), mtype, nlflags, seq, 0) + body
+    return encode
 
 
 def _attrs(data, start, end):
@@ -204,7 +253,39 @@ def parse_link(data, offset, length):
     elif kind in ("macvtap", "macvlan"):
         mode = _u32(data, found.get(IFLA_MACVLAN_MODE))
         link["mode"] = MACVTAP_MODE_NAMES.get(mode, mode)
+    elif kind == "vxlan":
+        local = found.get(IFLA_VXLAN_LOCAL) or found.get(IFLA_VXLAN_LOCAL6)
+        port = found.get(IFLA_VXLAN_PORT)
+        link.update({
+            "vni": _u32(data, found.get(IFLA_VXLAN_ID)),
+            "local": None if local is None else socket.inet_ntop(
+                AF_INET if local[1] - local[0] == 4 else AF_INET6, data[local[0]:local[1]]),
+            "underlay": _u32(data, found.get(IFLA_VXLAN_LINK)) or None,  # an ifindex; _netlink names it
+            "port": None if port is None else struct.unpack_from(">H", data, port[0])[0],
+            "learning": bool(_u8(data, found.get(IFLA_VXLAN_LEARNING))),
+        })
     return link
+
+
+def parse_neigh(data, offset, length):
+    """One RTM_NEWNEIGH reply of an AF_BRIDGE dump: {index, mac, dst (None: a local entry), master (ifindex or
+    None), self, extern_learn, permanent}; None for other families."""
+    family, _pad, _pad2, index, state, flags, _ntype = _NDMSG.unpack_from(data, offset + 16)
+    if family != AF_BRIDGE:
+        return None
+    attrs = _attrs(data, offset + 16 + _NDMSG.size, offset + length)
+    mac = attrs.get(NDA_LLADDR)
+    dst = attrs.get(NDA_DST)
+    return {
+        "index": index,
+        "mac": ":".join("%02x" % b for b in bytearray(data[mac[0]:mac[1]])) if mac else None,
+        "dst": None if dst is None else socket.inet_ntop(AF_INET if dst[1] - dst[0] == 4 else AF_INET6,
+                                                         data[dst[0]:dst[1]]),
+        "master": _u32(data, attrs.get(NDA_MASTER)),
+        "self": bool(flags & NTF_SELF),
+        "extern_learn": bool(flags & NTF_EXT_LEARNED),
+        "permanent": bool(state & NUD_PERMANENT),
+    }
 
 
 def parse_address(data, offset, length):

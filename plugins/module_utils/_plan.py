@@ -6,9 +6,9 @@
 Pure Python, no kernel: unit-tested on plain dicts. Check mode returns the plan; diff is the
 before/after view of each touched device; `changed` is "the plan is not empty".
 
-Order: delete children before parents; create bridges, then taps/tuns, then macvtaps/macvlans;
-reconfigure tun ownership; release ports, then set links (enslave, up, mtu, mac);
-then addresses; then macvtap /dev nodes.
+Order: delete children before parents; create bridges, then taps/tuns/VXLAN devices, then macvtaps/macvlans;
+reconfigure tun ownership; release ports, then set links (enslave, up, mtu, mac); then addresses; then the
+VXLAN flood lists (forwarding-database entries); then macvtap /dev nodes.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,13 +17,16 @@ __metaclass__ = type
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _netns
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import ZERO_MAC
 
-MANAGED_KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan")
+MANAGED_KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan", "vxlan")
 TUN_FAMILY = ("tap", "tun")
 MACVLAN_FAMILY = ("macvtap", "macvlan")  # children of a parent link, with a mode
 ADDRESSED = ("bridge", "macvlan")  # kinds whose addresses the engine manages
-_DELETE_RANK = {"macvtap": 0, "macvlan": 0, "tap": 1, "tun": 1, "bridge": 2}
-_CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "macvtap": 2, "macvlan": 2}
+PORTS = ("tap", "tun", "vxlan")  # kinds with a `master` option of their own
+VXLAN_FIELDS = ("vni", "local", "underlay", "port", "learning")
+_DELETE_RANK = {"macvtap": 0, "macvlan": 0, "tap": 1, "tun": 1, "vxlan": 1, "bridge": 2}
+_CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "vxlan": 1, "macvtap": 2, "macvlan": 2}
 
 
 def _label(kind, name):
@@ -44,6 +47,9 @@ def view(link, ports=None):
         out.update(dict((k, link.get(k)) for k in ("owner", "group", "multi_queue", "vnet_hdr", "pi")))
     elif kind == "macvlan":
         out.update({"link": link.get("link"), "mode": link.get("mode"), "addresses": list(link.get("addresses") or [])})
+    elif kind == "vxlan":
+        out.update(dict((k, link.get(k)) for k in VXLAN_FIELDS))
+        out["peers"] = sorted(link.get("peers") or [])
     elif kind == "macvtap":
         out.update({"link": link.get("link"), "mode": link.get("mode")})
         device = link.get("device") or {}
@@ -61,6 +67,7 @@ class Plan(object):
         self.releases = []
         self.sets = {}
         self.addresses = []
+        self.fdb = []
         self.nodes = []
         self.before = {}
         self.after = {}
@@ -81,6 +88,7 @@ class Plan(object):
         ordered = sorted(self.sets.items(), key=lambda item: (item[1][0] != "bridge", item[0]))
         ops += [{"op": "set", "kind": kind, "name": name, "fields": fields} for name, (kind, fields) in ordered if fields]
         ops += [{"op": "address", "kind": k, "name": n, "action": a, "cidr": c} for k, n, a, c in self.addresses]
+        ops += [{"op": "fdb", "kind": k, "name": n, "action": a, "mac": m, "dst": d} for k, n, a, m, d in self.fdb]
         ops += [dict(op="node", **node) for node in self.nodes]
         return ops
 
@@ -97,6 +105,8 @@ class Plan(object):
                 lines.append("set %s: %s" % (label, ", ".join("%s=%s" % (k, v) for k, v in sorted(op["fields"].items()))))
             elif op["op"] == "address":
                 lines.append("%s address %s on %s" % (op["action"], op["cidr"], label))
+            elif op["op"] == "fdb":
+                lines.append("%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], label))
             elif op["op"] == "node":
                 lines.append("device node of %s: owner=%s group=%s mode=%04o"
                              % (label, op["owner"], op["group"], op["mode"]))
@@ -150,6 +160,10 @@ def build(desired, current, netns=None, purge_prefix=None):
                 recreate_why = "changing multi_queue from %s to %s" % (bool(cur.get("multi_queue")), spec["multi_queue"])
         if cur is not None and kind in MACVLAN_FAMILY and cur.get("link") != spec["link"]:
             recreate_why = "moving it from link '%s' to '%s'" % (cur.get("link"), spec["link"])
+        if cur is not None and kind == "vxlan":
+            for key in ("vni", "port"):  # the kernel refuses to change them in place
+                if cur.get(key) != spec[key]:
+                    recreate_why = "changing %s from %s to %s" % (key, cur.get(key), spec[key])
         if recreate_why:
             if not spec.get("recreate"):
                 raise HostnetError("%s: %s needs the device deleted and created again; set recreate: true to allow it "
@@ -202,6 +216,9 @@ def _after_create(plan, spec):
     if kind in ADDRESSED:
         for cidr in spec.get("addresses") or []:
             plan.addresses.append((kind, name, "add", cidr))
+    if kind == "vxlan":
+        for peer in spec.get("peers") or []:
+            plan.fdb.append((kind, name, "add", ZERO_MAC, peer))
     if kind == "macvtap":
         plan.nodes.append({"kind": kind, "name": name, "owner": spec["device_owner"],
                            "group": spec["device_group"], "mode": spec["device_mode"]})
@@ -243,6 +260,18 @@ def _converge_existing(plan, spec, cur, ports):
             plan.tun.append(tun)
     elif kind in MACVLAN_FAMILY and cur.get("mode") != spec["mode"]:
         fields["mode"] = spec["mode"]
+    elif kind == "vxlan":
+        for key in ("local", "underlay"):  # None: leave it as it is
+            if spec.get(key) is not None and cur.get(key) != spec[key]:
+                fields[key] = spec[key]
+        if bool(cur.get("learning")) != spec["learning"]:
+            fields["learning"] = spec["learning"]
+        if spec.get("peers") is not None:
+            have = set(cur.get("peers") or [])
+            for peer in sorted(have - set(spec["peers"])):
+                plan.fdb.append((kind, name, "del", ZERO_MAC, peer))
+            for peer in sorted(set(spec["peers"]) - have):
+                plan.fdb.append((kind, name, "add", ZERO_MAC, peer))
     if kind == "macvtap":
         device = cur.get("device") or {}
         if not device.get("ok") or device.get("owner") != _id(spec["device_owner"]) \
@@ -270,7 +299,7 @@ def _plan_masters(plan, want, current, created, deleted, where):
                     raise HostnetError("port '%s' is claimed by bridge '%s' and by %s; give each port one master"
                                        % (port, spec["name"], other[1]))
                 claims[port] = (spec["name"], "bridge '%s'" % spec["name"], spec["force"])
-        elif spec["kind"] in TUN_FAMILY and spec.get("master"):
+        elif spec["kind"] in PORTS and spec.get("master"):
             other = claims.get(spec["name"])
             if other and other[0] != spec["master"]:
                 raise HostnetError("%s: master '%s' contradicts %s, which lists it as a port"
@@ -322,13 +351,19 @@ def _plan_masters(plan, want, current, created, deleted, where):
 
 def _check_parents(want, current, created, where):
     for spec in want.values():
-        if spec["kind"] not in MACVLAN_FAMILY or spec["state"] != "present":
+        if spec["state"] != "present":
             continue
-        parent = spec["link"]
+        if spec["kind"] in MACVLAN_FAMILY:
+            parent, what = spec["link"], "parent link"
+        elif spec["kind"] == "vxlan" and spec.get("underlay"):
+            parent, what = spec["underlay"], "underlay"
+        else:
+            continue
         pspec = want.get(parent)
         if parent not in current and (pspec is None or pspec["state"] != "present"):
-            raise HostnetError("%s '%s': parent link '%s' not found in %s; create it first or fix 'link'"
-                               % (spec["kind"], spec["name"], parent, where))
+            raise HostnetError("%s '%s': %s '%s' not found in %s; create it first or fix '%s'"
+                               % (spec["kind"], spec["name"], what, parent, where,
+                                  "link" if what == "parent link" else "underlay"))
 
 
 def _project(plan, spec, cur, ports_now):
@@ -361,6 +396,18 @@ def _project(plan, spec, cur, ports_now):
         base.update({"link": spec["link"], "mode": spec["mode"]})
         if spec.get("addresses") is not None:
             base["addresses"] = list(spec["addresses"])
+    elif spec["kind"] == "vxlan" and "vni" in spec:
+        for key in VXLAN_FIELDS:
+            if spec.get(key) is not None:
+                base[key] = spec[key]
+        peers = set(base.get("peers") or [])
+        for _kind, fname, action, _mac, dst in plan.fdb:
+            if fname == name:
+                if action == "add":
+                    peers.add(dst)
+                else:
+                    peers.discard(dst)
+        base["peers"] = sorted(peers)
     elif spec["kind"] == "macvtap" and "link" in spec:
         base["link"] = spec["link"]
         base["mode"] = spec["mode"]

@@ -169,6 +169,22 @@ def cidr(value, what="address"):
     return "%s/%d" % (net.ip, net.prefixlen)
 
 
+def ip(value, what="address"):
+    """Normalise a unicast host address without prefix length (IPv4 or IPv6), as a tunnel endpoint is given."""
+    _need_netaddr()
+    text = str(value)
+    try:
+        if "/" in text:
+            raise ValueError(text)
+        addr = netaddr.IPAddress(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise HostnetError("%s '%s' is not an IP address (IPv4 a.b.c.d or IPv6 x::y, without a prefix length)"
+                           % (what, value))
+    if addr.is_multicast() or addr.is_loopback() or int(addr) == 0 or (addr.version == 4 and int(addr) == 0xFFFFFFFF):
+        raise HostnetError("%s '%s' is not a unicast address; give the address of a host" % (what, value))
+    return str(addr)
+
+
 _LOOKUPS = {}
 
 

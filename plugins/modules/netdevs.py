@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: netdevs
-short_description: Converge a whole set of bridges, taps, tuns and macvtaps in one plan
+short_description: Converge a whole set of bridges, taps, tuns, macvtaps and VXLAN devices in one plan
 version_added: 0.1.0
 description:
   - Takes a list of devices and applies one ordered plan against one read of the namespace
@@ -17,7 +17,11 @@ description:
   - The options of each entry mean exactly what they mean in M(hostnet.qemu.bridge), M(hostnet.qemu.tap) and
     M(hostnet.qemu.macvtap). Roles use this module instead of a loop over those (one call for 1000 taps costs
     about what C(ip -batch) costs; see docs/benchmarks.md).
-  - O(purge_prefix) deletes bridges, taps, tuns, macvtaps and macvlans whose name starts with the prefix and that are not listed.
+  - O(purge_prefix) deletes bridges, taps, tuns, macvtaps, macvlans and VXLAN devices whose name starts with the prefix
+    and that are not listed.
+  - A C(vxlan) entry is a VXLAN tunnel device, usually a port of a bridge that spans several hosts. Its
+    O(devices[].peers) are its flood list (head-end replication): one permanent all-zero forwarding-database entry
+    per remote tunnel endpoint, kept exactly as listed, added and removed without touching the device.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
@@ -36,9 +40,10 @@ options:
           - Device kind. C(tun) is the same as C(tap) with O(devices[].mode=tun).
           - C(macvlan) is a plain interface on a parent link, for the host itself (for example its address on the
             same parent as macvtap guests, so host and guests reach each other in C(bridge) mode).
+          - C(vxlan) is a VXLAN tunnel device (see O(devices[].vni)).
         type: str
         required: true
-        choices: [bridge, tap, tun, macvtap, macvlan]
+        choices: [bridge, tap, tun, macvtap, macvlan, vxlan]
       name:
         description: Interface name, 1 to 15 bytes, without C(/), C(:) or whitespace.
         type: str
@@ -100,11 +105,37 @@ options:
         description: (tap, tun) Packet information header.
         type: bool
       master:
-        description: (tap, tun) Bridge to enslave to.
+        description: (tap, tun, vxlan) Bridge to enslave to.
         type: str
       recreate:
-        description: (tap, tun, macvtap, macvlan) Allow delete-and-create for a mode, multi_queue or link change (default C(false)).
+        description:
+          - (tap, tun, macvtap, macvlan, vxlan) Allow delete-and-create for a change the kernel cannot make in place
+            (default C(false)): a tap's mode or multi_queue, a macvtap's or macvlan's link, a VXLAN device's
+            O(devices[].vni) or O(devices[].port).
         type: bool
+      vni:
+        description: (vxlan, required) The VXLAN network identifier, 1 to 16777215.
+        type: int
+      local:
+        description: (vxlan) This host's tunnel endpoint address (IPv4 or IPv6, no prefix length); omit to leave it.
+        type: str
+      underlay:
+        description: (vxlan) The interface the tunnel runs over; omit to leave it to routing.
+        type: str
+      port:
+        description: (vxlan) The UDP destination port (default C(4789), the IANA port).
+        type: int
+      learning:
+        description:
+          - (vxlan) Learn remote MACs from received traffic (default C(true)). Turn it off when a control plane
+            (BGP EVPN) installs them.
+        type: bool
+      peers:
+        description:
+          - (vxlan) The remote tunnel endpoints to flood to: exactly these all-zero forwarding-database entries;
+            an empty list removes them all; omit to leave them alone.
+        type: list
+        elements: str
       link:
         description: (macvtap, macvlan) Parent interface.
         type: str
@@ -121,7 +152,8 @@ options:
         type: raw
   purge_prefix:
     description:
-      - Delete managed-kind devices (bridge, tap, tun, macvtap, macvlan) whose names start with this prefix and are not in O(devices).
+      - Delete managed-kind devices (bridge, tap, tun, macvtap, macvlan, vxlan) whose names start with this prefix and are
+        not in O(devices).
       - Veth pairs and physical interfaces are never purged.
     type: str
 seealso:
@@ -150,6 +182,13 @@ EXAMPLES = r"""
         link: eth0
         device_group: qemusers
     purge_prefix: "vm"
+
+- name: A network spanning two hosts - this one's half (the other lists 192.0.2.11 as local and this host as peer)
+  hostnet.qemu.netdevs:
+    devices:
+      - {kind: bridge, name: span0, mtu: 1450}
+      - {kind: vxlan, name: span0-vx, vni: 4242, local: 192.0.2.11, underlay: eth0, peers: [192.0.2.12],
+         master: span0, mtu: 1450}
 """
 
 RETURN = r"""
@@ -165,7 +204,8 @@ plan:
   returned: always
   type: list
   elements: str
-  sample: ["create bridge 'vmnet0'", "create tap 'vm1-net0'", "set tap 'vm1-net0': master=vmnet0, up=True"]
+  sample: ["create bridge 'vmnet0'", "create tap 'vm1-net0'", "set tap 'vm1-net0': master=vmnet0, up=True",
+           "add fdb entry 00:00:00:00:00:00 dst 192.0.2.12 on vxlan 'span0-vx'"]
 """
 
 from ansible.module_utils.basic import AnsibleModule

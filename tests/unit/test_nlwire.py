@@ -58,10 +58,14 @@ def test_link_matches_iproute2(name):
         assert ours["stp"] == bool(data["stp_state"]) and ours["vlan_filtering"] == bool(data["vlan_filtering"])
     if ours["kind"] in ("macvtap", "macvlan"):
         assert ours["mode"] == data["mode"]
+    if ours["kind"] == "vxlan":
+        assert (ours["vni"], ours["local"], ours["port"], ours["learning"]) == (
+            data["id"], data.get("local") or data.get("local6"), data["port"], data["learning"])
+        assert ours["underlay"] == (INDEX[data["link"]] if data.get("link") else None)
 
 
 def test_capture_covers_every_kind_the_engine_reads():
-    kinds = {"loopback", "bridge", "tap", "tun", "veth", "macvtap", "macvlan"}
+    kinds = {"loopback", "bridge", "tap", "tun", "veth", "macvtap", "macvlan", "vxlan"}
     assert set(link["kind"] for link in LINKS.values()) >= kinds
 
 
@@ -98,6 +102,17 @@ def test_routes_match_iproute2_except_the_local_table():
     assert any(r["multipath_oifs"] for r in parsed("routes", _nlwire.parse_route))
 
 
+def test_fdb_entries_match_iproute2():
+    theirs = sorted((INDEX[e["ifname"]], e["mac"], e.get("dst"), "self" in e.get("flags", []),
+                     e.get("state") == "permanent") for e in CAPTURE["bridge_fdb"])
+    ours = sorted((e["index"], e["mac"], e["dst"], e["self"], e["permanent"])
+                  for e in parsed("fdb", _nlwire.parse_neigh))
+    assert ours == theirs
+    flood = sorted(e["dst"] for e in parsed("fdb", _nlwire.parse_neigh)
+                   if e["index"] == INDEX["cvx0"] and e["mac"] == _nlwire.ZERO_MAC)
+    assert flood == ["10.78.0.2", "10.78.0.3"]
+
+
 def test_truncated_attributes_are_not_read_past_their_end():
     data = binascii.unhexlify(CAPTURE["links"][1])
     short = data[:40]
@@ -124,17 +139,34 @@ def test_messages_and_error_code_split_one_buffer():
     assert _nlwire.error_code(ack, 0) == 17
 
 
-@pytest.mark.parametrize("mtype, cls", [(_nlwire.RTM_GETLINK, "ifinfmsg"), (_nlwire.RTM_GETADDR, "ifaddrmsg"),
-                                        (_nlwire.RTM_GETROUTE, "rtmsg")])
-def test_dump_requests_are_the_bytes_pyroute2_would_send(mtype, cls):
+@pytest.mark.parametrize("mtype, cls, family", [(_nlwire.RTM_GETLINK, "ifinfmsg", 0), (_nlwire.RTM_GETADDR, "ifaddrmsg", 0),
+                                                (_nlwire.RTM_GETROUTE, "rtmsg", 0),
+                                                (_nlwire.RTM_GETNEIGH, "ndmsg", _nlwire.AF_BRIDGE)])
+def test_dump_requests_are_the_bytes_pyroute2_would_send(mtype, cls, family):
     module = importlib.import_module("pyroute2.netlink.rtnl." + cls)
     msg = getattr(module, cls)()
-    msg["family"] = 0
+    msg["family"] = family
     msg["header"]["type"] = mtype
     msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_DUMP
     msg["header"]["sequence_number"] = 77
     msg.encode()
-    assert _nlwire.dump_request(mtype, 77) == bytes(msg.data)
+    assert _nlwire.dump_request(mtype, 77, family) == bytes(msg.data)
+
+
+@pytest.mark.parametrize("action, mac, dst", [("add", _nlwire.ZERO_MAC, "192.0.2.7"), ("del", _nlwire.ZERO_MAC, "fd00::7"),
+                                              ("add", "52:54:00:0a:0b:0c", "192.0.2.8")])
+def test_fdb_requests_are_the_bytes_pyroute2_would_send(action, mac, dst):
+    ndmsg = importlib.import_module("pyroute2.netlink.rtnl.ndmsg").ndmsg
+    msg = ndmsg()
+    msg["family"], msg["ifindex"] = _nlwire.AF_BRIDGE, 9
+    msg["state"], msg["flags"] = _nlwire.NUD_PERMANENT, _nlwire.NTF_SELF
+    msg["header"]["type"] = _nlwire.RTM_NEWNEIGH if action == "add" else _nlwire.RTM_DELNEIGH
+    msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_ACK | (
+        _nlwire.NLM_F_CREATE | _nlwire.NLM_F_APPEND if action == "add" else 0)
+    msg["header"]["sequence_number"] = 3
+    msg["attrs"] = [("NDA_LLADDR", mac), ("NDA_DST", dst)]
+    msg.encode()
+    assert _nlwire.fdb_request(action, 9, mac, dst)(3) == bytes(msg.data)
 
 
 @pytest.mark.parametrize("case", [
@@ -145,7 +177,15 @@ def test_dump_requests_are_the_bytes_pyroute2_would_send(mtype, cls):
     dict(index=0, name="mvl0", kind="macvlan", link=3, data=[("IFLA_MACVLAN_MODE", 1)], create=True),
     dict(index=12, name="br1", kind="bridge", data=[("IFLA_BR_STP_STATE", 0)], flags=1, change=1, master=4),
     dict(index=0, name="t1", mtu=1400, master=9, flags=1, change=1),
-], ids=["bridge-create", "macvtap-create", "macvlan-create", "bridge-set-data", "tap-set"])
+    dict(index=0, name="vx0", kind="vxlan", mtu=1450, create=True,
+         data=[("IFLA_VXLAN_ID", 4242), ("IFLA_VXLAN_LOCAL", "192.0.2.1"), ("IFLA_VXLAN_LINK", 3),
+               ("IFLA_VXLAN_PORT", 4789), ("IFLA_VXLAN_LEARNING", 0)]),
+    dict(index=0, name="vx6", kind="vxlan", create=True,
+         data=[("IFLA_VXLAN_ID", 16777215), ("IFLA_VXLAN_LOCAL6", "fd00::1"), ("IFLA_VXLAN_PORT", 8472),
+               ("IFLA_VXLAN_LEARNING", 1)]),
+    dict(index=0, name="vx0", kind="vxlan", data=[("IFLA_VXLAN_LEARNING", 1)]),
+], ids=["bridge-create", "macvtap-create", "macvlan-create", "bridge-set-data", "tap-set", "vxlan-create",
+        "vxlan6-create", "vxlan-set"])
 def test_link_requests_are_the_bytes_pyroute2_would_send(case):
     ifinfmsg = importlib.import_module("pyroute2.netlink.rtnl.ifinfmsg").ifinfmsg
     msg = ifinfmsg()
@@ -167,3 +207,12 @@ def test_link_requests_are_the_bytes_pyroute2_would_send(case):
                              case.get("mac"), case.get("master"), link=case.get("link"), kind=case.get("kind"),
                              data=case.get("data", ()), create=case.get("create", False))
     assert packed(5) == bytes(msg.data)
+
+
+def test_vxlan_attrs_from_a_spec_and_from_changed_fields():
+    spec = {"vni": 7, "local": "192.0.2.1", "port": 4789, "learning": False}
+    assert _nlwire.vxlan_attrs(spec, 3) == [("IFLA_VXLAN_ID", 7), ("IFLA_VXLAN_LOCAL", "192.0.2.1"),
+                                            ("IFLA_VXLAN_LINK", 3), ("IFLA_VXLAN_PORT", 4789),
+                                            ("IFLA_VXLAN_LEARNING", 0)]
+    assert _nlwire.vxlan_attrs({"local": "fd00::1"}) == [("IFLA_VXLAN_LOCAL6", "fd00::1")]
+    assert _nlwire.vxlan_attrs({"learning": True}, 0) == [("IFLA_VXLAN_LINK", 0), ("IFLA_VXLAN_LEARNING", 1)]

@@ -195,3 +195,68 @@ def test_macvlan_is_no_macvtap_and_needs_its_parent():
     with pytest.raises(HostnetError, match="macvlan 'm0': a macvtap named 'm0' already exists"):
         _plan.build(specs({"kind": "macvlan", "name": "m0", "link": "eth0"}),
                     {"m0": link("m0", "macvtap", 5, link="eth0", mode="bridge"), "eth0": link("eth0", "physical", 2)})
+
+
+def vxlan_link(**kw):
+    base = dict(vni=42, local="192.0.2.1", underlay="eth0", port=4789, learning=True, peers=["192.0.2.2"],
+                master="br0")
+    base.update(kw)
+    return link("vx0", "vxlan", 5, **base)
+
+
+def vxlan_current(**kw):
+    return {"eth0": link("eth0", "physical", 2), "br0": link("br0", "bridge", 4), "vx0": vxlan_link(**kw)}
+
+
+def vxlan_spec(**kw):
+    spec = {"kind": "vxlan", "name": "vx0", "vni": 42, "local": "192.0.2.1", "underlay": "eth0",
+            "peers": ["192.0.2.2"], "master": "br0", "mtu": 1500}
+    spec.update(kw)
+    return specs(spec)
+
+
+def test_vxlan_created_after_its_bridge_then_enslaved_then_its_flood_list():
+    plan = _plan.build(vxlan_spec() + specs({"kind": "bridge", "name": "br0"}),
+                       {"eth0": link("eth0", "physical", 2)})
+    assert ops(plan) == [("create", "br0"), ("create", "vx0"), ("set", "br0"), ("set", "vx0"), ("fdb", "vx0")]
+    assert plan.ops[3]["fields"] == {"master": "br0", "up": True}
+    assert plan.summary()[-1] == "add fdb entry 00:00:00:00:00:00 dst 192.0.2.2 on vxlan 'vx0'"
+    assert plan.after["vx0"]["peers"] == ["192.0.2.2"] and plan.after["vx0"]["vni"] == 42
+
+
+def test_vxlan_converged_is_an_empty_plan():
+    assert _plan.build(vxlan_spec(), vxlan_current()).ops == []
+
+
+@pytest.mark.parametrize("change, expected", [
+    (dict(peers=["192.0.2.3"]), [("fdb", "del", "192.0.2.2"), ("fdb", "add", "192.0.2.3")]),
+    (dict(peers=[]), [("fdb", "del", "192.0.2.2")]),
+    (dict(peers=None), []),
+    (dict(learning=False), [("set", {"learning": False})]),
+    (dict(local="192.0.2.9"), [("set", {"local": "192.0.2.9"})]),
+    (dict(local=None, underlay=None), []),
+])
+def test_vxlan_in_place_changes(change, expected):
+    plan = _plan.build(vxlan_spec(**change), vxlan_current())
+    got = [("fdb", o["action"], o["dst"]) if o["op"] == "fdb" else (o["op"], o["fields"]) for o in plan.ops]
+    assert got == expected
+
+
+@pytest.mark.parametrize("change, what", [(dict(vni=43), "changing vni from 42 to 43"),
+                                          (dict(port=8472), "changing port from 4789 to 8472")])
+def test_vxlan_vni_or_port_change_needs_recreate(change, what):
+    with pytest.raises(HostnetError) as err:
+        _plan.build(vxlan_spec(**change), vxlan_current())
+    assert str(err.value).startswith("vxlan 'vx0': %s needs the device deleted and created again" % what)
+    plan = _plan.build(vxlan_spec(recreate=True, **change), vxlan_current())
+    assert ops(plan)[:2] == [("delete", "vx0"), ("create", "vx0")]
+    assert ("fdb", "vx0") in ops(plan)
+
+
+def test_vxlan_purged_by_prefix_and_its_underlay_must_exist():
+    plan = _plan.build([], vxlan_current(), purge_prefix="vx")
+    assert ops(plan) == [("delete", "vx0")]
+    with pytest.raises(HostnetError) as err:
+        _plan.build(vxlan_spec(underlay="eth9"), vxlan_current())
+    assert str(err.value) == ("vxlan 'vx0': underlay 'eth9' not found in the host namespace; create it first or fix"
+                              " 'underlay'")
