@@ -16,8 +16,8 @@ description:
     bridges (ports, STP and addresses); taps and tuns (owner, group, flags, master and persistence);
     macvtaps (parent, mode and their C(/dev/tapN) node with owner, group, mode); macvlans (parent, mode,
     addresses); VXLAN devices (VNI, local endpoint, underlay, UDP port, learning, the flood list as C(peers) and
-    the whole forwarding database as C(fdb): which MAC is behind which remote endpoint, and whether a control
-    plane installed it); veth and physical links.
+    the whole forwarding database as C(fdb), that is which MAC is behind which remote endpoint and whether a
+    control plane installed it); veth and physical links.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:

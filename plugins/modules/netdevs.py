@@ -20,7 +20,7 @@ description:
   - O(purge_prefix) deletes bridges, taps, tuns, macvtaps, macvlans and VXLAN devices whose name starts with the prefix
     and that are not listed.
   - A C(vxlan) entry is a VXLAN tunnel device, usually a port of a bridge that spans several hosts. Its
-    O(devices[].peers) are its flood list (head-end replication): one permanent all-zero forwarding-database entry
+    O(devices[].peers) are its flood list (head-end replication), one permanent all-zero forwarding-database entry
     per remote tunnel endpoint, kept exactly as listed, added and removed without touching the device.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
@@ -110,7 +110,7 @@ options:
       recreate:
         description:
           - (tap, tun, macvtap, macvlan, vxlan) Allow delete-and-create for a change the kernel cannot make in place
-            (default C(false)): a tap's mode or multi_queue, a macvtap's or macvlan's link, a VXLAN device's
+            (default C(false)), such as a tap's mode or multi_queue, a macvtap's or macvlan's link, a VXLAN device's
             O(devices[].vni) or O(devices[].port).
         type: bool
       vni:
@@ -132,7 +132,7 @@ options:
         type: bool
       peers:
         description:
-          - (vxlan) The remote tunnel endpoints to flood to: exactly these all-zero forwarding-database entries;
+          - (vxlan) The remote tunnel endpoints to flood to, exactly these all-zero forwarding-database entries;
             an empty list removes them all; omit to leave them alone.
         type: list
         elements: str
