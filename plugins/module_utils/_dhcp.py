@@ -355,6 +355,9 @@ def render(net):
         else:
             lines.append("# no router: nothing is forwarded from this network")
             lines.append("dhcp-option=3")
+        if dhcp.get("mtu"):
+            lines.append("# the network spans hosts over VXLAN: its MTU")
+            lines.append("dhcp-option=option:mtu,%d" % dhcp["mtu"])
         if dns is not None:
             lines.append("dhcp-option=option:dns-server,%s" % host.ip)
         else:

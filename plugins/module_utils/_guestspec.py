@@ -112,6 +112,7 @@ NIC = dict(
     bridge=dict(type="str", check=_validate.ifname),
     ifname=dict(type="str", check=_validate.ifname),
     queues=dict(type="int", default=1, check=_range(1, 64)),
+    mtu=dict(type="int", check=_range(68, 65535, " bytes")),
     vhost=dict(type="bool"),
     link=dict(type="str", check=_validate.ifname),
     mode=dict(type="str", default="bridge", choices=MACVTAP_MODES),

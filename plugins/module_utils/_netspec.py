@@ -24,6 +24,20 @@ DHCP = dict(
 )
 DNS = dict(enabled=dict(type="bool"), domain=dict(type="str"), forward=dict(type="bool"))
 FILTER = dict(allow=dict(type="list", elements="str"), reject=dict(type="list", elements="str"))
+CONTROL_PLANES = ["static", "evpn"]
+# A network spanning several hosts over VXLAN. vni, control_plane, port, mtu and gateway_host are what the user
+# writes (the same on every host); local, peers and gateway are this host's part, which the network role derives
+# from the inventory (a direct caller of the networks module gives them).
+SPAN = dict(
+    vni=dict(type="int", required=True),
+    control_plane=dict(type="str", choices=CONTROL_PLANES),
+    port=dict(type="int"),
+    mtu=dict(type="int"),
+    gateway_host=dict(type="str"),
+    local=dict(type="str"),
+    peers=dict(type="list", elements="str"),
+    gateway=dict(type="bool"),
+)
 
 NETWORK = dict(
     name=dict(type="str", required=True, check=_validate.object_name),
@@ -38,6 +52,7 @@ NETWORK = dict(
     filter=dict(type="dict", options=FILTER),
     dhcp=dict(type="dict", options=DHCP),
     dns=dict(type="dict", options=DNS),
+    span=dict(type="dict", options=SPAN),
 )
 
 

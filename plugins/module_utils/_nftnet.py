@@ -19,7 +19,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _uplinkhost, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _spannet, _uplinkhost, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -66,6 +66,7 @@ def check(networks, links=None):
     seen_names, seen_bridges, subnets = {}, {}, []
     uplink_nics = {}  # NIC -> network name (kind uplink)
     dhcp_ranges = []  # (network, field, range) of present networks: DHCP ranges must not overlap across them
+    vnis = {}  # VNI -> network name (spanned networks)
     for index, net in enumerate(networks):
         name = net["name"]
         label = "network '%s'" % name
@@ -120,7 +121,10 @@ def check(networks, links=None):
             elif host.ip in (subnet.network, subnet.broadcast) and subnet.prefixlen < 31:
                 errors.append("%s: field 'address' %s is the subnet's network or broadcast address; use another host address"
                               % (label, address))
-        if kind == "nat":
+        errors.extend(_spannet.check(net, label, vnis))
+        if kind == "nat" and not _spannet.owner(net):
+            pass  # another host is this spanned network's gateway: its address and uplink are that host's
+        elif kind == "nat":
             if host is None and address is None:
                 errors.append("%s: a nat network needs field 'address' (the host's address on the bridge, the guests'"
                               " gateway), e.g. 192.168.50.1/24" % label)
@@ -256,11 +260,14 @@ def validate(networks, links=None):
     return _netspec.parse(networks)[0]
 
 
-def validate_on_host(networks):
+def validate_on_host(networks, tunnels=True):
     """validate() against this host's links (an uplink NIC must exist and be no other bridge's port), then what
-    only the host shows about uplink NICs (dynamic addresses, a network manager configuring them)."""
-    typed = validate(networks, _uplinkhost.host_links())
-    errors = _uplinkhost.check_host(uplinks(typed))
+    only the host shows about uplink NICs (dynamic addresses, a network manager configuring them) and, unless
+    `tunnels` is false (everything is being removed), about the tunnel endpoint of spanned networks (fills in their
+    underlay and MTU)."""
+    dump = _uplinkhost.host_dump()
+    typed = validate(networks, dict((name, link.get("master")) for name, link in dump.items()))
+    errors = _uplinkhost.check_host(uplinks(typed)) + (_spannet.on_host(typed, dump) if tunnels else [])
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return typed
@@ -274,6 +281,9 @@ def normalise(networks):
         host = _host_address(net["address"]) if net.get("address") else None
         subnet = _cidr(net["subnet"]) if net.get("subnet") else (host.cidr if host is not None else None)
         rules = net.get("filter") or {}
+        if not _spannet.owner(net):
+            # another host is this spanned network's gateway and DHCP/DNS owner: here it is a bare bridge
+            kind, host, rules, net = "isolated", None, {}, dict((k, v) for k, v in net.items() if k not in ("dhcp", "dns"))
         out.append({
             "name": net["name"],
             "kind": kind,
@@ -287,8 +297,11 @@ def normalise(networks):
             "uplink": net.get("uplink") if kind in ("nat", "uplink") else None,
             "allow": [str(_cidr(c).cidr) for c in (rules.get("allow") or [])],
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
+            "span": _spannet.normalise(net),
         })
         out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
+        if out[-1]["span"] and out[-1]["dhcp"]:  # guests on a spanned network learn its MTU (option 26)
+            out[-1]["dhcp"]["mtu"] = out[-1]["span"]["mtu"]
     return out
 
 
@@ -311,9 +324,18 @@ def devices(networks):
                 out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True})
         elif net["state"] == "absent":
             out.append({"kind": "bridge", "name": net["bridge"], "state": "absent"})
+            if net["span"]:
+                out.append({"kind": "vxlan", "name": net["span"]["device"], "state": "absent"})
         else:
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
                         "addresses": [net["address"]] if net["address"] else []})
+            span = net["span"]
+            if span:
+                out[-1]["mtu"] = span["mtu"]
+                out.append({"kind": "vxlan", "name": span["device"], "state": "present", "vni": span["vni"],
+                            "port": span["port"], "local": span["local"], "underlay": span["underlay"], "peers": span["peers"],
+                            "learning": span["control_plane"] == "static", "master": net["bridge"],
+                            "mtu": span["mtu"], "up": True})
     return out
 
 

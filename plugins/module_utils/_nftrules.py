@@ -82,10 +82,14 @@ def render(networks, table="hostnet_qemu"):
     present = [n for n in _nftnet.normalise(networks)
                if n["state"] == "present" and n["kind"] not in ("macvtap", "uplink")]
     doc = _Table(table)
+    spans = [n["span"] for n in present if n["span"]]
     if present:
         doc.create()
         doc.chain("forward", "filter", "forward", 0)
         doc.chain("postrouting", "nat", "postrouting", 100)
+    if spans:
+        doc.chain("input", "filter", "input", 0)
+        _tunnel_rules(doc, spans)
     for net in present:
         br, name = net["bridge"], net["name"]
         # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook
@@ -113,6 +117,23 @@ def render(networks, table="hostnet_qemu"):
         doc.rule("postrouting", [_meta("oifname", up), _addr("saddr", net["subnet"]), _COUNTER, {"masquerade": None}],
                  "network %s" % name)
     return json.dumps(doc.document(), indent=1, sort_keys=True) + "\n"
+
+
+def _tunnel_rules(doc, spans):
+    """VXLAN reaches this host only from the peers of the networks on its port; nothing else new is opened."""
+    by_port = {}
+    for span in spans:
+        by_port.setdefault(span["port"], set()).update(span["peers"])
+    for port, peers in sorted(by_port.items()):
+        dport = {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": port}}
+        for family, version in (("ip", 4), ("ip6", 6)):
+            mine = sorted(p for p in peers if (":" in p) == (version == 6))
+            match = [_meta("nfproto", "ipv%d" % version), dport]
+            if mine:
+                match.append({"match": {"op": "!=", "left": {"payload": {"protocol": family, "field": "saddr"}},
+                                        "right": {"set": mine}}})
+            doc.rule("input", match + [_COUNTER, _verdict("drop")],
+                     "VXLAN port %d: only from the peers of the spanned networks" % port)
 
 
 def wants_table(document):

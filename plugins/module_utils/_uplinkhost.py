@@ -37,10 +37,15 @@ def read(kernel):
     return {"links": links, "addresses": addresses, "routes": routes, "multipath": multipath}
 
 
+def host_dump(netns=None):
+    """Every link of the host with its master, MTU and addresses (what the networks' checks need to know)."""
+    with Kernel(netns) as kernel:
+        return kernel.dump()
+
+
 def host_links(netns=None):
     """{interface name: its master's name or None} (what _nftnet.check() needs to know about the host)."""
-    with Kernel(netns) as kernel:
-        return dict((name, link.get("master")) for name, link in kernel.dump().items())
+    return dict((name, link.get("master")) for name, link in host_dump(netns).items())
 
 
 def apply_ops(kernel, ops, best_effort=False):

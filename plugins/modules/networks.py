@@ -190,7 +190,8 @@ def main():
 
     def work():
         params, check = module.params, module.check_mode
-        networks = _nftnet.validate_on_host(params["networks"])  # typed from here on
+        # typed from here on; removing everything needs no tunnel endpoint
+        networks = _nftnet.validate_on_host(params["networks"], tunnels=params["state"] == "present")
         present = params["state"] == "present"
         devices = _nftnet.devices(networks)
         instances = _dhcp.instances(_nftnet.normalise(networks))

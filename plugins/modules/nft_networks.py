@@ -141,7 +141,8 @@ def main():
 
     def work():
         params = module.params
-        networks = _nftnet.validate_on_host(params["networks"])  # typed from here on
+        # typed from here on; removing everything needs no tunnel endpoint
+        networks = _nftnet.validate_on_host(params["networks"], tunnels=params["state"] == "present")
         out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks),
                "uplinks": _nftnet.uplinks(networks), "changed": False}
         out["dnsmasq"] = _dhcp.instances(_nftnet.normalise(networks))  # DHCP/DNS: one dnsmasq per network

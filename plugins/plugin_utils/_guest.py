@@ -128,6 +128,10 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
     nic["queues"] = raw["queues"]
     if nic["queues"] > 1 and nic["model"] not in VIRTIO_MODELS:
         _fail(guest, where + ".queues", "model '%s' has no multi-queue" % nic["model"], "use model virtio-net-pci")
+    nic["mtu"] = raw.get("mtu")
+    if nic["mtu"] is not None and nic["model"] not in VIRTIO_MODELS:
+        _fail(guest, where + ".mtu", "model '%s' cannot tell the guest its MTU" % nic["model"],
+              "use model virtio-net-pci (host_mtu), or drop mtu and set it inside the guest")
     if kind == "user":
         nic["restrict"] = raw["restrict"]
         nic["hostfwd"] = raw.get("hostfwd") or []
@@ -178,6 +182,7 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
 _NIC_FIELDS = {
     "hostfwd": ("user",), "restrict": ("user",), "network": ("socket",), "localaddr": ("socket",),
     "bridge": ("bridge", "tap"), "ifname": ("tap", "macvtap"), "queues": ("tap",), "vhost": ("tap", "macvtap"),
+    "mtu": ("bridge", "tap", "macvtap"),
     "link": ("macvtap",), "mode": ("macvtap",),
 }
 

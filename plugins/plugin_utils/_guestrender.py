@@ -21,7 +21,8 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._escape import qemu_o
 def _device_args(nic):
     multi = nic["queues"] > 1
     return qemu_opts(nic["model"], ("netdev", nic["id"]), ("mac", nic["mac"]), ("id", "nic%d" % nic["index"]),
-                     ("mq", "on" if multi else None), ("vectors", 2 * nic["queues"] + 2 if multi else None))
+                     ("mq", "on" if multi else None), ("vectors", 2 * nic["queues"] + 2 if multi else None),
+                     ("host_mtu", nic.get("mtu")))
 
 
 def nic_args(nic, guest):
@@ -225,11 +226,14 @@ def netdevs(guests):
                        "multi_queue": nic["queues"] > 1}
                 if nic["bridge"]:
                     dev["master"] = nic["bridge"]
+                if nic.get("mtu"):
+                    dev["mtu"] = nic["mtu"]
                 devices.append(dev)
             elif nic["kind"] == "macvtap":
                 if guest["state"] == "absent":
                     devices.append({"kind": "macvtap", "name": nic["ifname"], "state": "absent"})
                     continue
-                devices.append({"kind": "macvtap", "name": nic["ifname"], "link": nic["link"], "mode": nic["mode"],
-                                "mac": nic["mac"], "device_owner": guest["user"], "device_mode": "0600"})
+                devices.append(dict({"kind": "macvtap", "name": nic["ifname"], "link": nic["link"], "mode": nic["mode"],
+                                     "mac": nic["mac"], "device_owner": guest["user"], "device_mode": "0600"},
+                                    **({"mtu": nic["mtu"]} if nic.get("mtu") else {})))
     return devices

@@ -296,3 +296,27 @@ def test_host_info_is_read_per_user_and_for_the_stand_in():
         _guest.normalise_all([guest(user="qemu", kernel="/img/gone")], {}, dict(host))
     assert "'/img/gone' does not exist" in str(info_err.value)
     assert _guest.from_info(dict(info, stand_in=None, acl=None))["new_user"] is None
+
+
+def test_nic_mtu_tells_the_guest_and_sets_the_tap():
+    host = dict(HOST, bridge_checked=True, bridge_conf_text="allow vmbr0\n")
+    g = plan(guest(nics=[{"kind": "tap", "bridge": "vmbr0", "mtu": 1450}, {"kind": "bridge", "bridge": "vmbr0", "mtu": 1450},
+                         {"kind": "macvtap", "link": "eth0", "mtu": 1400}, {"kind": "tap"}]), host=host)[0]
+    text = " ".join(_guestrender.argv(g))
+    assert "-device virtio-net-pci,netdev=net0,mac=%s,id=nic0,host_mtu=1450" % g["nics"][0]["mac"] in text
+    assert "id=nic1,host_mtu=1450" in text and "id=nic2,host_mtu=1400" in text
+    assert "id=nic3 " in text + " " and "id=nic3,host_mtu" not in text
+    devices = dict((d["name"], d) for d in _guestrender.netdevs([g]))
+    assert devices["vm1-n0"]["mtu"] == 1450 and devices["vm1-m2"]["mtu"] == 1400 and "mtu" not in devices["vm1-n3"]
+
+
+@pytest.mark.parametrize("nic, words", [
+    ({"kind": "tap", "mtu": 1450, "model": "e1000"},
+     ["guest 'vm1'", "nics[0].mtu", "model 'e1000' cannot tell the guest its MTU", "virtio-net-pci"]),
+    ({"kind": "user", "mtu": 1450}, ["guest 'vm1'", "nics[0].mtu", "a user NIC has no mtu"]),
+    ({"kind": "tap", "mtu": 67}, ["guest 'vm1'", "nics[0].mtu"]),
+])
+def test_bad_nic_mtu(nic, words):
+    message = err(guest(nics=[nic]))
+    for word in words:
+        assert word in message, message

@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the hostnet.qemu.network role; the logic lives in plugins/plugin_utils/_span.py."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _span
+
+
+def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, facts=None, states=None):
+    """Peers, VTEPs and gateways of the spanned networks of every host, checked across hosts. A host whose
+    hostnet_network_state is absent takes part in none."""
+    hosts = list(hosts or [])
+
+    def column(values):
+        values = list(values or [])
+        return values + [None] * (len(hosts) - len(values))
+    data = dict((host, {"networks": nets or [], "vtep_address": address, "vtep_interface": iface, "facts": host_facts,
+                        "absent": state == "absent"})
+                for host, nets, address, iface, host_facts, state in zip(
+                    hosts, column(networks), column(vtep_addresses), column(vtep_interfaces), column(facts),
+                    column(states)))
+    try:
+        return _span.plan(data)
+    except HostnetError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"network_spans": network_spans}

@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One host's part of a network that spans several hosts (VXLAN): the rules of the `span` field, this host's
+tunnel endpoint read from the kernel, and the normalised span the devices, the ruleset and DHCP are made from.
+
+The inventory-wide part (peers, the gateway, consistency between hosts) is the controller's: the network role
+derives `local`, `peers` and `gateway` with plugin_utils/_span.py and hands them to the networks module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+VNI_RANGE = (1, 16777215)
+DEFAULT_PORT = 4789
+# what VXLAN adds to a frame: outer IPv4 (20) or IPv6 (40) header, UDP (8), VXLAN (8), inner Ethernet (14)
+OVERHEAD = {4: 50, 6: 70}
+SPAN_KINDS = ("isolated", "nat")
+
+
+def device(vni):
+    """The VXLAN device of a spanned network: named by its VNI, which is unique in the inventory."""
+    return "hnvx%d" % vni
+
+
+def owner(net):
+    """Whether this host is the network's gateway and DHCP/DNS owner (always, for a network that does not span)."""
+    span = net.get("span")
+    if span is None:
+        return True
+    if span.get("gateway") is not None:
+        return bool(span["gateway"])
+    return bool(net.get("address"))
+
+
+def check(net, label, seen_vnis):
+    """Problems of the span field alone (types came from the spec); `seen_vnis` {vni: network} across the host."""
+    span = net.get("span")
+    if span is None:
+        return []
+    errors = []
+    kind = net.get("kind", "isolated")
+    if kind not in SPAN_KINDS:
+        errors.append("%s: field 'span' applies to kinds isolated and nat (a bridge the VXLAN device joins), not to %s;"
+                      " drop span or change kind" % (label, kind))
+    vni = span["vni"]
+    if not VNI_RANGE[0] <= vni <= VNI_RANGE[1]:
+        errors.append("%s: field 'span.vni' %s is out of range (%d..%d)" % ((label, vni) + VNI_RANGE))
+    elif vni in seen_vnis and net.get("state", "present") == "present":
+        errors.append("%s: field 'span.vni' %d is already the VNI of network '%s'; give each network its own VNI"
+                      % (label, vni, seen_vnis[vni]))
+    elif net.get("state", "present") == "present":
+        seen_vnis[vni] = net["name"]
+    port = span.get("port")
+    if port is not None and not 1 <= port <= 65535:
+        errors.append("%s: field 'span.port' %s is out of range (1..65535)" % (label, port))
+    mtu = span.get("mtu")
+    if mtu is not None and not 68 <= mtu <= 65535:
+        errors.append("%s: field 'span.mtu' %s is out of range (68..65535)" % (label, mtu))
+    if (span.get("control_plane") or "static") == "evpn":
+        errors.append("%s: field 'span.control_plane' evpn is not available yet; use static (head-end replication"
+                      " to every peer)" % label)
+    for field, values in (("local", [span["local"]] if span.get("local") is not None else []),
+                          ("peers", span.get("peers") or [])):
+        for value in values:
+            try:
+                _validate.ip(value, what="%s: field 'span.%s'" % (label, field))
+            except HostnetError as exc:
+                errors.append(str(exc))
+    return errors
+
+
+def on_host(networks, dump):
+    """Fill in what only this host knows: the underlay interface holding `local` and the MTU that fits it.
+
+    `dump` is the kernel's view of the host's links (_netlink.Kernel.dump()). Returns the problems."""
+    errors = []
+    holders = {}
+    for name, link in dump.items():
+        for cidr in link.get("addresses") or []:
+            holders[cidr.split("/")[0]] = (name, link.get("mtu"))
+    for net in networks:
+        span = net.get("span")
+        if span is None or net.get("state", "present") != "present":
+            continue
+        label = "network '%s'" % net["name"]
+        local = span.get("local")
+        if local is None:
+            errors.append("%s: field 'span.local' (this host's VTEP address) is missing; the network role derives it"
+                          " from hostnet_network_vtep_address or the host's default IPv4 address" % label)
+            continue
+        local = _validate.ip(local, what="%s: field 'span.local'" % label)
+        if local not in holders:
+            errors.append("%s: VTEP address %s is not an address of this host (found: %s); set"
+                          " hostnet_network_vtep_address to one of them" % (label, local, ", ".join(sorted(holders)) or "none"))
+            continue
+        underlay, underlay_mtu = holders[local]
+        fits = underlay_mtu - OVERHEAD[6 if ":" in local else 4]
+        if span.get("mtu") is not None and span["mtu"] > fits:
+            errors.append("%s: field 'span.mtu' %d does not fit the underlay: %s has MTU %d and VXLAN needs %d bytes"
+                          " of it; give %d or less, or raise the underlay's MTU"
+                          % (label, span["mtu"], underlay, underlay_mtu, underlay_mtu - fits, fits))
+            continue
+        span["underlay"] = underlay
+        span["mtu"] = span["mtu"] if span.get("mtu") is not None else fits
+    return errors
+
+
+def normalise(net):
+    """The normalised span of a valid network (None when it does not span)."""
+    span = net.get("span")
+    if span is None:
+        return None
+    return {
+        "vni": span["vni"],
+        "device": device(span["vni"]),
+        "port": span.get("port") or DEFAULT_PORT,
+        "control_plane": span.get("control_plane") or "static",
+        "mtu": span.get("mtu"),
+        "local": span.get("local"),
+        "underlay": span.get("underlay"),
+        "peers": sorted(set(span.get("peers") or [])),
+        "gateway": owner(net),
+    }
