@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netns, _plan
+from ansible_collections.hostnet.qemu.plugins.module_utils import _errors, _netns, _plan, _planview
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
@@ -31,10 +31,10 @@ def report(link, ports=None):
     """What a module returns for one device: the managed view plus kernel facts."""
     if link is None:
         return None
-    out = _plan.view(link, ports)
+    out = _planview.view(link, ports)
     out["name"] = link["name"]
     out["ifindex"] = link["index"]
-    if link["kind"] in _plan.TUN_FAMILY:
+    if link["kind"] in _planview.TUN_FAMILY:
         out["persist"] = link.get("persist")
     return out
 

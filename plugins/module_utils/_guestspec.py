@@ -81,6 +81,24 @@ def _ipv4(value, what):
                            "user and socket networks are IPv4 only)" % (what, value))
 
 
+def endpoint(value, what, multicast=None):
+    """'IPv4:port' of a socket NIC -> (address, port). multicast True: the address must be a multicast group;
+    False: a unicast host address (a TCP socket's)."""
+    host, sep, port = str(value).rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise HostnetError("%s: '%s' is not ADDRESS:PORT; give e.g. %s" % (what, value,
+                                                                         "239.1.2.3:12345" if multicast else "127.0.0.1:8081"))
+    address = _ipv4(host, what)
+    is_multicast = _validate.netaddr.IPAddress(address).is_multicast()
+    if multicast and not is_multicast:
+        raise HostnetError("%s: %s is not a multicast address (224.0.0.0/4); give a group such as 239.1.2.3 (an"
+                           " administratively scoped one stays on this site)" % (what, address))
+    if multicast is False and (is_multicast or address in ("0.0.0.0", "255.255.255.255")):
+        raise HostnetError("%s: %s is not a host address; give the address to %s, e.g. 127.0.0.1"
+                           % (what, address, "listen on" if "listen" in what else "connect to"))
+    return address, int(port)
+
+
 def _range(low, high, unit=""):
     def check(value, what):
         if not low <= value <= high:
@@ -108,6 +126,10 @@ NIC = dict(
     hostfwd=dict(type="list", elements="dict", options=HOSTFWD),
     restrict=dict(type="bool", default=False),
     network=dict(type="str", check=_validate.object_name),
+    address=dict(type="str"),
+    listen=dict(type="str"),
+    connect=dict(type="str"),
+    public=dict(type="bool", default=False),
     localaddr=dict(type="str", check=_ipv4),
     bridge=dict(type="str", check=_validate.ifname),
     ifname=dict(type="str", check=_validate.ifname),

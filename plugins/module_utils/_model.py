@@ -44,6 +44,8 @@ TAP_OPTIONS = dict(
     pi=dict(type="bool"),
     master=dict(type="str"),
     recreate=dict(type="bool", default=False),
+    addresses=dict(type="list", elements="str"),
+    peer=dict(type="str"),
 )
 
 MACVTAP_OPTIONS = dict(
@@ -177,6 +179,7 @@ def normalise(params, kind=None):
         spec["pi"] = merged.get("pi")
         spec["master"] = _master(merged, label)
         spec["recreate"] = bool(merged.get("recreate"))
+        spec["addresses"] = _point_to_point(_addresses(merged, label), merged.get("peer"), kind, label)
     elif kind == "vxlan":
         _vxlan(spec, merged, label)
     else:
@@ -229,6 +232,25 @@ def _vxlan(spec, merged, label):
     spec.update({"vni": vni, "local": local, "underlay": underlay, "port": merged["port"],
                  "learning": bool(merged["learning"]), "peers": peers, "master": _master(merged, label),
                  "recreate": bool(merged.get("recreate"))})
+
+
+def _point_to_point(addresses, peer, kind, label):
+    """A tun's addresses with its point-to-point peer: the one address of the peer's family becomes
+    'IP/LEN peer PEER' (what `ip addr add IP peer PEER/LEN` makes)."""
+    if peer is None:
+        return addresses
+    if kind != "tun":
+        raise HostnetError("%s: 'peer' applies to a tun (a point-to-point layer-3 device), not to a tap; drop it or"
+                           " use mode tun" % label)
+    peer = _validate.ip(peer, what="%s: peer" % label)
+    same = [a for a in addresses or [] if (":" in a) == (":" in peer)]
+    if len(same) != 1:
+        raise HostnetError("%s: 'peer' %s needs exactly one address of its family in 'addresses' (this end), found %d;"
+                           " give e.g. addresses: [%s]" % (label, peer, len(same), "10.0.0.1/32" if ":" not in peer
+                                                           else "fd00::1/128"))
+    if same[0].split("/")[0] == peer:
+        raise HostnetError("%s: 'peer' %s is this end's own address; give the other end's" % (label, peer))
+    return sorted("%s peer %s" % (a, peer) if a == same[0] else a for a in addresses)
 
 
 def _addresses(merged, label):

@@ -26,24 +26,15 @@ import stat
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _sysfs, _tuntap
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlroutes import RoutesMixin, _message
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
-    AF_BRIDGE, AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFF_UP, NETLINK_ROUTE,
-    NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELADDR,
-    RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE,
-    RTNH_F_ONLINK, RT_SCOPE_LINK, RT_TABLE_COMPAT, BATCH_BYTES, ZERO_MAC, bridge_attrs, dump_request, error_code,
-    fdb_request, messages, mode_attrs, parse_address, parse_link, parse_neigh, parse_route, setlink, vxlan_attrs)
+    AF_BRIDGE, AF_INET, AF_INET6, IFF_UP, NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE,
+    NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_NEWADDR,
+    RT_SCOPE_LINK, BATCH_BYTES, ZERO_MAC, bridge_attrs, dump_request, error_code, fdb_request, messages, mode_attrs,
+    parse_address, parse_link, parse_neigh, setlink, vxlan_attrs)
 
 HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
 PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else ImportError("No module named 'pyroute2'")
-
-
-def _message(name):
-    """A new pyroute2 rtnetlink message (ifinfmsg, ifaddrmsg or rtmsg); pyroute2 is imported on first use."""
-    try:
-        module = importlib.import_module("pyroute2.netlink.rtnl." + name)
-    except ImportError as exc:
-        raise HostnetError("the pyroute2 Python library cannot be imported on the target (%s): pip install pyroute2" % exc)
-    return getattr(module, name)()
 
 
 def _unlink(path):
@@ -72,7 +63,7 @@ def _drop_nodes(rdev, keep=None, directory="/dev"):
             _unlink(path)
 
 
-class Kernel(object):
+class Kernel(RoutesMixin):
     """A session with the kernel's network stack, inside `netns` for its whole lifetime.
 
     Use as a context manager; everything (netlink socket, tun ioctls, sysfs reads)
@@ -224,7 +215,7 @@ class Kernel(object):
             name = None if address is None else names.get(address["index"])
             if name is None or (address["family"] == 6 and address["scope"] == RT_SCOPE_LINK):
                 continue  # kernel-made link-local addresses are not managed
-            links[name]["addresses"].append(address["address"])
+            links[name]["addresses"].append(address["address"] + (" peer " + address["peer"] if address["peer"] else ""))
         for link in links.values():
             link["addresses"].sort()
         vxlans = dict((link["index"], link) for link in links.values() if link["kind"] == "vxlan")
@@ -359,7 +350,9 @@ class Kernel(object):
                           for kind, name, action, mac, dst in changes])
 
     def _address_msg(self, action, name, cidr):
-        """An RTM_NEWADDR ('add') or RTM_DELADDR request for cidr on interface name, and its basic attributes."""
+        """An RTM_NEWADDR ('add') or RTM_DELADDR request for cidr on interface name, and its basic attributes.
+        cidr 'IP/LEN peer PEER' is a point-to-point address (IFA_LOCAL IP, IFA_ADDRESS PEER)."""
+        cidr, _sep, peer = cidr.partition(" peer ")
         ip, prefix = cidr.split("/")
         family = AF_INET6 if ":" in ip else AF_INET
         msg = _message("ifaddrmsg")
@@ -368,7 +361,10 @@ class Kernel(object):
         msg["index"] = self.resolve(name)
         msg["header"]["type"] = RTM_NEWADDR if action == "add" else RTM_DELADDR
         msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_REPLACE) if action == "add" else 0
-        attrs = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)] if family == AF_INET else [("IFA_ADDRESS", ip)]
+        if peer:
+            attrs = [("IFA_LOCAL", ip), ("IFA_ADDRESS", peer)]
+        else:
+            attrs = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)] if family == AF_INET else [("IFA_ADDRESS", ip)]
         return msg, attrs
 
     def addresses(self, changes):
@@ -392,63 +388,3 @@ class Kernel(object):
         os.chmod(path, mode)
         _drop_nodes(info["rdev"], keep=path)  # the kernel reuses minors: an old node must not open this device
         return path
-
-    # -- addresses and routes in detail (the uplink move, _uplink.py) ----------------------------
-    def address_details(self):
-        """Every address of the namespace with what moving it must keep, in the kernel's order (an IPv4
-        primary before its secondaries): [{index, family (4|6), address 'ip/len', broadcast, scope, flags,
-        permanent, valid_lft (seconds, None: forever)}]."""
-        return [a for a in (parse_address(*item) for item in self._dump(RTM_GETADDR)) if a is not None]
-
-    def routes(self):
-        """Every route of every table except 'local' (IPv4 and IPv6): [{family (4|6), dst 'ip/len', gateway,
-        oif (ifindex or None), table, protocol, scope, type, metric, prefsrc, onlink, multipath_oifs}]."""
-        return [r for r in (parse_route(*item) for item in self._dump(RTM_GETROUTE)) if r is not None]
-
-    def address_changes(self, changes):
-        """changes: [('add'|'del', interface name, entry as address_details() gives)]: broadcast, scope and the
-        flags a user can set (noprefixroute, mngtmpaddr) are kept; IPv6 addresses are added without DAD (they
-        were just in use on the same link)."""
-        reqs = []
-        for action, name, entry in changes:
-            msg, attrs = self._address_msg(action, name, entry["address"])
-            family = msg["family"]
-            if action == "add":
-                msg["scope"] = entry.get("scope") or 0
-                flags = (entry.get("flags") or 0) & (IFA_F_NOPREFIXROUTE | IFA_F_MANAGETEMPADDR)
-                if family == AF_INET6:
-                    flags |= IFA_F_NODAD
-                if entry.get("broadcast") and family == AF_INET:
-                    attrs.append(("IFA_BROADCAST", entry["broadcast"]))
-                if flags:
-                    msg["flags"] = flags & 0xFF
-                    attrs.append(("IFA_FLAGS", flags))
-            msg["attrs"] = attrs
-            reqs.append((msg, ("interface", name, "%s address %s" % (action, entry["address"]))))
-        self._send_batch(reqs)
-
-    def route_changes(self, changes):
-        """changes: [('add'|'del', interface name, route as routes() gives)]: the route through that interface."""
-        reqs = []
-        for action, name, route in changes:
-            dst, dst_len = route["dst"].split("/")
-            msg = _message("rtmsg")
-            msg["family"] = AF_INET6 if route["family"] == 6 else AF_INET
-            msg["dst_len"] = int(dst_len)
-            msg["table"] = route["table"] if route["table"] < 256 else RT_TABLE_COMPAT
-            msg["proto"] = route["protocol"]
-            msg["scope"] = route["scope"]
-            msg["type"] = route["type"]
-            msg["flags"] = RTNH_F_ONLINK if route.get("onlink") else 0
-            attrs = [("RTA_TABLE", route["table"]), ("RTA_OIF", self.resolve(name))]
-            if int(dst_len):
-                attrs.append(("RTA_DST", dst))
-            for key, attr in (("gateway", "RTA_GATEWAY"), ("metric", "RTA_PRIORITY"), ("prefsrc", "RTA_PREFSRC")):
-                if route.get(key) is not None:
-                    attrs.append((attr, route[key]))
-            msg["attrs"] = attrs
-            msg["header"]["type"] = RTM_NEWROUTE if action == "add" else RTM_DELROUTE
-            msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_EXCL) if action == "add" else 0
-            via = " via %s" % route["gateway"] if route.get("gateway") else ""
-            reqs.append((msg, ("interface", name, "%s route %s%s" % (action, route["dst"], via))))
-        self._send_batch(reqs)

@@ -288,9 +288,18 @@ def parse_neigh(data, offset, length):
     }
 
 
+def _peer(family, data, attrs):
+    """IFA_ADDRESS when it differs from IFA_LOCAL: the peer of a point-to-point address."""
+    local, remote = attrs.get(IFA_LOCAL), attrs.get(IFA_ADDRESS)
+    if local is None or remote is None or data[local[0]:local[1]] == data[remote[0]:remote[1]]:
+        return None
+    return socket.inet_ntop(family, data[remote[0]:remote[1]])
+
+
 def parse_address(data, offset, length):
-    """One RTM_NEWADDR reply with what moving it must keep: {index, family (4|6), address 'ip/len', broadcast,
-    scope, flags, permanent, valid_lft (seconds, None: forever)}; None for other families."""
+    """One RTM_NEWADDR reply with what moving it must keep: {index, family (4|6), address 'ip/len', peer (the other
+    end of a point-to-point address, else None), broadcast, scope, flags, permanent, valid_lft (seconds, None:
+    forever)}; None for other families."""
     family, prefixlen, flags, scope, index = _IFADDR.unpack_from(data, offset + 16)
     attrs = _attrs(data, offset + 16 + _IFADDR.size, offset + length)
     raw_ip = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
@@ -307,6 +316,7 @@ def parse_address(data, offset, length):
         "index": index,
         "family": 6 if family == AF_INET6 else 4,
         "address": "%s/%d" % (socket.inet_ntop(family, data[raw_ip[0]:raw_ip[1]]), prefixlen),
+        "peer": _peer(family, data, attrs),
         "broadcast": socket.inet_ntop(family, data[brd[0]:brd[1]]) if brd else None,
         "scope": scope,
         "flags": flags,

@@ -15,48 +15,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _netns
+from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _planview
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import ZERO_MAC
+from ansible_collections.hostnet.qemu.plugins.module_utils._planview import (
+    ADDRESSED, MACVLAN_FAMILY, MANAGED_KINDS, PORTS, TUN_FAMILY)
 
-MANAGED_KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan", "vxlan")
-TUN_FAMILY = ("tap", "tun")
-MACVLAN_FAMILY = ("macvtap", "macvlan")  # children of a parent link, with a mode
-ADDRESSED = ("bridge", "macvlan")  # kinds whose addresses the engine manages
-PORTS = ("tap", "tun", "vxlan")  # kinds with a `master` option of their own
-VXLAN_FIELDS = ("vni", "local", "underlay", "port", "learning")
 _DELETE_RANK = {"macvtap": 0, "macvlan": 0, "tap": 1, "tun": 1, "vxlan": 1, "bridge": 2}
 _CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "vxlan": 1, "macvtap": 2, "macvlan": 2}
 
 
 def _label(kind, name):
     return "%s '%s'" % ("tap" if kind == "tun" else kind, name)
-
-
-def view(link, ports=None):
-    """The fields a user manages, for diff and results."""
-    if link is None:
-        return None
-    kind = link["kind"]
-    out = {"kind": kind, "up": link.get("up"), "mtu": link.get("mtu"), "mac": link.get("mac"), "master": link.get("master")}
-    if kind == "bridge":
-        out.update({"stp": link.get("stp"), "forward_delay": link.get("forward_delay"),
-                    "vlan_filtering": link.get("vlan_filtering"), "addresses": list(link.get("addresses") or []),
-                    "ports": sorted(ports or [])})
-    elif kind in TUN_FAMILY:
-        out.update(dict((k, link.get(k)) for k in ("owner", "group", "multi_queue", "vnet_hdr", "pi")))
-    elif kind == "macvlan":
-        out.update({"link": link.get("link"), "mode": link.get("mode"), "addresses": list(link.get("addresses") or [])})
-    elif kind == "vxlan":
-        out.update(dict((k, link.get(k)) for k in VXLAN_FIELDS))
-        out["peers"] = sorted(link.get("peers") or [])
-    elif kind == "macvtap":
-        out.update({"link": link.get("link"), "mode": link.get("mode")})
-        device = link.get("device") or {}
-        out.update({"device": device.get("path"), "device_owner": device.get("owner"),
-                    "device_group": device.get("group"),
-                    "device_mode": None if device.get("mode") is None else "%04o" % device["mode"]})
-    return out
 
 
 class Plan(object):
@@ -149,7 +119,7 @@ def build(desired, current, netns=None, purge_prefix=None):
             if cur is not None:
                 plan.deletes.append((cur["kind"], name))
                 deleted.add(name)
-                plan.before[name] = view(cur, ports_now.get(name))
+                plan.before[name] = _planview.view(cur, ports_now.get(name))
                 plan.after[name] = None
             continue
         recreate_why = None
@@ -170,7 +140,7 @@ def build(desired, current, netns=None, purge_prefix=None):
                                    "(anything attached to it, such as a running guest, loses the device)" % (label, recreate_why))
             plan.deletes.append((cur["kind"], name))
             deleted.add(name)
-        plan.before[name] = view(cur, ports_now.get(name))
+        plan.before[name] = _planview.view(cur, ports_now.get(name))
         if cur is None or recreate_why:
             created.add(name)
             plan.creates.append(spec)
@@ -185,14 +155,14 @@ def build(desired, current, netns=None, purge_prefix=None):
         for name, link in sorted(current.items()):
             if name.startswith(purge_prefix) and name not in want and link["kind"] in MANAGED_KINDS:
                 plan.deletes.append((link["kind"], name))
-                plan.before[name] = view(link, ports_now.get(name))
+                plan.before[name] = _planview.view(link, ports_now.get(name))
                 plan.after[name] = None
 
     for name in list(plan.before):
         if name in plan.after:
             continue
         cur = current.get(name) if name not in created else None
-        plan.after[name] = _project(plan, want.get(name), cur, ports_now.get(name, []))
+        plan.after[name] = _planview.project(plan, want.get(name), cur, ports_now.get(name, []))
     for name in list(plan.before):
         if plan.before[name] == plan.after[name]:
             del plan.before[name]
@@ -274,17 +244,12 @@ def _converge_existing(plan, spec, cur, ports):
                 plan.fdb.append((kind, name, "add", ZERO_MAC, peer))
     if kind == "macvtap":
         device = cur.get("device") or {}
-        if not device.get("ok") or device.get("owner") != _id(spec["device_owner"]) \
-                or device.get("group") != _id(spec["device_group"]) or device.get("mode") != spec["device_mode"]:
+        if not device.get("ok") or device.get("owner") != _planview.node_id(spec["device_owner"]) \
+                or device.get("group") != _planview.node_id(spec["device_group"]) or device.get("mode") != spec["device_mode"]:
             plan.nodes.append({"kind": kind, "name": name, "owner": spec["device_owner"],
                                "group": spec["device_group"], "mode": spec["device_mode"]})
     if fields:
         plan.set(kind, name, **fields)
-
-
-def _id(value):
-    """Unset owner/group of a /dev node means root (0), which is what mknod leaves."""
-    return 0 if value is None else value
 
 
 def _plan_masters(plan, want, current, created, deleted, where):
@@ -333,7 +298,7 @@ def _plan_masters(plan, want, current, created, deleted, where):
         kind = pspec["kind"] if pspec else pcur["kind"]
         plan.set(kind, port, master=bridge)
         if port not in plan.before and pcur is not None:
-            plan.before[port] = view(pcur)
+            plan.before[port] = _planview.view(pcur)
 
     for spec in want.values():
         if spec["kind"] != "bridge" or spec["state"] != "present" or not spec.get("exclusive_ports") or spec.get("ports") is None:
@@ -346,7 +311,7 @@ def _plan_masters(plan, want, current, created, deleted, where):
                     continue
                 plan.releases.append((link["kind"], name))
                 if name not in plan.before:
-                    plan.before[name] = view(link)
+                    plan.before[name] = _planview.view(link)
 
 
 def _check_parents(want, current, created, where):
@@ -364,69 +329,3 @@ def _check_parents(want, current, created, where):
             raise HostnetError("%s '%s': %s '%s' not found in %s; create it first or fix '%s'"
                                % (spec["kind"], spec["name"], what, parent, where,
                                   "link" if what == "parent link" else "underlay"))
-
-
-def _project(plan, spec, cur, ports_now):
-    """The after-view of a device, from the current link (or nothing) plus the planned changes.
-
-    `spec` is None for an undeclared device the plan touches (a port being enslaved or released).
-    """
-    if spec is None:
-        base = dict(cur)
-        spec = {"kind": cur["kind"], "name": cur["name"]}
-    else:
-        base = dict(cur) if cur is not None else {"kind": spec["kind"], "up": False, "mtu": spec.get("mtu"),
-                                                  "mac": spec.get("mac"), "master": None, "addresses": []}
-        base["kind"] = spec["kind"]
-    name = spec["name"]
-    if spec["kind"] == "bridge" and "ports" in spec:
-        for key in ("stp", "forward_delay", "vlan_filtering"):
-            if spec.get(key) is not None:
-                base[key] = spec[key]
-        if spec.get("addresses") is not None:
-            base["addresses"] = list(spec["addresses"])
-    elif spec["kind"] in TUN_FAMILY and "owner_given" in spec:
-        for tun in plan.tun:
-            if tun["name"] == name:
-                base.update(dict((k, tun[k]) for k in ("owner", "group", "pi", "vnet_hdr")))
-        if cur is None:
-            base.update({"owner": spec["owner"], "group": spec["group"], "multi_queue": spec["multi_queue"],
-                         "vnet_hdr": bool(spec.get("vnet_hdr")), "pi": bool(spec.get("pi"))})
-    elif spec["kind"] == "macvlan" and "link" in spec:
-        base.update({"link": spec["link"], "mode": spec["mode"]})
-        if spec.get("addresses") is not None:
-            base["addresses"] = list(spec["addresses"])
-    elif spec["kind"] == "vxlan" and "vni" in spec:
-        for key in VXLAN_FIELDS:
-            if spec.get(key) is not None:
-                base[key] = spec[key]
-        peers = set(base.get("peers") or [])
-        for _kind, fname, action, _mac, dst in plan.fdb:
-            if fname == name:
-                if action == "add":
-                    peers.add(dst)
-                else:
-                    peers.discard(dst)
-        base["peers"] = sorted(peers)
-    elif spec["kind"] == "macvtap" and "link" in spec:
-        base["link"] = spec["link"]
-        base["mode"] = spec["mode"]
-        device = dict(base.get("device") or {})
-        for node in plan.nodes:
-            if node["name"] == name:
-                device.update({"owner": _id(node["owner"]), "group": _id(node["group"]), "mode": node["mode"]})
-        base["device"] = device
-    entry = plan.sets.get(name)
-    if entry:
-        base.update(dict((k, v) for k, v in entry[1].items() if k != "mode" or spec["kind"] in MACVLAN_FAMILY))
-    for kind, rel in plan.releases:
-        if rel == name:
-            base["master"] = None
-    ports = None
-    if spec["kind"] == "bridge":
-        released = set(rel for _kind, rel in plan.releases)
-        ports = set(p for p in (ports_now if cur is not None else []) if p not in released)
-        for pname, (_kind, fields) in plan.sets.items():
-            if fields.get("master") == name:
-                ports.add(pname)
-    return view(base, ports)

@@ -71,9 +71,14 @@ options:
         description: (bridge) VLAN filtering on or off.
         type: bool
       addresses:
-        description: (bridge, macvlan) The complete list of CIDR addresses; omit to leave addresses alone.
+        description: (bridge, macvlan, tap, tun) The complete list of CIDR addresses; omit to leave addresses alone.
         type: list
         elements: str
+      peer:
+        description:
+          - (tun) The other end of a point-to-point link; the one address of its family in O(devices[].addresses) is
+            this end.
+        type: str
       ports:
         description: (bridge) Interfaces to enslave.
         type: list

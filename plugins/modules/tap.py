@@ -65,6 +65,18 @@ options:
       - Allow deleting and creating the device again when O(mode) or O(multi_queue) differs from the existing device.
       - A running guest attached to it loses the device.
     type: bool
+  addresses:
+    description:
+      - The complete list of the host's CIDR addresses on the device (IPv4 or IPv6); omit to leave addresses alone,
+        V([]) removes them all.
+    type: list
+    elements: str
+  peer:
+    description:
+      - (tun) The other end of a point-to-point link, as C(ifconfig tun0 10.0.0.1 pointopoint 10.0.0.2) sets it; the
+        one address of its family in O(addresses) is this end (for example C(10.0.0.1/32)), and the kernel routes
+        the peer through the device.
+    type: str
     default: false
 notes:
   - The MAC option sets the host side of the TAP; the guest's MAC is QEMU's C(mac=) and is independent of it.
@@ -92,6 +104,13 @@ EXAMPLES = r"""
     name: vpn0
     mode: tun
     recreate: true
+
+- name: A point-to-point tun, this end 10.0.0.1 and the other 10.0.0.2
+  hostnet.qemu.tap:
+    name: vpn0
+    mode: tun
+    addresses: [10.0.0.1/32]
+    peer: 10.0.0.2
 """
 
 RETURN = r"""
@@ -113,6 +132,7 @@ interface:
     vnet_hdr: false
     pi: false
     persist: true
+    addresses: ["10.0.0.1/32 peer 10.0.0.2"]
 owner:
   description: Owner uid as the kernel reports it (C(null) for none).
   returned: when present

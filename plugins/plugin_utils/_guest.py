@@ -136,12 +136,7 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
         nic["restrict"] = raw["restrict"]
         nic["hostfwd"] = raw.get("hostfwd") or []
     elif kind == "socket":
-        if not raw.get("network"):
-            _fail(guest, where + ".network", "missing",
-                  "name the socket network (letters, digits, '_', '.', '-'); guests with the same name share it")
-        nic["network"] = raw["network"]
-        nic["group"], nic["port"] = socket_endpoint(nic["network"])
-        nic["localaddr"] = raw.get("localaddr") or settings["socket_localaddr"]
+        _socket(nic, raw, given, guest, where, settings)
     elif kind == "bridge":
         if not raw.get("bridge"):
             _fail(guest, where + ".bridge", "missing", "name the bridge qemu-bridge-helper attaches the guest to")
@@ -178,9 +173,45 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
     return nic
 
 
+def _socket(nic, raw, given, guest, where, settings):
+    """A socket NIC: a multicast segment (a named network, or an explicit group:port), or one end of a TCP pair."""
+    ways = [field for field in ("network", "address", "listen", "connect") if raw.get(field)]
+    if not ways:
+        _fail(guest, where + ".network", "missing",
+              "name the socket network (letters, digits, '_', '.', '-'; guests with the same name share it), or give"
+              " address (a multicast group:port), listen or connect (a TCP pair)")
+    if len(ways) > 1:
+        _fail(guest, "%s.%s" % (where, ways[1]), "a socket NIC is one of network, address, listen or connect, and"
+              " this one also has %s" % ways[0], "keep one of them")
+    nic["mode"] = "tcp" if ways[0] in ("listen", "connect") else "mcast"
+    if nic["mode"] == "tcp":
+        for field in ("localaddr",):
+            if field in given:
+                _fail(guest, "%s.%s" % (where, field), "a TCP socket NIC has no %s" % field,
+                      "drop it (it is the multicast sender's address)")
+        what = "guest '%s': %s.%s" % (guest, where, ways[0])
+        host, port = _guestspec.endpoint(raw[ways[0]], what, multicast=False)
+        if ways[0] == "listen" and not host.startswith("127.") and not raw["public"]:
+            _fail(guest, where + ".listen", "%s is not a loopback address: anyone who reaches it can inject frames"
+                  " into the guest's network" % host, "listen on 127.0.0.1, or set public: true to mean it")
+        nic[ways[0]] = "%s:%d" % (host, port)
+        return
+    if "public" in given:
+        _fail(guest, where + ".public", "a multicast socket NIC has no public", "drop it")
+    if ways[0] == "network":
+        nic["network"] = raw["network"]
+        nic["group"], nic["port"] = socket_endpoint(nic["network"])
+    else:
+        nic["group"], nic["port"] = _guestspec.endpoint(raw["address"], "guest '%s': %s.address" % (guest, where),
+                                                        multicast=True)
+        nic["network"] = "%s:%d" % (nic["group"], nic["port"])
+    nic["localaddr"] = raw.get("localaddr") or settings["socket_localaddr"]
+
+
 # which NIC kinds each kind-specific field belongs to: a field on another kind is an error, never ignored
 _NIC_FIELDS = {
     "hostfwd": ("user",), "restrict": ("user",), "network": ("socket",), "localaddr": ("socket",),
+    "address": ("socket",), "listen": ("socket",), "connect": ("socket",), "public": ("socket",),
     "bridge": ("bridge", "tap"), "ifname": ("tap", "macvtap"), "queues": ("tap",), "vhost": ("tap", "macvtap"),
     "mtu": ("bridge", "tap", "macvtap"),
     "link": ("macvtap",), "mode": ("macvtap",),
@@ -339,7 +370,7 @@ def conflicts(plans_by_host):
     macs = {}
     endpoints = {}
     for host in sorted(plans_by_host):
-        names, ifnames, ports = {}, {}, {}
+        names, ifnames, ports, listens = {}, {}, {}, {}
         for guest in plans_by_host[host] or []:
             who = "guest '%s' on %s" % (guest["name"], host)
             if guest["name"] in names:
@@ -362,7 +393,13 @@ def conflicts(plans_by_host):
                                         % (who, field, other, nic["ifname"]))
                     else:
                         ifnames[nic["ifname"]] = "%s %s" % (who, field)
-                if nic["kind"] == "socket":
+                if nic["kind"] == "socket" and nic.get("listen"):
+                    other = listens.get(nic["listen"])
+                    if other:
+                        problems.append("%s %s.listen and %s both listen on %s; give one of them another port"
+                                        % (who, field, other, nic["listen"]))
+                    listens[nic["listen"]] = "%s %s" % (who, field)
+                elif nic["kind"] == "socket" and nic["mode"] == "mcast":
                     key = (nic["group"], nic["port"])
                     if key in endpoints and endpoints[key] != nic["network"]:
                         problems.append("socket networks '%s' and '%s' hash to the same %s:%d; rename one"

@@ -32,6 +32,8 @@ def nic_args(nic, guest):
         pairs = [("id", nic["id"]), ("restrict", "on" if nic["restrict"] else None)]
         pairs += [("hostfwd", "%s:%s:%d-:%d" % (rule["proto"], rule["host_address"], rule["host_port"],
                                                 rule["guest_port"])) for rule in nic["hostfwd"]]
+    elif kind == "socket" and nic["mode"] == "tcp":
+        pairs = [("id", nic["id"]), ("listen", nic.get("listen")), ("connect", nic.get("connect"))]
     elif kind == "socket":
         pairs = [("id", nic["id"]), ("mcast", "%s:%d" % (nic["group"], nic["port"])), ("localaddr", nic["localaddr"])]
     elif kind == "bridge":

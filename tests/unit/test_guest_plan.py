@@ -320,3 +320,42 @@ def test_bad_nic_mtu(nic, words):
     message = err(guest(nics=[nic]))
     for word in words:
         assert word in message, message
+
+
+def test_socket_nics_explicit_group_and_a_tcp_pair():
+    guests = plan(guest(name="a", nics=[{"kind": "socket", "address": "230.0.0.1:12345"},
+                                        {"kind": "socket", "listen": "127.0.0.1:8081"}]),
+                  guest(name="b", nics=[{"kind": "socket", "connect": "127.0.0.1:8081"}]))
+    a, b = (" ".join(_guestrender.argv(g)) for g in guests)
+    assert "-netdev socket,id=net0,mcast=230.0.0.1:12345,localaddr=127.0.0.1" in a
+    assert "-netdev socket,id=net1,listen=127.0.0.1:8081 " in a
+    assert "-netdev socket,id=net0,connect=127.0.0.1:8081 " in b
+    public = plan(guest(nics=[{"kind": "socket", "listen": "192.0.2.7:8081", "public": True}]))[0]
+    assert "listen=192.0.2.7:8081" in " ".join(_guestrender.argv(public))
+
+
+@pytest.mark.parametrize("nic, words", [
+    ({"kind": "socket", "listen": "127.0.0.1:8081", "connect": "127.0.0.1:8082"},
+     ["guest 'vm1'", "nics[0].connect", "one of network, address, listen or connect", "also has listen"]),
+    ({"kind": "socket", "address": "10.1.2.3:5000"},
+     ["guest 'vm1'", "nics[0].address", "10.1.2.3 is not a multicast address (224.0.0.0/4)"]),
+    ({"kind": "socket", "address": "239.1.2.3"}, ["nics[0].address", "is not ADDRESS:PORT"]),
+    ({"kind": "socket", "listen": "0.0.0.0:8081"}, ["nics[0].listen", "0.0.0.0 is not a host address"]),
+    ({"kind": "socket", "listen": "192.0.2.7:8081"},
+     ["nics[0].listen", "192.0.2.7 is not a loopback address", "set public: true to mean it"]),
+    ({"kind": "socket", "connect": "239.1.1.1:80"}, ["nics[0].connect", "239.1.1.1 is not a host address"]),
+    ({"kind": "socket", "connect": "127.0.0.1:8081", "localaddr": "127.0.0.1"},
+     ["nics[0].localaddr", "a TCP socket NIC has no localaddr"]),
+    ({"kind": "socket", "network": "lan", "public": True}, ["nics[0].public", "a multicast socket NIC has no public"]),
+    ({"kind": "tap", "listen": "127.0.0.1:8081"}, ["nics[0].listen", "a tap NIC has no listen"]),
+])
+def test_bad_socket_nics(nic, words):
+    message = err(guest(nics=[nic]))
+    for word in words:
+        assert word in message, message
+
+
+def test_two_guests_listening_on_one_port_clash():
+    message = err(guest(name="a", nics=[{"kind": "socket", "listen": "127.0.0.1:8081"}]),
+                  guest(name="b", nics=[{"kind": "socket", "listen": "127.0.0.1:8081"}]))
+    assert "both listen on 127.0.0.1:8081" in message and "guest 'a'" in message and "guest 'b'" in message

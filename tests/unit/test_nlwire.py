@@ -77,6 +77,10 @@ def test_addresses_match_iproute2():
     ours = sorted((a["index"], a["address"], a["broadcast"], a["scope"], a["permanent"], a["valid_lft"])
                   for a in parsed("addresses", _nlwire.parse_address))
     assert ours == theirs
+    peers = dict((a["address"], a["peer"]) for a in parsed("addresses", _nlwire.parse_address))
+    assert peers == dict(("%s/%d" % (i["local"], i["prefixlen"]), i.get("address"))
+                         for a in CAPTURE["ip_addr"] for i in a["addr_info"])
+    assert peers["10.79.0.1/32"] == "10.79.0.2"
     flags = dict((a["address"], a["flags"]) for a in parsed("addresses", _nlwire.parse_address))
     assert flags["fd00:78::1/64"] & _nlwire.IFA_F_NOPREFIXROUTE and flags["fd00:78::1/64"] & _nlwire.IFA_F_NODAD
     assert not flags["10.77.0.1/24"] & _nlwire.IFA_F_NOPREFIXROUTE

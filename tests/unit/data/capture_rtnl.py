@@ -43,6 +43,7 @@ addr add 10.77.0.2/24 dev cbr0
 addr add 10.78.0.1/24 dev cveth0 valid_lft 3600 preferred_lft 1800
 addr add fd00:77::1/64 dev cbr0 nodad
 addr add fd00:78::1/64 dev cveth0 nodad noprefixroute
+addr add 10.79.0.1 peer 10.79.0.2/32 dev ctun0
 route add default via 10.77.0.254 dev cbr0 metric 50
 route add 192.0.2.0/24 via 10.78.0.254 dev cveth0 onlink
 route add 198.51.100.0/24 dev cbr0 src 10.77.0.1

@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Addresses and routes in detail, for the uplink move (_uplink*.py): read with everything moving them must keep,
+and changed one by one. A part of _netlink.Kernel (a mixin: it uses the session's socket, dump and batch writer),
+kept apart so that the door to the kernel stays one file a reader takes in at once.
+
+pyroute2's message classes encode these requests; they are imported on first use (_message).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import importlib
+
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
+    AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, NLM_F_CREATE, NLM_F_EXCL, RTM_DELROUTE,
+    RTM_GETADDR, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_TABLE_COMPAT, parse_address, parse_route)
+
+
+def _message(name):
+    """A new pyroute2 rtnetlink message (ifinfmsg, ifaddrmsg or rtmsg); pyroute2 is imported on first use."""
+    try:
+        module = importlib.import_module("pyroute2.netlink.rtnl." + name)
+    except ImportError as exc:
+        raise HostnetError("the pyroute2 Python library cannot be imported on the target (%s): pip install pyroute2" % exc)
+    return getattr(module, name)()
+
+
+class RoutesMixin(object):
+    """The uplink's reads and writes of addresses and routes; mixed into _netlink.Kernel."""
+
+    def address_details(self):
+        """Every address of the namespace with what moving it must keep, in the kernel's order (an IPv4
+        primary before its secondaries): [{index, family (4|6), address 'ip/len', broadcast, scope, flags,
+        permanent, valid_lft (seconds, None: forever)}]."""
+        return [a for a in (parse_address(*item) for item in self._dump(RTM_GETADDR)) if a is not None]
+
+    def routes(self):
+        """Every route of every table except 'local' (IPv4 and IPv6): [{family (4|6), dst 'ip/len', gateway,
+        oif (ifindex or None), table, protocol, scope, type, metric, prefsrc, onlink, multipath_oifs}]."""
+        return [r for r in (parse_route(*item) for item in self._dump(RTM_GETROUTE)) if r is not None]
+
+    def address_changes(self, changes):
+        """changes: [('add'|'del', interface name, entry as address_details() gives)]: broadcast, scope and the
+        flags a user can set (noprefixroute, mngtmpaddr) are kept; IPv6 addresses are added without DAD (they
+        were just in use on the same link)."""
+        reqs = []
+        for action, name, entry in changes:
+            msg, attrs = self._address_msg(action, name, entry["address"])
+            family = msg["family"]
+            if action == "add":
+                msg["scope"] = entry.get("scope") or 0
+                flags = (entry.get("flags") or 0) & (IFA_F_NOPREFIXROUTE | IFA_F_MANAGETEMPADDR)
+                if family == AF_INET6:
+                    flags |= IFA_F_NODAD
+                if entry.get("broadcast") and family == AF_INET:
+                    attrs.append(("IFA_BROADCAST", entry["broadcast"]))
+                if flags:
+                    msg["flags"] = flags & 0xFF
+                    attrs.append(("IFA_FLAGS", flags))
+            msg["attrs"] = attrs
+            reqs.append((msg, ("interface", name, "%s address %s" % (action, entry["address"]))))
+        self._send_batch(reqs)
+
+    def route_changes(self, changes):
+        """changes: [('add'|'del', interface name, route as routes() gives)]: the route through that interface."""
+        reqs = []
+        for action, name, route in changes:
+            dst, dst_len = route["dst"].split("/")
+            msg = _message("rtmsg")
+            msg["family"] = AF_INET6 if route["family"] == 6 else AF_INET
+            msg["dst_len"] = int(dst_len)
+            msg["table"] = route["table"] if route["table"] < 256 else RT_TABLE_COMPAT
+            msg["proto"] = route["protocol"]
+            msg["scope"] = route["scope"]
+            msg["type"] = route["type"]
+            msg["flags"] = RTNH_F_ONLINK if route.get("onlink") else 0
+            attrs = [("RTA_TABLE", route["table"]), ("RTA_OIF", self.resolve(name))]
+            if int(dst_len):
+                attrs.append(("RTA_DST", dst))
+            for key, attr in (("gateway", "RTA_GATEWAY"), ("metric", "RTA_PRIORITY"), ("prefsrc", "RTA_PREFSRC")):
+                if route.get(key) is not None:
+                    attrs.append((attr, route[key]))
+            msg["attrs"] = attrs
+            msg["header"]["type"] = RTM_NEWROUTE if action == "add" else RTM_DELROUTE
+            msg["header"]["flags"] = (NLM_F_CREATE | NLM_F_EXCL) if action == "add" else 0
+            via = " via %s" % route["gateway"] if route.get("gateway") else ""
+            reqs.append((msg, ("interface", name, "%s route %s%s" % (action, route["dst"], via))))
+        self._send_batch(reqs)
