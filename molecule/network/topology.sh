@@ -25,6 +25,10 @@ for spec in g1:hqiso0:192.168.60.11:192.168.60.1 g2:hqiso0:192.168.60.12:192.168
   if ip link show "$br" >/dev/null 2>&1; then ip link set "v$g" master "$br"; fi
   ip link set "v$g" up
 done
+# g3's web server (port 80), the target of natnet's port forward
+mkdir -p /run/hostnet-lab-g3 && echo "hostnet-lab g3 web" >/run/hostnet-lab-g3/index.html
+systemctl is-active --quiet hostnet-lab-g3-web.service || systemd-run --quiet --unit=hostnet-lab-g3-web --collect \
+  ip netns exec g3 python3 -m http.server 80 --bind 192.168.50.11 --directory /run/hostnet-lab-g3
 ip link show foreignbr0 >/dev/null 2>&1 || ip link add foreignbr0 type bridge
 nft list table inet foreign >/dev/null 2>&1 || nft -f - <<'NFT'
 table inet foreign {

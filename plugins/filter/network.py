@@ -13,9 +13,10 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 from ansible_collections.hostnet.qemu.plugins.plugin_utils import _span
 
 
-def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, facts=None, states=None):
+def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, facts=None, states=None, mine=None):
     """Peers, VTEPs and gateways of the spanned networks of every host, checked across hosts. A host whose
-    hostnet_network_state is absent takes part in none."""
+    hostnet_network_state is absent takes part in none. `mine`: per host, what the role itself sees on a host of
+    the play (its variables may come from the play or include_role, which hostvars do not show), else empty."""
     hosts = list(hosts or [])
 
     def column(values):
@@ -26,6 +27,10 @@ def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, fa
                 for host, nets, address, iface, host_facts, state in zip(
                     hosts, column(networks), column(vtep_addresses), column(vtep_interfaces), column(facts),
                     column(states)))
+    for host, own in zip(hosts, column(mine)):
+        if isinstance(own, dict) and own:
+            data[host].update(networks=own.get("networks") or [], vtep_address=own.get("vtep_address"),
+                              vtep_interface=own.get("vtep_interface"), absent=own.get("state") == "absent")
     try:
         return _span.plan(data)
     except HostnetError as exc:

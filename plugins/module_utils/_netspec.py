@@ -24,6 +24,13 @@ DHCP = dict(
 )
 DNS = dict(enabled=dict(type="bool"), domain=dict(type="str"), forward=dict(type="bool"))
 FILTER = dict(allow=dict(type="list", elements="str"), reject=dict(type="list", elements="str"))
+FORWARD = dict(
+    proto=dict(type="str", choices=["tcp", "udp"]),
+    host_address=dict(type="str"),
+    host_port=dict(type="int", required=True),
+    guest=dict(type="str", required=True),
+    guest_port=dict(type="int"),
+)
 CONTROL_PLANES = ["static", "evpn"]
 # A network spanning several hosts over VXLAN. vni, control_plane, port, mtu and gateway_host are what the user
 # writes (the same on every host); local, peers and gateway are this host's part, which the network role derives
@@ -53,6 +60,7 @@ NETWORK = dict(
     dhcp=dict(type="dict", options=DHCP),
     dns=dict(type="dict", options=DNS),
     span=dict(type="dict", options=SPAN),
+    forwards=dict(type="list", elements="dict", options=FORWARD),
 )
 
 

@@ -19,7 +19,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _netspec, _spannet, _uplinkhost, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwards, _netspec, _spannet, _uplinkhost,
+                                                                   _validate)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -67,6 +68,7 @@ def check(networks, links=None):
     uplink_nics = {}  # NIC -> network name (kind uplink)
     dhcp_ranges = []  # (network, field, range) of present networks: DHCP ranges must not overlap across them
     vnis = {}  # VNI -> network name (spanned networks)
+    forwarded = {}  # (proto, host address or *, port) -> the forward that claims it
     for index, net in enumerate(networks):
         name = net["name"]
         label = "network '%s'" % name
@@ -122,6 +124,8 @@ def check(networks, links=None):
                 errors.append("%s: field 'address' %s is the subnet's network or broadcast address; use another host address"
                               % (label, address))
         errors.extend(_spannet.check(net, label, vnis))
+        if state == "present":
+            errors.extend(_forwards.check(net, label, host, subnet, forwarded))
         if kind == "nat" and not _spannet.owner(net):
             pass  # another host is this spanned network's gateway: its address and uplink are that host's
         elif kind == "nat":
@@ -298,6 +302,7 @@ def normalise(networks):
             "allow": [str(_cidr(c).cidr) for c in (rules.get("allow") or [])],
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
             "span": _spannet.normalise(net),
+            "forwards": _forwards.normalise(net) if kind == "nat" else [],
         })
         out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
         if out[-1]["span"] and out[-1]["dhcp"]:  # guests on a spanned network learn its MTU (option 26)

@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils import _forwards, _nftnet
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
@@ -90,6 +90,9 @@ def render(networks, table="hostnet_qemu"):
     if spans:
         doc.chain("input", "filter", "input", 0)
         _tunnel_rules(doc, spans)
+    if any(n.get("forwards") for n in present):
+        doc.chain("prerouting", "nat", "prerouting", -100)
+        doc.chain("output", "nat", "output", -100)
     for net in present:
         br, name = net["bridge"], net["name"]
         # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook
@@ -102,6 +105,7 @@ def render(networks, table="hostnet_qemu"):
         up = net["uplink"]
         doc.rule("forward", [_meta("iifname", up), _meta("oifname", br), _REPLIES, _verdict("accept")],
                  "network %s: replies" % name)
+        _forwards.rules(doc, net, _COUNTER)
         doc.rule("forward", [_meta("oifname", br), _COUNTER, _verdict("drop")], "network %s: only replies enter" % name)
         for cidr in net["reject"]:
             doc.rule("forward", [_meta("iifname", br), _addr("daddr", cidr), _COUNTER, _REJECT], "network %s: reject" % name)

@@ -213,3 +213,14 @@ def test_a_host_whose_role_state_is_absent_is_nobodys_peer():
                         [facts("192.0.2.1"), facts("192.0.2.2"), facts("192.0.2.3")], ["present", None, "absent"])
     assert out["problems"] == []
     assert out["networks"]["h1"][0]["span"]["peers"] == ["192.0.2.2"]
+
+
+def test_what_the_role_sees_on_a_play_host_wins_over_the_inventory():
+    out = network_spans(["h1", "h2"], [[lab()], [lab()]], None, None, [facts("192.0.2.1"), facts("192.0.2.2")], None,
+                        ["", {"networks": [lab(), {"name": "extra"}], "vtep_address": "198.51.100.2", "state": "present"}])
+    assert out["problems"] == []
+    assert out["networks"]["h2"][1] == {"name": "extra"}
+    assert out["networks"]["h1"][0]["span"]["peers"] == ["198.51.100.2"]
+    gone = network_spans(["h1", "h2"], [[lab()], [lab()]], None, None, [facts("192.0.2.1"), facts("192.0.2.2")], None,
+                         ["", {"networks": [lab()], "state": "absent"}])
+    assert gone["networks"]["h1"][0]["span"]["peers"] == []
