@@ -4,6 +4,7 @@
 Tests run as root against the real kernel. Every namespace a test makes is deleted in a finalizer.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -86,9 +87,9 @@ def addrs(netns, name):
     return sorted("%s/%s" % (a["local"], a["prefixlen"]) for a in json.loads(out)[0]["addr_info"])
 
 
-@pytest.fixture
-def netns():
-    """A fresh, uniquely named network namespace, always deleted afterwards."""
+@contextlib.contextmanager
+def throwaway_netns():
+    """A fresh, uniquely named network namespace with lo up, always deleted afterwards (with its macvtaps' nodes)."""
     if os.geteuid() != 0:
         pytest.fail("these tests talk to the real kernel and must run as root")
     name = "hnt-" + uuid.uuid4().hex[:8]
@@ -99,6 +100,13 @@ def netns():
     finally:
         _remove_macvtap_nodes(name)
         sh("ip", "netns", "del", name, check=False)
+
+
+@pytest.fixture
+def netns():
+    """A fresh, uniquely named network namespace, always deleted afterwards."""
+    with throwaway_netns() as name:
+        yield name
 
 
 def _remove_macvtap_nodes(netns):

@@ -3,11 +3,10 @@ kernel: two throwaway namespaces joined by a veth pair stand for two hosts on an
 with `ip -d -j link` and `bridge -j fdb`, and proven with real traffic between the two bridges."""
 
 import json
-import uuid
 
 import pytest
 
-from conftest import links, sh, snapshot
+from conftest import links, sh, snapshot, throwaway_netns
 from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
@@ -25,13 +24,8 @@ def fdb(netns, dev):
 @pytest.fixture
 def peer_ns():
     """A second namespace (the other host), always deleted."""
-    name = "hnt-" + uuid.uuid4().hex[:8]
-    sh("ip", "netns", "add", name)
-    sh("ip", "-n", name, "link", "set", "lo", "up")
-    try:
+    with throwaway_netns() as name:
         yield name
-    finally:
-        sh("ip", "netns", "del", name, check=False)
 
 
 @pytest.fixture
