@@ -86,8 +86,8 @@ def endpoint(value, what, multicast=None):
     False: a unicast host address (a TCP socket's)."""
     host, sep, port = str(value).rpartition(":")
     if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise HostnetError("%s: '%s' is not ADDRESS:PORT; give e.g. %s" % (what, value,
-                                                                         "239.1.2.3:12345" if multicast else "127.0.0.1:8081"))
+        example = "239.1.2.3:12345" if multicast else "127.0.0.1:8081"
+        raise HostnetError("%s: '%s' is not ADDRESS:PORT; give e.g. %s" % (what, value, example))
     address = _ipv4(host, what)
     is_multicast = _validate.netaddr.IPAddress(address).is_multicast()
     if multicast and not is_multicast:

@@ -65,6 +65,7 @@ options:
       - Allow deleting and creating the device again when O(mode) or O(multi_queue) differs from the existing device.
       - A running guest attached to it loses the device.
     type: bool
+    default: false
   addresses:
     description:
       - The complete list of the host's CIDR addresses on the device (IPv4 or IPv6); omit to leave addresses alone,
@@ -77,7 +78,6 @@ options:
         one address of its family in O(addresses) is this end (for example C(10.0.0.1/32)), and the kernel routes
         the peer through the device.
     type: str
-    default: false
 notes:
   - The MAC option sets the host side of the TAP; the guest's MAC is QEMU's C(mac=) and is independent of it.
 seealso:
