@@ -4,8 +4,9 @@
 """The guest schema: one nested argument spec for a guest and one for the role's defaults (settings).
 
 Validated by _argspec (Ansible's ArgumentSpecValidator plus strict types and the value validators of
-_validate). roles/guest/meta/argument_specs.yml documents the same fields; tests/unit/test_guestspec.py
-fails when the two disagree on a name, type, default, choice or required flag.
+_validate). roles/guest/meta/argument_specs.yml documents the same fields;
+tests/unit/plugins/module_utils/test_guestspec.py fails when the two disagree on a name, type, default, choice or
+required flag.
 """
 
 from __future__ import absolute_import, division, print_function

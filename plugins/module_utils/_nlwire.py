@@ -4,8 +4,9 @@
 """rtnetlink on the wire, without a socket: the constants, the lean readers of dump replies and the hand-packed
 requests of the hot path.
 
-Pure functions of bytes, so they are unit-tested on captured dump replies (tests/unit/data/rtnl-dump.json) as
-well as on the live kernel. _netlink's Kernel is the only caller that talks to the kernel.
+Pure functions of bytes, so they are unit-tested on captured dump replies
+(tests/unit/plugins/module_utils/data/rtnl-dump.json) as well as on the live kernel. _netlink's Kernel is the only
+caller that talks to the kernel.
 """
 
 from __future__ import absolute_import, division, print_function

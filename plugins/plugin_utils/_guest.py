@@ -9,7 +9,7 @@ rules against the host stay here. The renderers (QEMU argv, unit, device set) ar
 
 Nothing here touches the host. What the role learnt about the host (users, links, files and who can read
 them, the bridge helper's ACL, which users may open /dev/kvm and /dev/vhost-net) comes in as a plain dict,
-so every rule is unit-tested (tests/unit/test_guest_*.py) without a kernel, QEMU or systemd.
+so every rule is unit-tested (tests/unit/plugins/plugin_utils/test_guest_plan.py) without a kernel, QEMU or systemd.
 """
 
 from __future__ import absolute_import, division, print_function

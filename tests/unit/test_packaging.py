@@ -18,8 +18,8 @@ import tarfile
 
 import pytest
 import yaml
+from conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "modules")) if name.endswith(".py"))
 FILTERS = sorted(name[:-4] for name in os.listdir(os.path.join(ROOT, "plugins", "filter")) if name.endswith(".yml"))
@@ -89,7 +89,7 @@ def test_the_tarball_ships_the_collection_and_none_of_the_lab(tarball):
     for wanted in ("LICENSE", "README.md", "CONTRIBUTING.md", "requirements.txt", "bindep.txt",
                    "meta/runtime.yml", "meta/execution-environment.yml", "playbooks/site.yml",
                    "playbooks/teardown.yml", "playbooks/lab_report.yml", "changelogs/changelog.yaml",
-                   "docs/design.md", "tests/unit/test_plan.py"):
+                   "docs/design.md", "tests/unit/plugins/module_utils/test_plan.py"):
         assert wanted in names, wanted
     for module in MODULES:
         assert "plugins/modules/%s.py" % module in names

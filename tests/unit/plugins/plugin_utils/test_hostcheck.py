@@ -8,8 +8,8 @@ import yaml
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.plugin_utils import _hostcheck
+from conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = {"hostname": "h1", "groups": {"qemusers": ["x", "990", ""]}, "users": {"qemu": ["x", "999"]},
         "paths": ["/usr/lib/qemu/qemu-bridge-helper", "/etc/qemu/more.conf"],
         "helper_candidates": ["/usr/lib/qemu/qemu-bridge-helper"], "os_supported": True}

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""_nlwire's readers on captured dump replies (tests/unit/data/rtnl-dump.json, made by capture_rtnl.py in a
+"""_nlwire's readers on captured dump replies (tests/unit/plugins/module_utils/data/rtnl-dump.json, made by capture_rtnl.py in a
 throwaway namespace), compared with what iproute2 said about the same objects in the same capture; and the
 hand-packed requests taken apart again. No kernel needed: the live-kernel tests are in tests/kernel."""
 

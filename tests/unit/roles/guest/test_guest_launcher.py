@@ -11,8 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "roles", "guest", "files", "hostnet-qemu-guest")
 
 

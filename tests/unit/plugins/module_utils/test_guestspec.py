@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _guestspec
+from conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPEC = os.path.join(ROOT, "roles", "guest", "meta", "argument_specs.yml")
 
 

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Capture rtnetlink dump replies for tests/unit/test_nlwire.py: run as root, writes rtnl-dump.json beside it.
+"""Capture rtnetlink dump replies for tests/unit/plugins/module_utils/test_nlwire.py: run as root, writes rtnl-dump.json beside it.
 
 In a throwaway namespace it makes a bridge (forward delay 4 s; this kernel refuses STP outside the initial namespace and VLAN filtering), a tap owned by nobody
 (vnet_hdr, multi_queue) enslaved to it, a tun, a veth pair with a macvtap and a macvlan on it, two VXLAN devices
@@ -20,7 +20,7 @@ import sys
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "..", ".collections"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "..", "..", ".collections"))
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _netlink, _nlwire  # noqa: E402
 
