@@ -45,12 +45,18 @@ def _systemd_view(props):
     return "%s, %s" % (props.get("ActiveState", "?"), props.get("UnitFileState") or "?")
 
 
-def plan(guests, unit_dir, devices_file=None, devices_text=None):
-    """What to do for `guests`; reads the host, changes nothing."""
+def plan(guests, unit_dir, devices_file=None, devices_text=None, restart_policy="changed"):
+    """What to do for `guests`; reads the host, changes nothing.
+
+    A running guest restarts when the configuration it runs (the hash its process inherited) is not the one its
+    unit records, and the unit records only what a restart applies (_systemd.config_hash): a rewrite of anything
+    else (the stop timeout, comments) reloads systemd and restarts nothing. Each restart names the fields that
+    changed. With restart_policy 'pending' a guest that needs a restart keeps running: it is reported in
+    `pending`, every run, until it is restarted."""
     steps = {"create_users": [], "stop_absent": [], "disable_absent": [], "remove_units": [], "remove_disks": [], "create_disks": [],
              "write_units": [], "reload": False, "enable": [], "disable": [], "stop": [], "restart": [], "start": [],
              "devices_file": None}
-    lines, diff, report = [], [], {}
+    lines, diff, report, pending = [], [], {}, []
     units = [g["unit"] for g in guests]
     live = _systemd.show(units, WHAT)
     for guest in guests:
@@ -61,7 +67,7 @@ def plan(guests, unit_dir, devices_file=None, devices_text=None):
         loaded = props.get("LoadState") not in (None, "not-found")
         active = props.get("ActiveState") in _systemd.RUNNING
         enabled = props.get("UnitFileState") == "enabled"
-        actions = []
+        actions, pending_why = [], None
         if guest["state"] == "absent":
             if active:
                 steps["stop_absent"].append(unit)
@@ -103,19 +109,20 @@ def plan(guests, unit_dir, devices_file=None, devices_text=None):
                 steps["disable"].append(unit)
                 actions.append("disable")
             if guest["state"] == "started":
+                why = None
                 if not active:
                     steps["start"].append(unit)
                     actions.append("start")
-                elif old != text:
-                    steps["restart"].append(unit)
-                    actions.append("restart (the unit changed)")
                 elif props.get("running_config") != _systemd.recorded_hash(text):
+                    why = _systemd.setting_changes(props.get("running_settings"), _systemd.recorded_settings(text)) \
+                        or ("its unit changed" if old != text else "it runs another configuration than its unit"
+                            " records: an earlier run stopped before the restart")
+                if why and restart_policy == "pending":
+                    pending.append("%s: restart needed (%s); pending, as restart_policy is pending" % (_label(guest), why))
+                    pending_why = why
+                elif why:
                     steps["restart"].append(unit)
-                    actions.append("restart (running with another configuration than its unit: an earlier run"
-                                   " stopped before the restart)")
-                elif props.get("NeedDaemonReload") == "yes":
-                    steps["restart"].append(unit)
-                    actions.append("restart (after the daemon-reload)")
+                    actions.append("restart (%s)" % why)
             elif active:
                 steps["stop"].append(unit)
                 actions.append("stop")
@@ -127,7 +134,7 @@ def plan(guests, unit_dir, devices_file=None, devices_text=None):
             if before_view != after_view:
                 diff.append({"before_header": "%s (systemd)" % unit, "after_header": "%s (systemd)" % unit,
                              "before": before_view + "\n", "after": after_view + "\n"})
-        report[name] = {"unit": unit, "actions": actions}
+        report[name] = {"unit": unit, "actions": actions, "pending_restart": pending_why}
     if devices_file:
         old = _files.read_text(devices_file, WHAT)
         if devices_text is None and old is not None:
@@ -139,7 +146,7 @@ def plan(guests, unit_dir, devices_file=None, devices_text=None):
             diff.append({"before_header": devices_file, "after_header": devices_file, "before": old or "",
                          "after": devices_text})
     changed = bool(lines)
-    return {"steps": steps, "plan": lines, "diff": diff, "guests": report, "changed": changed}
+    return {"steps": steps, "plan": lines, "diff": diff, "guests": report, "changed": changed, "pending": pending}
 
 
 def create_user(user, group):
@@ -186,4 +193,4 @@ def apply_units(result):
     """One daemon-reload; enable, disable, stop, restart and start as sets. Called after the host-wide lock is
     released: a guest unit requires hostnet-qemu-network.service, and starting that runs the boot CLI, which
     takes the lock."""
-    _systemd.apply_sets(WHAT, result["steps"])
+    _systemd.apply_sets(WHAT, result["steps"], parallel=result.get("restart_parallel") or 0)

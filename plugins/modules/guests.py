@@ -18,9 +18,12 @@ description:
     through the same engine as M(hostnet.qemu.netdevs); the device set is saved for the boot unit; disks are removed
     (O(guests[].remove_disks)) and created; units are written; systemd is reloaded once; units are enabled,
     disabled, stopped, restarted and started as sets.
-  - A guest is restarted when its unit changed, and also when the running instance was started from another
-    configuration than its unit records (C(HOSTNET_QEMU_CONFIG) in its environment) or systemd has not read
-    the unit file yet (C(NeedDaemonReload)), so a run that stopped half-way is completed by the next one.
+  - A running guest is restarted when the configuration it was started from (C(HOSTNET_QEMU_CONFIG) in its
+    environment) is not the one its unit records, so a run that stopped half-way is completed by the next one.
+    The unit records only what a restart applies (its C([Service]) settings but the stop command and timeout and
+    the restart policy), so a unit rewritten with only those, or comments, changed is written and reloaded and
+    restarts nothing. Each restart names the fields that changed between the settings the running QEMU inherited
+    and those its unit records (C(HOSTNET_QEMU_SETTINGS)), for example C(restart (memory 512 -> 1024)).
   - A disk that exists (an image, a symlink, anything) is never touched; a new one is created without following
     symlinks and given to the guest's user (0600).
   - The whole run holds the collection's host-wide lock.
@@ -113,6 +116,20 @@ options:
       - Where the present devices are saved for C(hostnet-qemu-network.service), which re-creates them at boot.
       - Removed when no device is present. Unset, nothing is saved.
     type: path
+  restart_policy:
+    description:
+      - C(changed) restarts a running guest whose configuration changed.
+      - C(pending) writes its unit but leaves the running QEMU alone; the guest is reported in RV(pending) (and as a
+        warning) on every run until it is restarted, by hand or by a run with C(changed). Not a change by itself.
+    type: str
+    choices: [changed, pending]
+    default: changed
+  restart_parallel:
+    description:
+      - At most this many guests are restarted at once (each stop may wait its whole timeout); C(0) restarts all
+        that need it at once.
+    type: int
+    default: 0
 notes:
   - Check mode and diff are supported; the diff shows each unit's lines and each guest's systemd state before and after.
 """
@@ -149,7 +166,15 @@ guests:
   description: Per guest, its unit and the actions planned (and, outside check mode, done).
   returned: always
   type: dict
-  sample: {vm1: {unit: hostnet-qemu-guest-vm1.service, actions: ["write unit /etc/systemd/system/hostnet-qemu-guest-vm1.service", start]}}
+  sample: {vm1: {unit: hostnet-qemu-guest-vm1.service, pending_restart: null,
+                 actions: ["write unit /etc/systemd/system/hostnet-qemu-guest-vm1.service", start]},
+           vm2: {unit: hostnet-qemu-guest-vm2.service, pending_restart: "memory 512 -> 1024", actions: []}}
+pending:
+  description: The guests that need a restart and were left running (O(restart_policy=pending)), with why.
+  returned: always
+  type: list
+  elements: str
+  sample: ["guest 'vm2': restart needed (memory 512 -> 1024); pending, as restart_policy is pending"]
 plan:
   description: Every action, in order, naming its guest.
   returned: always
@@ -235,6 +260,8 @@ def main():
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             devices=dict(type="list", elements="dict", default=[]),
             devices_file=dict(type="path"),
+            restart_policy=dict(type="str", default="changed", choices=["changed", "pending"]),
+            restart_parallel=dict(type="int", default=0),
         ),
         supports_check_mode=True,
     )
@@ -248,7 +275,9 @@ def main():
         missing = [(d, _owner_missing(d) if module.check_mode else None) for d in devices]
         planned = [d for d, owner in missing if owner is None]
         with host_lock("guests"):
-            result = _guestset.plan(params["guests"], params["unit_dir"], params["devices_file"], _saved_text(devices))
+            result = _guestset.plan(params["guests"], params["unit_dir"], params["devices_file"], _saved_text(devices),
+                                    restart_policy=params["restart_policy"])
+            result["restart_parallel"] = params["restart_parallel"]
             if not module.check_mode:
                 _guestset.apply_before_devices(result)
             engine = _engine.converge(_model.normalise_all(planned), check_mode=module.check_mode) if planned else {
@@ -263,8 +292,10 @@ def main():
         diff = result["diff"]
         if engine["changed"]:
             diff.append(_engine.diff_entry(engine))
+        for line in result["pending"]:
+            module.warn(line)
         return {"changed": result["changed"] or bool(engine["plan"]), "plan": result["plan"] + engine["plan"],
-                "guests": result["guests"], "devices": engine, "diff": diff}
+                "guests": result["guests"], "pending": result["pending"], "devices": engine, "diff": diff}
 
     _runner.run(module, work)
 

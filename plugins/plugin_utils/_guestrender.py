@@ -25,6 +25,26 @@ def _device_args(nic):
                      ("host_mtu", nic.get("mtu")))
 
 
+def _nic_summary(nic):
+    where = nic.get("bridge") or nic.get("link") or nic.get("network") or nic.get("listen") or nic.get("connect") or ""
+    extra = ["mtu %d" % nic["mtu"]] if nic.get("mtu") else []
+    extra += ["%d queues" % nic["queues"]] if nic.get("queues", 1) > 1 else []
+    return " ".join([nic["kind"], where, nic["mac"], nic["model"]] + extra).replace("  ", " ")
+
+
+def settings(guest):
+    """What a user changes in a guest's definition and only a restart applies, by field: the unit records it
+    (a comment) so a later run can say which fields changed ("memory 512 -> 1024")."""
+    return {
+        "user": guest["user"], "memory": guest["memory"], "cpus": guest["cpus"], "cpu": guest["cpu"],
+        "accel": guest["accel"], "machine": guest["machine"], "kernel": guest["kernel"], "initrd": guest["initrd"],
+        "append": guest["append"], "cdrom": guest["cdrom"], "extra_args": " ".join(guest["extra_args"] or []),
+        "disks": ", ".join("%s (%s%s)" % (d["path"], d["interface"], ", readonly" if d["readonly"] else "")
+                           for d in guest["disks"]),
+        "nics": ", ".join(_nic_summary(n) for n in guest["nics"]),
+    }
+
+
 def nic_args(nic, guest):
     """-netdev and -device arguments for one normalised NIC."""
     kind = nic["kind"]
@@ -139,6 +159,8 @@ def unit(guest):
         "",
         "[Service]",
         "Type=simple",
+        "# the guest's settings by field (what a restart would be for is named from them)",
+        _systemd.settings_line(settings(guest)),
         "User=%s" % _escape.unit_value(guest["user"]),
         _exec_line("ExecStart", launch),
         "# graceful stop: ACPI power button through QMP, then wait for QEMU to exit by itself;",
