@@ -142,6 +142,8 @@ def unit(guest):
     for nic in guest["nics"]:
         if nic["kind"] == "macvtap":
             launch += ["--fd", "%d=%s" % (nic["fd"], nic["ifname"])]
+        elif nic.get("connect"):
+            launch += ["--wait-for", nic["connect"]]
     launch += ["--"] + argv(guest)
     stop = [guest["python"], guest["launcher"], "stop", "--timeout", str(guest["stop_timeout"]), guest["qmp"]]
     rw = [d["path"] for d in guest["disks"] if not d["readonly"]]
@@ -156,6 +158,12 @@ def unit(guest):
         "# Wants= of a unit that is not installed (no network role) is ignored by systemd",
         "Wants=hostnet-qemu-network.service",
         "After=network.target hostnet-qemu-network.service",
+    ]
+    if any(nic.get("connect") for nic in guest["nics"]):
+        lines += ["# a TCP socket NIC connects to a QEMU that may start later: the launcher waits for it to listen,",
+                  "# gives up after a minute, and systemd starts it again for as long as that takes (no start limit)",
+                  "StartLimitIntervalSec=0"]
+    lines += [
         "",
         "[Service]",
         "Type=simple",

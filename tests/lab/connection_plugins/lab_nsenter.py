@@ -100,16 +100,27 @@ class Connection(ConnectionBase):
         self._connected = True
         return self
 
+    def _run(self, cmd, in_data):
+        argv = ["nsenter", "--target", str(self._pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup",
+                "--", "/usr/bin/env", "-i"] + ENVIRONMENT + ["/bin/sh", "-c", cmd]
+        if in_data is None:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        return subprocess.run(argv, input=in_data, capture_output=True, check=False)
+
     def exec_command(self, cmd, in_data=None, sudoable=True):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         self._connect()
-        argv = ["nsenter", "--target", str(self._pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup",
-                "--", "/usr/bin/env", "-i"] + ENVIRONMENT + ["/bin/sh", "-c", cmd]
         display.vvv("EXEC %s" % cmd, host=self._container())
-        if in_data is None:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-        else:
-            proc = subprocess.run(argv, input=in_data, capture_output=True, check=False)
+        proc = self._run(cmd, in_data)
+        if proc.returncode == 1 and proc.stderr.startswith(b"nsenter:"):
+            # the cached init may have been an earlier container of that name, going away: look it up once more
+            try:
+                os.unlink(os.path.join(CACHE, self._container().replace("/", "_")))
+            except OSError:
+                pass
+            self.close()
+            self._connect()
+            proc = self._run(cmd, in_data)
         if proc.returncode == 1 and proc.stderr.startswith(b"nsenter:"):
             # nsenter itself failed (the container stopped under us): unreachable, not a task failure
             raise AnsibleConnectionFailure("lab container '%s': %s"

@@ -330,6 +330,9 @@ def test_socket_nics_explicit_group_and_a_tcp_pair():
     assert "-netdev socket,id=net0,mcast=230.0.0.1:12345,localaddr=127.0.0.1" in a
     assert "-netdev socket,id=net1,listen=127.0.0.1:8081 " in a
     assert "-netdev socket,id=net0,connect=127.0.0.1:8081 " in b
+    # the connecting side's unit retries until the listener is up (QEMU exits while nothing listens)
+    units = [_guestrender.unit(g) for g in guests]
+    assert "StartLimitIntervalSec=0\n" in units[1] and "StartLimitIntervalSec" not in units[0]
     public = plan(guest(nics=[{"kind": "socket", "listen": "192.0.2.7:8081", "public": True}]))[0]
     assert "listen=192.0.2.7:8081" in " ".join(_guestrender.argv(public))
 

@@ -109,3 +109,33 @@ def test_launch_opens_the_macvtap_node_on_the_fd(tmp_path, monkeypatch):
     assert prog == "/usr/bin/qemu" and argv == ["/usr/bin/qemu", "-netdev", "tap,id=net0,fd=203"]
     assert st.st_ino == os.stat(node).st_ino and os.get_inheritable(203)
     os.close(203)
+
+
+def test_launch_waits_for_the_tcp_peer_to_listen_before_starting_qemu():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # a free port nobody listens on yet
+    accepted = []
+
+    def listen_later():
+        time.sleep(1.5)
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(4)
+        server.settimeout(20)
+        conn, _addr = server.accept()  # the launcher's probe, closed at once
+        accepted.append(conn.recv(1))
+        conn.close()
+        server.close()
+
+    thread = threading.Thread(target=listen_later, daemon=True)
+    thread.start()
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, SCRIPT, "launch", "--wait-for", "127.0.0.1:%d" % port, "--",
+                           "/bin/echo", "qemu-started"], capture_output=True, text=True, check=False, timeout=60)
+    thread.join(10)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "qemu-started" and time.monotonic() - t0 >= 1.4
+    assert accepted == [b""]  # the probe connected and closed: the listener is free for QEMU's own connection
