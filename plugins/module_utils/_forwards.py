@@ -25,6 +25,11 @@ def _ip(value):
         return None
 
 
+def _named_guests(net):
+    """{name: address} of the network's static DHCP hosts that have a name (what a forward's `guest` may name)."""
+    return dict((h["name"], h["address"]) for h in ((net.get("dhcp") or {}).get("hosts") or []) if h.get("name"))
+
+
 def check(net, label, host, subnet, claims):
     """Problems of one network's forwards. `claims` {(proto, host_address, host_port): 'network N forwards[i]'}
     across the host's networks (a port forwarded twice, also by a forward on every address, is a clash)."""
@@ -35,7 +40,7 @@ def check(net, label, host, subnet, claims):
         return ["%s: field 'forwards' applies to kind nat (DNAT into a masqueraded network); drop it or set kind: nat"
                 % label]
     errors = []
-    names = dict((h.get("name"), h["address"]) for h in ((net.get("dhcp") or {}).get("hosts") or []) if h.get("name"))
+    names = _named_guests(net)
     for index, fwd in enumerate(forwards):
         field = "%s: field 'forwards[%d]" % (label, index)
         for key in ("host_port", "guest_port"):
@@ -70,7 +75,7 @@ def check(net, label, host, subnet, claims):
 def normalise(net):
     """The forwards of a valid nat network: [{proto, host_address (None: every address of the host), host_port,
     guest (as written), address (the guest's), guest_port}]."""
-    names = dict((h.get("name"), h["address"]) for h in ((net.get("dhcp") or {}).get("hosts") or []) if h.get("name"))
+    names = _named_guests(net)
     out = []
     for fwd in net.get("forwards") or []:
         address = str(_ip(fwd["guest"])) if _ip(fwd["guest"]) is not None else names[fwd["guest"]]

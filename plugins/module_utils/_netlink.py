@@ -219,15 +219,14 @@ class Kernel(RoutesMixin):
         for link in links.values():
             link["addresses"].sort()
         vxlans = dict((link["index"], link) for link in links.values() if link["kind"] == "vxlan")
-        if vxlans:  # their flood lists: the all-zero entries with a destination (head-end replication)
-            for entry in self.fdb():
-                link = vxlans.get(entry["index"])
-                if link is not None:
-                    link.setdefault("fdb", []).append(entry)
+        if vxlans:  # their forwarding databases, and the flood lists in them (all-zero entries with a destination)
             for link in vxlans.values():
-                entries = link.pop("fdb", [])
-                link["peers"] = sorted(set(e["dst"] for e in entries if e["mac"] == ZERO_MAC and e["dst"] and e["self"]))
-                link["fdb"] = entries
+                link["fdb"] = []
+            for entry in self.fdb():
+                if entry["index"] in vxlans:
+                    vxlans[entry["index"]]["fdb"].append(entry)
+            for link in vxlans.values():
+                link["peers"] = sorted(set(e["dst"] for e in link["fdb"] if e["mac"] == ZERO_MAC and e["dst"] and e["self"]))
         return links
 
     def fdb(self):

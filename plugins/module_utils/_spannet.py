@@ -14,8 +14,8 @@ __metaclass__ = type
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._model import VNI_RANGE
 
-VNI_RANGE = (1, 16777215)
 DEFAULT_PORT = 4789
 # what VXLAN adds to a frame: outer IPv4 (20) or IPv6 (40) header, UDP (8), VXLAN (8), inner Ethernet (14)
 OVERHEAD = {4: 50, 6: 70}
