@@ -15,11 +15,12 @@ image=${HOSTNET_LAB_IMAGE:-localhost/hostnet-lab:bookworm}
 suite=bookworm
 # dnsmasq-base: the network role's DHCP/DNS (the binary only, no system-wide dnsmasq service);
 # busybox: udhcpc and nslookup for the DHCP/DNS tests' netns clients.
+# genisoimage: cloud-init seeds; ovmf, swtpm: UEFI and TPM guests; openssh-client: the real-guest SSH proof.
 packages=(systemd systemd-sysv dbus python3 python3-pyroute2 python3-netaddr iproute2 kmod procps
           iputils-ping nftables sudo libcap2-bin qemu-system-x86 qemu-utils qemu-system-common
-          dnsmasq-base busybox)
+          dnsmasq-base busybox genisoimage openssh-client ovmf swtpm swtpm-tools)
 label=org.hostnet.lab.hash
-hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+hash=$(cat "${BASH_SOURCE[0]}" "$here/mirror.sh" | sha256sum | cut -c1-16)
 
 log() { printf 'lab-image: %s\n' "$*" >&2; }
 now() { date +%s.%N; }
@@ -43,27 +44,8 @@ if [ "${1:-}" != --force ]; then
 fi
 
 # --- the mirror: the first Debian source for $suite that apt on this machine already uses ----
-mirror_for() { # mirror_for SUITE -> URI, from deb822 *.sources or one-line *.list files (mawk-safe)
-  local want=$1 f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    case "$f" in
-      *.sources)
-        # One paragraph per record (blank lines separate them); a trailing blank line flushes the last.
-        { cat "$f"; echo; } | awk -v want="$want" '
-          /^[[:space:]]*#/ { next }
-          /^[[:space:]]*$/ { if (uris != "" && (" " suites " ") ~ (" " want " ") && types ~ /(^| )deb( |$)/) { print uris; exit }
-                             uris = ""; suites = ""; types = ""; next }
-          tolower($1) == "uris:" { uris = $2 }
-          tolower($1) == "types:" { types = substr($0, index($0, ":") + 1) }
-          tolower($1) == "suites:" { suites = substr($0, index($0, ":") + 1); gsub(/[[:space:]]+/, " ", suites) }' ;;
-      *)
-        awk -v want="$want" '
-          $1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-                        if ($(i + 1) == want) { print $i; exit } }' "$f" ;;
-    esac
-  done | head -n 1
-}
+# shellcheck source=tests/lab/mirror.sh
+source "$here/mirror.sh"
 mirror=${HOSTNET_LAB_MIRROR:-$(mirror_for "$suite")}
 [ -n "$mirror" ] || { log "no apt source for '$suite' in /etc/apt/sources.list*; set HOSTNET_LAB_MIRROR"; exit 1; }
 security=$(mirror_for "$suite-security")
