@@ -11,7 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest, _guestrender
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit, _guest, _guestconflicts, _guestrender
 
 
 def _wrap(func, *args):
@@ -28,7 +28,7 @@ def guest_plan(guests, host=None, settings=None):
 
 def guest_conflicts(plans_by_host):
     """Clashes between guests of every host: a list of messages (empty when there are none)."""
-    return _wrap(_guest.conflicts, plans_by_host or {})
+    return _wrap(_guestconflicts.conflicts, plans_by_host or {})
 
 
 def guest_argv(guest):
@@ -51,6 +51,16 @@ def guest_netdevs(guests):
     return _wrap(_guestrender.netdevs, guests or [])
 
 
+def guest_reservations(networks, guests, settings=None):
+    """The network role's networks with the DHCP reservations (and DNS names) of the guests' static addresses.
+    Guests that do not validate add nothing: the guest role's preflight reports them."""
+    try:
+        plan = _guest.normalise_all(guests or [], settings, {"networks": networks or []})
+    except HostnetError:
+        return networks
+    return _wrap(_cloudinit.reservations, networks, plan)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -60,4 +70,5 @@ class FilterModule(object):
             "guest_unit": guest_unit,
             "guest_netdevs": guest_netdevs,
             "guest_set": guest_set,
+            "guest_reservations": guest_reservations,
         }

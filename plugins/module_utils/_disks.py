@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Guest disk images: created when missing, never touched when present.
+"""Guest disk images: created when missing, grown when asked, never otherwise touched when present.
 
 - Anything already at a disk's path (an image, a symlink, a device, a directory) is left exactly as it is:
   no owner, mode or content change, and a symlink is never followed.
 - A new image is made under a temporary name in the same directory, given to the guest's user (0600), and
   linked into place with link(2), which fails rather than replace a file that appeared meanwhile.
 - Missing parent directories are created (root, 0755); an existing directory's owner and mode are kept.
+- An existing image is grown to a larger `size` (qemu-img resize, or QMP block_resize by its running guest); a
+  smaller size, or another backing image than the one it has, is refused: nothing shrinks or rebases a disk.
 - Removing a disk removes that path only: a symlink is removed, not its target; a directory is refused.
 """
 
@@ -16,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import json
 import os
 import stat
 
@@ -42,9 +45,45 @@ def qemu_img_args(disk, path):
     if disk["create"] == "overlay":
         args += ["-b", disk["backing"], "-F", disk["backing_format"]]
     args.append(path)
-    if disk["create"] == "new":
+    if disk.get("size"):  # a new image's size; an overlay's, when it is to be larger than its base
         args.append(str(disk["size"]))
     return args
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_bytes(size):
+    """'10G' (qemu-img's binary units, as the guest schema allows them) -> bytes."""
+    text = str(size)
+    unit = text[-1] if text[-1:] in _UNITS and not text[-1:].isdigit() else ""
+    return int(text[:-1] if unit else text) * _UNITS[unit]
+
+
+def human(size):
+    for unit in ("T", "G", "M", "K"):
+        if size % _UNITS[unit] == 0 and size >= _UNITS[unit]:
+            return "%d%s" % (size // _UNITS[unit], unit)
+    return str(size)
+
+
+def info(path, what, qemu_img="qemu-img"):
+    """qemu-img info of an existing image (-U: it may be in use by its running guest): virtual size, format, backing."""
+    proc = _proc.run([qemu_img, "info", "-U", "--output=json", path], what, hint="install qemu-utils", check=False)
+    if proc.returncode != 0:
+        raise HostnetError("%s: qemu-img info %s failed: %s" % (what, path, proc.stderr.strip()),
+                           rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+    data = json.loads(proc.stdout)
+    return {"virtual_size": int(data["virtual-size"]), "format": data.get("format"),
+            "backing": data.get("full-backing-filename") or data.get("backing-filename")}
+
+
+def resize(path, size, what, qemu_img="qemu-img"):
+    """Grow an image that no QEMU holds (qemu-img resize; never --shrink)."""
+    proc = _proc.run([qemu_img, "resize", "-q", path, str(size)], what, hint="install qemu-utils", check=False)
+    if proc.returncode != 0:
+        raise HostnetError("%s: qemu-img resize %s failed: %s" % (what, path, proc.stderr.strip()),
+                           rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
 
 
 def create(disk, uid, gid, what, qemu_img="qemu-img"):

@@ -26,6 +26,8 @@ IMAGE_FORMATS = ["qcow2", "raw", "vmdk", "vdi", "vhdx", "qed"]
 DISK_INTERFACES = ["virtio", "ide", "scsi", "sd", "none"]
 DISK_CACHES = ["none", "writeback", "writethrough", "directsync", "unsafe"]
 MACVTAP_MODES = ["bridge", "vepa", "private", "passthru"]
+FIRMWARES = ["bios", "uefi"]
+BOOT_DEVICES = ["disk", "cdrom", "network"]
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 POSIX_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z")
 _SIZE = re.compile(r"[0-9]+[KMGT]?\Z")
@@ -80,6 +82,11 @@ def _ipv4(value, what):
     except Exception:  # pylint: disable=broad-except
         raise HostnetError("%s: '%s' is not an IPv4 address; give an IPv4 address such as 127.0.0.1 (QEMU's "
                            "user and socket networks are IPv4 only)" % (what, value))
+
+
+def _vnc_listen(value, what):
+    """`unix` (the guest's own socket) or an IPv4 address to listen on."""
+    return value if value == "unix" else _ipv4(value, what)
 
 
 def endpoint(value, what, multicast=None):
@@ -141,6 +148,49 @@ NIC = dict(
     mode=dict(type="str", default="bridge", choices=MACVTAP_MODES),
 )
 
+_CHECKSUM = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\Z")
+_URL = re.compile(r"(https?|ftp)://[^\s/]+/\S*[^/\s]\Z")
+
+
+def checksum(value, what):
+    if not _CHECKSUM.match(value):
+        raise HostnetError("%s: %r is not a checksum; write sha256:<64 hex digits> (or sha512:<128>), lower case, as"
+                           " sha256sum prints it" % (what, value))
+    return value
+
+
+def url(value, what):
+    if not _URL.match(value):
+        raise HostnetError("%s: %r is not an http, https or ftp URL of a file; give e.g. "
+                           "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2"
+                           % (what, value))
+    return value
+
+
+IMAGE = dict(
+    path=dict(type="str", check=_validate.abspath),
+    url=dict(type="str", check=url),
+    checksum=dict(type="str", check=checksum),
+    format=dict(type="str", default="qcow2", choices=IMAGE_FORMATS),
+    size=dict(type="str", check=_size),
+    disk=dict(type="str", check=_validate.abspath),
+    interface=dict(type="str", default="virtio", choices=DISK_INTERFACES),
+)
+
+VNC = dict(
+    listen=dict(type="str", default="unix", check=_vnc_listen),
+    port=dict(type="int", default=5900, check=_range(5900, 65535)),
+    public=dict(type="bool", default=False),
+)
+
+CLOUD_INIT = dict(
+    user_data=dict(type="raw", multiline=True),  # a mapping, or text (checked by plugin_utils/_cloudinit.py)
+    meta_data=dict(type="dict"),
+    network_config=dict(type="raw", default="auto"),
+    instance_id=dict(type="str", check=_token),
+    hostname=dict(type="str", check=_validate.object_name),
+)
+
 DISK = dict(
     path=dict(type="str", required=True, check=_validate.abspath),
     size=dict(type="str", check=_size),
@@ -166,9 +216,19 @@ GUEST = dict(
     initrd=dict(type="str", check=_validate.abspath),
     append=dict(type="str", check=_validate.cmdline),
     cdrom=dict(type="str", check=_validate.abspath),
+    firmware=dict(type="str", default="bios", choices=FIRMWARES),
+    secure_boot=dict(type="bool", default=False),
+    boot=dict(type="list", elements="str", choices=BOOT_DEVICES),
+    cloud_init=dict(type="dict", options=CLOUD_INIT),
+    guest_agent=dict(type="bool", default=True),
+    tpm=dict(type="bool", default=False),
+    display=dict(type="str", default="none", choices=["none", "vnc"]),
+    vnc=dict(type="dict", options=VNC),
+    video=dict(type="str", default="vga", choices=["vga", "virtio"]),
     stop_timeout=dict(type="int", check=STOP_TIMEOUT),
     remove_disks=dict(type="bool", default=False),
     extra_args=dict(type="list", elements="str"),
+    image=dict(type="dict", options=IMAGE),
     disks=dict(type="list", elements="dict", options=DISK),
     nics=dict(type="list", elements="dict", options=NIC),
 )
@@ -191,4 +251,12 @@ SETTINGS = dict(
     run_dir=dict(type="str", default="/run/hostnet-qemu", check=_validate.abspath),
     log_dir=dict(type="str", default="/var/log/hostnet-qemu", check=_validate.abspath),
     socket_localaddr=dict(type="str", default="127.0.0.1", check=_ipv4),
+    state_dir=dict(type="str", default="/var/lib/hostnet-qemu/guests", check=_validate.abspath),
+    image_dir=dict(type="str", default="/var/lib/hostnet-qemu/images", check=_validate.abspath),
+    disk_dir=dict(type="str", default="/var/lib/hostnet-qemu/disks", check=_validate.abspath),
+    swtpm=dict(type="str", default="/usr/bin/swtpm", check=_validate.abspath),
+    ovmf_code=dict(type="str", default="/usr/share/OVMF/OVMF_CODE_4M.fd", check=_validate.abspath),
+    ovmf_vars=dict(type="str", default="/usr/share/OVMF/OVMF_VARS_4M.fd", check=_validate.abspath),
+    ovmf_secure_code=dict(type="str", default="/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", check=_validate.abspath),
+    ovmf_secure_vars=dict(type="str", default="/usr/share/OVMF/OVMF_VARS_4M.ms.fd", check=_validate.abspath),
 )

@@ -33,6 +33,8 @@ RUNNING = ("active", "activating", "reloading", "deactivating")
 # [Service] settings systemd applies without restarting the main process: a change of only these (or of comments,
 # [Unit] or [Install]) is written and reloaded, but never restarts a guest
 NO_RESTART = ("ExecStop", "ExecStopPost", "TimeoutStopSec", "Restart", "RestartSec")
+# a guest's CD-ROM media (the launcher inserts it at start; the guests module changes it live through QMP)
+CDROM_KEY = "HOSTNET_QEMU_CDROM"
 
 
 def config_hash(text):
@@ -44,7 +46,8 @@ def config_hash(text):
         if stripped.startswith("[") and stripped.endswith("]"):
             section = stripped
         elif section == "[Service]" and stripped and not stripped.startswith(("#", ";")) \
-                and stripped.partition("=")[0].strip() not in NO_RESTART:
+                and stripped.partition("=")[0].strip() not in NO_RESTART \
+                and not stripped.startswith("Environment=%s=" % CDROM_KEY):
             relevant.append(stripped)
     return hashlib.sha256("\n".join(relevant).encode("utf-8")).hexdigest()[:16]
 
@@ -61,6 +64,13 @@ def settings_line(settings):
     can say which fields a restart is for. base64 (URL alphabet): nothing in it needs quoting or a specifier."""
     data = json.dumps(settings, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return "Environment=%s=%s" % (SETTINGS_KEY, base64.urlsafe_b64encode(data).decode("ascii"))
+
+
+def cdrom_line(path):
+    """`Environment=HOSTNET_QEMU_CDROM=...`: a guest's CD-ROM media (base64, nothing to quote), or None."""
+    if not path:
+        return None
+    return "Environment=%s=%s" % (CDROM_KEY, base64.urlsafe_b64encode(path.encode("utf-8")).decode("ascii"))
 
 
 def decode_settings(value):
@@ -91,6 +101,16 @@ def _shown(value):
     return "(none)" if value in (None, "") else value
 
 
+def restart_reason(props, text, unit_changed=False):
+    """Why a running unit needs a restart to run `text` (the unit as written, or about to be), or None: its main
+    process inherited another configuration hash than `text` records. Named by field when both settings are known."""
+    if props.get("ActiveState") not in RUNNING or props.get("running_config") == recorded_hash(text):
+        return None
+    return setting_changes(props.get("running_settings"), recorded_settings(text)) or (
+        "its unit changed" if unit_changed else
+        "it runs another configuration than its unit records: an earlier run stopped before the restart")
+
+
 def recorded_hash(text):
     """The hash a unit text records, or None."""
     found = _CONFIG_LINE.search(text or "")
@@ -117,11 +137,12 @@ def apply_sets(what, steps, parallel=0):
                                     + units[start:start + size]))
 
 
-def show(units, what):
-    """{unit: {property: value}} for every unit, in one systemctl call; `running_config` added for running ones."""
+def show(units, what, extra=()):
+    """{unit: {property: value}} for every unit (PROPERTIES and `extra`), in one systemctl call; `running_config`
+    and `running_settings` added for running ones."""
     if not units:
         return {}
-    out = systemctl(what, "show", "--property=" + ",".join(PROPERTIES), "--", *units)
+    out = systemctl(what, "show", "--property=" + ",".join(PROPERTIES + tuple(extra)), "--", *units)
     blocks = out.strip("\n").split("\n\n")
     found = {}
     for block in blocks:

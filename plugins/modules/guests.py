@@ -99,6 +99,78 @@ options:
           backing_format:
             description: The backing image's format.
             type: str
+      fetch:
+        description:
+          - The base image of the guest's first disk, fetched from O(guests[].fetch.url) into O(guests[].fetch.path)
+            when it is not there, and kept only when it matches O(guests[].fetch.checksum). Guests that share an
+            image share one fetch.
+        type: dict
+        suboptions:
+          url:
+            description: Where the image is (http, https or ftp).
+            type: str
+            required: true
+          checksum:
+            description: C(sha256:HEX) or C(sha512:HEX) of the file.
+            type: str
+            required: true
+          path:
+            description: Its place in the image store.
+            type: path
+            required: true
+      tpm:
+        description:
+          - The guest's TPM 2.0 (swtpm), run by its companion unit C(hostnet-swtpm-NAME.service) in O(unit_dir),
+            which the guest's unit requires. Its state directory O(state_dir)/NAME/tpm is made for the guest's user.
+          - Unset, a companion unit left from earlier is stopped and removed; the state goes only with
+            O(guests[].state=absent) and O(guests[].remove_disks).
+        type: dict
+        suboptions:
+          content:
+            description: The companion unit's text.
+            type: str
+            required: true
+      cdrom:
+        description:
+          - The media of the guest's CD-ROM (an ISO image), as its unit records it. A running guest that is not
+            restarted gets a changed media live, through O(guests[].qmp) (inserted, or ejected when unset),
+            without a restart.
+        type: path
+      qmp:
+        description: The guest's QMP socket, for live CD-ROM changes.
+        type: path
+      seed:
+        description:
+          - The guest's cloud-init NoCloud seed, written as O(state_dir)/NAME/seed.iso (ISO 9660, label C(cidata),
+            made with C(genisoimage), or C(xorrisofs)/C(mkisofs) when that is missing), root's and readable by the
+            guest user's group.
+          - The image records O(guests[].seed.hash) and is rebuilt only when that changes. A guest whose seed changed
+            is not restarted (cloud-init reads it at boot). Unset, a seed left from earlier is removed.
+        type: dict
+        suboptions:
+          files:
+            description: The seed's files by name (C(meta-data), C(user-data), C(network-config)) and their text.
+            type: dict
+            required: true
+          hash:
+            description: The hash of the content (hex), as the role computes it.
+            type: str
+            required: true
+      firmware_vars:
+        description:
+          - For a UEFI guest, its variable store O(state_dir)/NAME/OVMF_VARS.fd, copied from
+            O(guests[].firmware_vars.template) when missing and the guest user's (0600). It survives restarts and
+            runs, and is removed only with O(guests[].state=absent) and O(guests[].remove_disks).
+        type: dict
+        suboptions:
+          template:
+            description: OVMF's variable store template (C(/usr/share/OVMF/OVMF_VARS_4M.fd)).
+            type: path
+            required: true
+  state_dir:
+    description: Where each guest's own files (seed, UEFI variables) live, one directory per guest (root's, 0750).
+    type: path
+    default: /var/lib/hostnet-qemu/guests
   unit_dir:
     description: Where the units are written.
     type: path
@@ -192,7 +264,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _engine, _guestset, _guestspec, _model, _runner, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _engine, _guestset, _guestspec, _model, _runner, _seed, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -208,6 +280,16 @@ def _check(guests):
                     _validate.abspath(disk[key], "guest '%s': disks[].%s" % (guest["name"], key))
         if not UNIT_RE.match(guest["unit"]) or guest["unit"].startswith("."):
             raise HostnetError("guest '%s': unit '%s' is not a unit file name; give NAME.service" % (guest["name"], guest["unit"]))
+        if guest.get("fetch"):
+            _guestspec.url(guest["fetch"]["url"], "guest '%s': fetch.url" % guest["name"])
+            _guestspec.checksum(guest["fetch"]["checksum"], "guest '%s': fetch.checksum" % guest["name"])
+            _validate.abspath(guest["fetch"]["path"], "guest '%s': fetch.path" % guest["name"])
+        if guest.get("firmware_vars"):
+            _validate.abspath(guest["firmware_vars"]["template"], "guest '%s': firmware_vars.template" % guest["name"])
+        for name, text in ((guest.get("seed") or {}).get("files") or {}).items():
+            if name not in ("meta-data", "user-data", "network-config", "vendor-data") or not isinstance(text, str):
+                raise HostnetError("guest '%s': seed.files: '%s' is no NoCloud seed file; give meta-data, user-data, "
+                                   "network-config or vendor-data, each as text" % (guest["name"], name))
         if guest["state"] != "absent" and guest.get("content") is None:
             raise HostnetError("guest '%s': content is required unless state is absent" % guest["name"])
         if guest["create_user"]:
@@ -215,6 +297,18 @@ def _check(guests):
                 raise HostnetError("guest '%s': create_user needs user" % guest["name"])
             _guestspec.user_name(guest["user"], "guest '%s': user" % guest["name"])
             _guestspec.user_name(guest["group"], "guest '%s': group" % guest["name"])
+
+
+def _iso_tool(module, result):
+    if not result["steps"]["write_seeds"]:
+        return None
+    for tool in _seed.ISO_TOOLS:
+        path = module.get_bin_path(tool)
+        if path:
+            return path
+    names = ", ".join(sorted(set("'%s'" % step[0]["name"] for step in result["steps"]["write_seeds"])))
+    raise HostnetError("guests %s: a cloud-init seed needs genisoimage (or xorriso), and neither is installed; install "
+                       "the genisoimage package (the guest role does, with hostnet_guest_install_packages)" % names)
 
 
 def _owner_missing(device):
@@ -256,7 +350,25 @@ def main():
                     backing=dict(type="path"),
                     backing_format=dict(type="str"),
                 )),
+                fetch=dict(type="dict", options=dict(
+                    url=dict(type="str", required=True),
+                    checksum=dict(type="str", required=True),
+                    path=dict(type="path", required=True),
+                )),
+                tpm=dict(type="dict", options=dict(
+                    content=dict(type="str", required=True),
+                )),
+                cdrom=dict(type="path"),
+                qmp=dict(type="path"),
+                seed=dict(type="dict", options=dict(
+                    files=dict(type="dict", required=True),
+                    hash=dict(type="str", required=True),
+                )),
+                firmware_vars=dict(type="dict", options=dict(
+                    template=dict(type="path", required=True),
+                )),
             )),
+            state_dir=dict(type="path", default="/var/lib/hostnet-qemu/guests"),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             devices=dict(type="list", elements="dict", default=[]),
             devices_file=dict(type="path"),
@@ -276,7 +388,7 @@ def main():
         planned = [d for d, owner in missing if owner is None]
         with host_lock("guests"):
             result = _guestset.plan(params["guests"], params["unit_dir"], params["devices_file"], _saved_text(devices),
-                                    restart_policy=params["restart_policy"])
+                                    restart_policy=params["restart_policy"], state_dir=params["state_dir"])
             result["restart_parallel"] = params["restart_parallel"]
             if not module.check_mode:
                 _guestset.apply_before_devices(result)
@@ -286,7 +398,7 @@ def main():
                                for d, owner in missing if owner is not None]
             if not module.check_mode:
                 qemu_img = module.get_bin_path("qemu-img", required=bool(result["steps"]["create_disks"]))
-                _guestset.apply_after_devices(result, qemu_img or "qemu-img")
+                _guestset.apply_after_devices(result, qemu_img or "qemu-img", _iso_tool(module, result))
         if not module.check_mode:
             _guestset.apply_units(result)  # outside the lock: starting a guest may start the boot unit
         diff = result["diff"]

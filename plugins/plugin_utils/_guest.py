@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The guest role's model: validate and normalise guest definitions, detect conflicts between guests.
+"""The guest role's model: validate and normalise guest definitions (clashes between guests: _guestconflicts.py).
 
 Types, choices, required fields, unknown keys and the value validators come from one nested spec
 (module_utils/_guestspec.py, checked by module_utils/_argspec.py); only the rules between fields and the
@@ -18,8 +18,9 @@ __metaclass__ = type
 
 import hashlib
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _bridgeconf, _guestspec, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _bridgeconf, _guestspec, _nftnet, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit, _guestconflicts, _guestfw
 
 VIRTIO_MODELS = ("virtio-net-pci", "virtio-net-pci-non-transitional", "virtio-net-pci-transitional", "virtio-net")
 
@@ -132,6 +133,8 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
     if nic["mtu"] is not None and nic["model"] not in VIRTIO_MODELS:
         _fail(guest, where + ".mtu", "model '%s' cannot tell the guest its MTU" % nic["model"],
               "use model virtio-net-pci (host_mtu), or drop mtu and set it inside the guest")
+    if kind in ("bridge", "tap", "macvtap") and raw.get("address"):
+        nic["static"] = dict(bridge=raw.get("bridge"))  # resolved below, once the NIC's bridge is known
     if kind == "user":
         nic["restrict"] = raw["restrict"]
         nic["hostfwd"] = raw.get("hostfwd") or []
@@ -170,6 +173,8 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
             nic["vhost"] = user in (host.get("vhost_users") or []) and accel == "kvm"
         else:
             nic["vhost"] = raw["vhost"]
+    if "static" in nic:
+        nic["static"] = _cloudinit.static_address(raw["address"], nic, host.get("managed_networks") or {}, guest, where)
     return nic
 
 
@@ -211,28 +216,28 @@ def _socket(nic, raw, given, guest, where, settings):
 # which NIC kinds each kind-specific field belongs to: a field on another kind is an error, never ignored
 _NIC_FIELDS = {
     "hostfwd": ("user",), "restrict": ("user",), "network": ("socket",), "localaddr": ("socket",),
-    "address": ("socket",), "listen": ("socket",), "connect": ("socket",), "public": ("socket",),
+    "address": ("socket", "bridge", "tap", "macvtap"), "listen": ("socket",), "connect": ("socket",), "public": ("socket",),
     "bridge": ("bridge", "tap"), "ifname": ("tap", "macvtap"), "queues": ("tap",), "vhost": ("tap", "macvtap"),
     "mtu": ("bridge", "tap", "macvtap"),
     "link": ("macvtap",), "mode": ("macvtap",),
 }
 
 
-def _disk(raw, index, guest, user, host, strict):
-    where = "disks[%d]" % index
+def _disk(raw, where, guest, user, host, strict, fetched=False):
+    """One disk; `fetched`: its backing is an image the guests module fetches (it does not exist yet)."""
     disk = {"path": raw["path"], "interface": raw["interface"], "readonly": raw["readonly"], "cache": raw.get("cache")}
     size, backing = raw.get("size"), raw.get("backing")
-    if size and backing:
-        _fail(guest, where, "both size and backing are set", "give size for a new image or backing for an overlay")
+    disk["size"] = size  # with backing: the overlay's size (larger than its base); on an existing image: grown to it
     files = host.get("files") or {}
     if backing:
         disk.update(create="overlay", backing=backing, backing_format=raw["backing_format"], format="qcow2")
-        if strict and not files.get(disk["path"]):
+        if strict and not fetched and not files.get(disk["path"]):
             problem = _check_readable(backing, user, host)
             if problem:
-                _fail(guest, where + ".backing", "backing image " + problem[0], problem[1])
+                _fail(guest, "image.path" if where == "image" else where + ".backing", "backing image " + problem[0],
+                      problem[1])
     elif size:
-        disk.update(create="new", size=size, format="qcow2")
+        disk.update(create="new", format="qcow2")
     else:
         disk.update(create=None, format=raw.get("format") or "qcow2")
         if strict and "files" in host and not files.get(disk["path"]):
@@ -288,6 +293,8 @@ def normalise_guest(raw, settings=None, host=None, index=0):
         "python": settings["python"],
         "qmp": "%s/%s/qmp.sock" % (settings["run_dir"], name),
         "serial_log": "%s/%s/serial.log" % (settings["log_dir"], name),
+        "console": "%s/%s/console.sock" % (settings["run_dir"], name),
+        "guest_agent": "%s/%s/qga.sock" % (settings["run_dir"], name) if spec["guest_agent"] else None,
     }
     for field in ("kernel", "initrd", "cdrom"):
         guest[field] = spec.get(field)
@@ -299,7 +306,12 @@ def normalise_guest(raw, settings=None, host=None, index=0):
     if spec.get("initrd") and not guest["kernel"]:
         _fail(name, "initrd", "an initrd needs direct kernel boot", "set kernel too, or drop initrd")
     guest["append"] = spec.get("append")
-    guest["disks"] = [_disk(d, i, name, user, host, strict) for i, d in enumerate(spec.get("disks") or [])]
+    guest.update(_guestfw.firmware(spec, settings, host, strict))
+    guest.update(_guestfw.display(spec, settings["run_dir"]))
+    guest.update(_guestfw.tpm(spec, settings, host, strict))
+    root, guest["fetch"] = _guestfw.image_disk(spec, settings)
+    guest["disks"] = ([_disk(root, "image", name, user, host, strict, fetched=bool(guest["fetch"]))] if root else []) \
+        + [_disk(d, "disks[%d]" % i, name, user, host, strict) for i, d in enumerate(spec.get("disks") or [])]
     guest["nics"] = [_nic(n, set(k for k, v in raw["nics"][i].items() if v is not None), i, name, settings, host,
                           user, accel, strict) for i, n in enumerate(spec.get("nics") or [])]
     macs = {}
@@ -314,6 +326,8 @@ def normalise_guest(raw, settings=None, host=None, index=0):
             nic["fd"] = fds
             fds += 1
     guest["uses_bridge_helper"] = any(n["kind"] == "bridge" for n in guest["nics"])
+    guest["boot"] = _guestfw.boot_order(spec, guest)
+    guest["seed"] = _cloudinit.seed(guest, spec.get("cloud_init"), settings["state_dir"])
     return guest
 
 
@@ -344,6 +358,8 @@ def from_info(info, assumed_users=None):
 def normalise_all(guests, settings=None, host=None):
     """The whole list for one host; also refuses duplicate names and per-host clashes."""
     host = dict(host or {})
+    if host.get("networks"):
+        host["managed_networks"] = _cloudinit.managed(_nftnet.normalise(_nftnet.validate(host.pop("networks"))))
     if "info" in host:
         host.update(from_info(host.pop("info"), host.pop("assumed_users", None)))
     if host.get("bridge_checked") and "bridge_acl" not in host:
@@ -354,66 +370,7 @@ def normalise_all(guests, settings=None, host=None):
                            "with at least name)" % (guests,))
     settings = settings_of(settings)
     out = [normalise_guest(g, settings, host, i) for i, g in enumerate(guests)]
-    problems = conflicts({"this host": out})
+    problems = _guestconflicts.conflicts({"this host": out})
     if problems:
         raise HostnetError("; ".join(problems))
     return out
-
-
-def conflicts(plans_by_host):
-    """Clashes between guests: {host: [normalised guest]} -> list of messages naming both guests.
-
-    MACs must be unique across every host (guests may share a network); guest names, taps, macvtaps and
-    hostfwd host ports per host.
-    """
-    problems = []
-    macs = {}
-    endpoints = {}
-    for host in sorted(plans_by_host):
-        names, ifnames, ports, listens = {}, {}, {}, {}
-        for guest in plans_by_host[host] or []:
-            who = "guest '%s' on %s" % (guest["name"], host)
-            if guest["name"] in names:
-                problems.append("%s is defined twice on that host; guest names must be unique per host" % who)
-            names[guest["name"]] = who
-            if guest["state"] == "absent":
-                continue
-            for nic in guest["nics"]:
-                field = "nics[%d]" % nic["index"]
-                other = macs.get(nic["mac"])
-                if other:
-                    problems.append("duplicate MAC %s: %s %s and %s; set a distinct nics[].mac on one of them"
-                                    % (nic["mac"], who, field, other))
-                else:
-                    macs[nic["mac"]] = "%s %s" % (who, field)
-                if nic.get("ifname"):
-                    other = ifnames.get(nic["ifname"])
-                    if other:
-                        problems.append("%s %s and %s both claim interface '%s'; give one of them another ifname"
-                                        % (who, field, other, nic["ifname"]))
-                    else:
-                        ifnames[nic["ifname"]] = "%s %s" % (who, field)
-                if nic["kind"] == "socket" and nic.get("listen"):
-                    other = listens.get(nic["listen"])
-                    if other:
-                        problems.append("%s %s.listen and %s both listen on %s; give one of them another port"
-                                        % (who, field, other, nic["listen"]))
-                    listens[nic["listen"]] = "%s %s" % (who, field)
-                elif nic["kind"] == "socket" and nic["mode"] == "mcast":
-                    key = (nic["group"], nic["port"])
-                    if key in endpoints and endpoints[key] != nic["network"]:
-                        problems.append("socket networks '%s' and '%s' hash to the same %s:%d; rename one"
-                                        % (nic["network"], endpoints[key], key[0], key[1]))
-                    endpoints[key] = nic["network"]
-                for i, rule in enumerate(nic.get("hostfwd", [])):
-                    key = (rule["proto"], rule["host_address"], rule["host_port"])
-                    wild = [k for k in ports if k[0] == key[0] and k[2] == key[2]
-                            and "0.0.0.0" in (k[1], key[1])]
-                    clash = ports.get(key) or (ports[wild[0]] if wild else None)
-                    here = "%s %s.hostfwd[%d]" % (who, field, i)
-                    if clash:
-                        problems.append("%s and %s both forward %s port %s:%d; give one another host_port"
-                                        % (here, clash, key[0], key[1], key[2]))
-                    else:
-                        ports[key] = here
-    return problems

@@ -6,7 +6,8 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _systemd
 from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest, _guestrender
 
 HOST = {"users": {"qemu": ["x", "999", "999", "", "/", "/bin/false"]}, "links": ["lo", "vmbr0"],
-        "files": {"/img/k": True, "/img/i": True}, "kvm_users": [], "vhost_users": []}
+        "files": {"/img/k": True, "/img/i": True, "/img/a,b %n.iso": True}, "kvm_users": [], "vhost_users": [],
+        "installs_firmware": True}
 
 
 def unit(**kw):
@@ -28,6 +29,18 @@ def test_the_stop_timeout_and_comments_need_no_restart():
     assert _systemd.config_hash(base) == _systemd.recorded_hash(base)
 
 
+def test_the_cdrom_media_needs_no_restart():
+    base, iso, comma = unit(), unit(cdrom="/img/i"), unit(cdrom="/img/a,b %n.iso")
+    assert base != iso
+    assert _systemd.recorded_hash(base) == _systemd.recorded_hash(iso) == _systemd.recorded_hash(comma)
+    assert _systemd.recorded_settings(base) == _systemd.recorded_settings(iso)
+    line = [x for x in comma.splitlines() if x.startswith("Environment=%s=" % _systemd.CDROM_KEY)]
+    assert line == ["Environment=HOSTNET_QEMU_CDROM=L2ltZy9hLGIgJW4uaXNv"]  # base64 of the path: nothing to quote
+    assert "Environment=%s=" % _systemd.CDROM_KEY not in base
+    assert ("-drive if=none,id=cdrom0,media=cdrom,readonly=on \\\n    -device virtio-scsi-pci,id=scsi0 \\\n"
+            "    -device scsi-cd,drive=cdrom0,id=cd0,bus=scsi0.0") in base
+
+
 def test_memory_nics_and_the_command_line_need_a_restart():
     base = _systemd.recorded_hash(unit())
     for other in (unit(memory=256), unit(append="console=ttyS0 quiet"), unit(nics=[{"kind": "tap", "mtu": 1450}]),
@@ -39,7 +52,7 @@ def test_a_restart_names_the_fields_that_changed():
     def changes(old, new):
         return _systemd.setting_changes(_systemd.recorded_settings(old), _systemd.recorded_settings(new))
     assert changes(unit(), unit(memory=256, cpus=2)) == "cpus 1 -> 2, memory 128 -> 256"
-    assert changes(unit(), unit(cdrom="/img/i")) == "cdrom (none) -> /img/i"
+    assert changes(unit(), unit(firmware="uefi")) == "firmware bios -> uefi"
     assert changes(unit(), unit()) is None
     older = "\n".join(line for line in unit().splitlines() if _systemd.SETTINGS_KEY not in line)
     assert _systemd.recorded_settings(older) is None and changes(older, unit()) is None

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest, _guestrender
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest, _guestconflicts, _guestrender
 
 HOST = {
     "users": {"qemu": ["x", "999", "999", "", "/", "/bin/false"], "root": ["x", "0", "0", "", "/root", "/bin/sh"]},
@@ -85,8 +85,9 @@ def test_argv_tap_user_socket_bridge_macvtap():
     assert "-netdev bridge,id=net3,br=vmbr0,helper=/usr/lib/qemu/qemu-bridge-helper" in text
     assert "-device e1000,netdev=net3" in text
     assert "-netdev tap,id=net4,fd=3" in text
-    assert "-drive file=/img/new.qcow2,format=qcow2,if=virtio,id=disk0" in text
-    assert "-drive file=/img/i,media=cdrom,readonly=on,id=cdrom0" in text
+    # a kernel boots directly: no disk gets a boot index
+    assert "-drive file=/img/new.qcow2,format=qcow2,if=none,id=disk0 -device virtio-blk-pci,drive=disk0,id=vdisk0 " in text
+    assert "-drive if=none,id=cdrom0,media=cdrom,readonly=on -device virtio-scsi-pci,id=scsi0 -device scsi-cd,drive=cdrom0,id=cd0,bus=scsi0.0" in text
     assert args[args.index("-append") + 1] == "console=ttyS0 quiet"
     # the bridge helper must be spawnable and gain its capability
     assert "spawn=deny" not in text and "elevateprivileges=deny" not in text
@@ -204,12 +205,12 @@ def test_bridge_acl_include_and_allowed():
 def test_conflicts_across_hosts_name_both_guests():
     a = plan(guest(nics=[{"kind": "tap", "mac": "52:54:00:00:00:01"}]))
     b = plan(guest(name="vm9", nics=[{"kind": "user", "mac": "52:54:00:00:00:01"}]))
-    problems = _guest.conflicts({"h1": a, "h2": b})
+    problems = _guestconflicts.conflicts({"h1": a, "h2": b})
     assert len(problems) == 1
     assert "duplicate MAC 52:54:00:00:00:01" in problems[0]
     assert "guest 'vm1' on h1" in problems[0] and "guest 'vm9' on h2" in problems[0]
     # the same derived MAC needs the same guest name: names may repeat on different hosts
-    assert _guest.conflicts({"h1": plan(guest()), "h2": plan(guest())}) == []
+    assert _guestconflicts.conflicts({"h1": plan(guest()), "h2": plan(guest())}) == []
 
 
 def test_same_tap_and_same_hostfwd_port_on_one_host():

@@ -139,3 +139,18 @@ def test_launch_waits_for_the_tcp_peer_to_listen_before_starting_qemu():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "qemu-started" and time.monotonic() - t0 >= 1.4
     assert accepted == [b""]  # the probe connected and closed: the listener is free for QEMU's own connection
+
+
+def test_launch_inserts_the_units_cdrom_media():
+    """The media comes from the unit's HOSTNET_QEMU_CDROM (base64); commas in the path are doubled for QEMU."""
+    import base64
+    path = "/srv/iso/install,1 %n.iso"
+    env = dict(os.environ, HOSTNET_QEMU_CDROM=base64.urlsafe_b64encode(path.encode()).decode())
+    argv = [sys.executable, SCRIPT, "launch", "--", "/bin/echo", "-m", "128", "-drive",
+            "if=none,id=cdrom0,media=cdrom,readonly=on", "-device", "scsi-cd,drive=cdrom0,id=cd0,bus=scsi0.0"]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    assert out == ("-m 128 -drive if=none,id=cdrom0,media=cdrom,readonly=on,file=/srv/iso/install,,1 %n.iso"
+                   " -device scsi-cd,drive=cdrom0,id=cd0,bus=scsi0.0\n")
+    env.pop("HOSTNET_QEMU_CDROM")
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    assert out == "-m 128 -drive if=none,id=cdrom0,media=cdrom,readonly=on -device scsi-cd,drive=cdrom0,id=cd0,bus=scsi0.0\n"
