@@ -40,6 +40,16 @@ def missing_dirs(path):
     return out
 
 
+def make_parents(path, what):
+    """Create the missing parent directories of path (root's, 0755); one that appears meanwhile is fine."""
+    for directory in missing_dirs(path):
+        try:
+            os.mkdir(directory, 0o755)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise HostnetError("%s: cannot create directory %s: %s" % (what, directory, exc.strerror))
+
+
 def qemu_img_args(disk, path):
     args = ["qemu-img", "create", "-q", "-f", "qcow2"]
     if disk["create"] == "overlay":
@@ -91,12 +101,7 @@ def create(disk, uid, gid, what, qemu_img="qemu-img"):
     path = disk["path"]
     if exists(path):
         return False
-    for directory in missing_dirs(path):
-        try:
-            os.mkdir(directory, 0o755)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise HostnetError("%s: cannot create directory %s: %s" % (what, directory, exc.strerror))
+    make_parents(path, what)
     tmp = os.path.join(os.path.dirname(path), ".%s.hostnet-%d" % (os.path.basename(path), os.getpid()))
     args = qemu_img_args(disk, tmp)
     args[0] = qemu_img

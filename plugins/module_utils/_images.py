@@ -38,8 +38,7 @@ def fetch(item, what, timeout=60, opener=open_url):
     """Download item['url'] to item['path'] when its checksum matches item['checksum'] (sha256:/sha512:)."""
     algorithm, _sep, want = item["checksum"].partition(":")
     path = item["path"]
-    for directory in _disks.missing_dirs(path):
-        os.mkdir(directory, 0o755)
+    _disks.make_parents(path, what)
     tmp = os.path.join(os.path.dirname(path), ".%s.part-%d" % (os.path.basename(path), os.getpid()))
     digest = hashlib.new(algorithm)
     try:

@@ -51,12 +51,7 @@ def app_id(digest):
 def guest_dir(path, gid, what):
     """The guest's directory under the state directory (and the state directory itself, root's 0755)."""
     directory = os.path.dirname(path)
-    for parent in _disks.missing_dirs(path):
-        try:
-            os.mkdir(parent, 0o755)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise HostnetError("%s: cannot create directory %s: %s" % (what, parent, exc.strerror))
+    _disks.make_parents(path, what)
     try:
         os.chown(directory, 0, gid, follow_symlinks=False)
         os.chmod(directory, 0o750)
