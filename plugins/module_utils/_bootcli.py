@@ -30,7 +30,7 @@ import json
 import os
 import sys
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _proc, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _forwarding, _model, _proc, _uplink
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 DEFAULT = "/etc/hostnet-qemu/netdevs.json"
@@ -100,11 +100,10 @@ def write_sysctls(sysctls, table_ok, failures):
             failures.append("sysctl %s: not set to %s because the filter is not in place" % (key, value))
             continue
         try:
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as handle:
-                handle.write("%s\n" % value)
+            _forwarding.write(key, value, "sysctl")
             say("%s = %s" % (key, value))
-        except OSError as exc:
-            failures.append("sysctl %s: %s" % (key, exc.strerror))
+        except HostnetError as exc:
+            failures.append(str(exc))
 
 
 def main(argv):

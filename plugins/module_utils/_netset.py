@@ -22,7 +22,7 @@ __metaclass__ = type
 import os
 import shutil
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _bootfiles, _dhcp, _files, _proc, _systemd
+from ansible_collections.hostnet.qemu.plugins.module_utils import _bootfiles, _dhcp, _files, _forwarding, _proc, _systemd
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 WHAT = "networks"
@@ -34,23 +34,13 @@ BRIDGE_NF = ("net.bridge.bridge-nf-call-arptables", "net.bridge.bridge-nf-call-i
 HEADER = "# Managed by Ansible (hostnet.qemu.network).\n"
 
 
-def _parse_sysctl(text):
-    values = {}
-    for line in (text or "").splitlines():
-        line = line.strip()
-        if line and not line.startswith(("#", ";")) and "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
-    return values
-
-
-def sysctl_text(sysctls, bridge_nf_call, old):
-    """The drop-in: the networks' sysctls, and bridge-nf-call-* (kept as found when bridge_nf_call is None)."""
-    values = dict(sysctls)
+def sysctl_text(bridge_nf_call, old):
+    """The drop-in: bridge-nf-call-* (kept as found when bridge_nf_call is None), or None when there is nothing to
+    hold. Forwarding is not in it: the boot unit switches it on per interface once the table is in place."""
     if bridge_nf_call is None:
-        values.update((k, v) for k, v in _parse_sysctl(old).items() if k in BRIDGE_NF)
+        values = dict((k, v) for k, v in _forwarding.parse_conf(old).items() if k in BRIDGE_NF)
     else:
-        values.update((k, "1" if bridge_nf_call else "0") for k in BRIDGE_NF)
+        values = dict((k, "1" if bridge_nf_call else "0") for k in BRIDGE_NF)
     if not values:
         return None
     return HEADER + "".join("%s = %s\n" % item for item in sorted(values.items()))
@@ -59,18 +49,6 @@ def sysctl_text(sysctls, bridge_nf_call, old):
 def nm_text(bridges):
     return (HEADER + "# The hostnet.qemu bridges are created and owned by hostnet-qemu-network.service.\n"
             "[keyfile]\nunmanaged-devices=%s\n" % ";".join("interface-name:" + b for b in bridges))
-
-
-def _sysctl_path(key):
-    return "/proc/sys/" + key.replace(".", "/")
-
-
-def _read_live(key):
-    try:
-        with open(_sysctl_path(key)) as handle:
-            return handle.read().strip()
-    except (IOError, OSError):
-        return None
 
 
 def _paths(spec):
@@ -140,7 +118,7 @@ def _boot_files(result, spec):
 def _host_files(result, spec, paths):
     present = spec["state"] == "present"
     old = _files.read_text(spec["sysctl_file"], WHAT)
-    result.file(spec["sysctl_file"], old, sysctl_text(spec["sysctls"], spec["bridge_nf_call"], old) if present else None)
+    result.file(spec["sysctl_file"], old, sysctl_text(spec["bridge_nf_call"], old) if present else None)
     modules = spec["modules_file"]
     if spec["bridge_nf_call"] is not None or not present:
         want = HEADER + "br_netfilter\n" if present and spec["bridge_nf_call"] else None
@@ -159,13 +137,13 @@ def _live_sysctls(result, spec):
         return
     wanted = dict(spec["sysctls"])
     if spec["bridge_nf_call"] is not None:
-        if spec["bridge_nf_call"] and not os.path.exists(_sysctl_path(BRIDGE_NF[0])):
+        if spec["bridge_nf_call"] and not os.path.exists(_forwarding.proc_path(BRIDGE_NF[0])):
             result.steps["modprobe"] = True
             result.lines.append("load the kernel module br_netfilter")
-        if result.steps["modprobe"] or os.path.exists(_sysctl_path(BRIDGE_NF[0])):
+        if result.steps["modprobe"] or os.path.exists(_forwarding.proc_path(BRIDGE_NF[0])):
             wanted.update((k, "1" if spec["bridge_nf_call"] else "0") for k in BRIDGE_NF)
     for key, value in sorted(wanted.items()):
-        current = _read_live(key)
+        current = _forwarding.read(key)
         if current != value:
             result.steps["sysctl"].append((key, value))
             result.lines.append("set %s = %s (was %s)" % (key, value, current))
@@ -263,14 +241,6 @@ def _modprobe():
                            rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
 
 
-def _write_sysctl(key, value):
-    try:
-        with open(_sysctl_path(key), "w") as handle:
-            handle.write(value + "\n")
-    except (IOError, OSError) as exc:
-        raise HostnetError("%s: cannot set %s = %s: %s" % (WHAT, key, value, exc.strerror))
-
-
 def apply(result):
     """Run the steps of plan(), under the host-wide lock: stop and disable first, then files and sysctls. The
     units' side goes to start_units(), after the lock is released."""
@@ -298,7 +268,7 @@ def apply(result):
     if steps["modprobe"]:
         _modprobe()
     for key, value in steps["sysctl"]:
-        _write_sysctl(key, value)
+        _forwarding.write(key, value, WHAT)
 
 
 def start_units(result):

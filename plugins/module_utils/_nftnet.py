@@ -19,8 +19,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwards, _netspec, _spannet, _uplinkhost,
-                                                                   _validate)
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _netspec, _spannet,
+                                                                   _uplinkhost, _validate)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -345,7 +345,6 @@ def devices(networks):
 
 
 def sysctls(networks):
-    """Sysctls the networks need: IPv4 forwarding when a nat network is present."""
-    if any(n["kind"] == "nat" and n["state"] == "present" for n in normalise(networks)):
-        return {"net.ipv4.ip_forward": "1"}
-    return {}
+    """Sysctls the networks need: IPv4 forwarding on each nat network's bridge and uplink, off on isolated bridges
+    (nothing global)."""
+    return _forwarding.sysctls(normalise(networks))

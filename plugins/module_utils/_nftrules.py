@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _forwards, _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _forwards, _nftnet
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
@@ -36,6 +36,10 @@ def _addr(field, cidr):
     family = "ip6" if net.version == 6 else "ip"
     right = {"prefix": {"addr": str(net.network), "len": net.prefixlen}}
     return {"match": {"op": "==", "left": {"payload": {"protocol": family, "field": field}}, "right": right}}
+
+
+def _not_in(key, values):
+    return {"match": {"op": "!=", "left": {"meta": {"key": key}}, "right": {"set": list(values)}}}
 
 
 _COUNTER = {"counter": None}
@@ -72,9 +76,10 @@ class _Table(object):
         return {"nftables": [{"metainfo": {"json_schema_version": 1}}] + self.commands}
 
 
-def render(networks, table="hostnet_qemu"):
+def render(networks, table="hostnet_qemu", guarded=()):
     """The nftables JSON document (text) for the collection's table; with no network that needs rules it only
-    deletes the table."""
+    deletes the table. `guarded`: the nat uplinks whose forwarding was off before the collection switched it on
+    (_forwarding.plan); what enters by them is routed to their networks' bridges only."""
     if not TABLE_RE.match(table):
         raise HostnetError("nft table name '%s' is not valid; use letters, digits and '_'" % table)
     # macvtap guests' traffic never crosses the host's forward path: nothing to render for them
@@ -93,6 +98,10 @@ def render(networks, table="hostnet_qemu"):
     if any(n.get("forwards") for n in present):
         doc.chain("prerouting", "nat", "prerouting", -100)
         doc.chain("output", "nat", "output", -100)
+    behind = _forwarding.uplinks(present)
+    for up in sorted(set(guarded) & set(behind)):
+        doc.rule("forward", [_meta("iifname", up), _not_in("oifname", behind[up]), _COUNTER, _verdict("drop")],
+                 "uplink %s: forwarding is on for the nat networks behind it only" % up)
     for net in present:
         br, name = net["bridge"], net["name"]
         # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _nftnet, _nftrules, _proc
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _forwarding, _nftnet, _nftrules, _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -83,14 +83,17 @@ def delete_table(table, nft="nft"):
         raise HostnetError("%s: nft delete table inet %s failed: %s" % (WHAT, table, err.strip()))
 
 
-def render_state(networks, ruleset_path):
-    """The JSON the boot-time CLI reads: devices for the engine, sysctls, the ruleset's path."""
+def render_state(networks, ruleset_path, forwarding=None):
+    """The JSON the boot-time CLI reads: devices for the engine, sysctls, the ruleset's path; and the uplinks'
+    forwarding values found before the collection switched them on (`forwarding`, see _forwarding.plan)."""
     state = {
         "comment": "Managed by Ansible (hostnet.qemu.network); read at boot by hostnet-qemu-network.service",
         "devices": [d for d in _nftnet.devices(networks) if d["state"] == "present"],
         "sysctls": _nftnet.sysctls(networks),
         "nft_file": ruleset_path,
     }
+    if forwarding:
+        state["forwarding_before"] = dict(forwarding)
     return json.dumps(state, indent=2, sort_keys=True) + "\n"
 
 
@@ -102,8 +105,9 @@ def _legacy(ruleset_path):
     return [p for p in (old, old + ".live") if os.path.exists(p)]
 
 
-def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
-    """Read files and the live table; return what to change."""
+def plan(networks, table, ruleset_path, state_path, state="present", nft="nft", forwarding=None):
+    """Read files and the live table; return what to change. `forwarding`: the uplinks' values found before
+    (_forwarding.plan's `before`): the ones that were off get the table's guard and are recorded."""
     result = {"changed": False, "actions": [], "diff": []}
     current = listing(table, nft)
     live = current is not None
@@ -115,11 +119,11 @@ def plan(networks, table, ruleset_path, state_path, state="present", nft="nft"):
             result["actions"].append(("delete_table", table))
         result["changed"] = bool(result["actions"])
         return result
-    script = _nftrules.render(networks, table)
+    script = _nftrules.render(networks, table, guarded=_forwarding.guarded(forwarding))
     # with only macvtap networks (or none) the ruleset just deletes the table: then no live table is the goal
     wants_table = _nftrules.wants_table(script)
     files = ((ruleset_path, script, 0o600),
-             (state_path, render_state(networks, ruleset_path), 0o600))
+             (state_path, render_state(networks, ruleset_path, forwarding), 0o600))
     rules_changed = False
     for path, text, mode in files:
         old = _files.read_text(path, WHAT)
@@ -152,10 +156,10 @@ def apply(result, nft="nft"):
             delete_table(action[1], nft)
 
 
-def converge(networks, table, ruleset_path, state_path, state="present", nft="nft", check_mode=False):
+def converge(networks, table, ruleset_path, state_path, state="present", nft="nft", check_mode=False, forwarding=None):
     """plan() and (unless check mode) apply() under the host-wide lock; returns the plan."""
     with host_lock(WHAT):
-        result = plan(networks, table, ruleset_path, state_path, state=state, nft=nft)
+        result = plan(networks, table, ruleset_path, state_path, state=state, nft=nft, forwarding=forwarding)
         if result["changed"] and not check_mode:
             apply(result, nft=nft)
     return result

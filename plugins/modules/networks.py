@@ -31,6 +31,11 @@ description:
     above removed, then the devices saved in O(config_dir) and those of O(networks) removed, the table deleted,
     and O(config_dir) removed if nothing else is left in it. Uplink NICs are given back by M(hostnet.qemu.uplink)
     before this runs.
+  - IPv4 forwarding is switched on per interface, for each nat network's bridge and uplink, never globally
+    (C(net.ipv4.ip_forward) switches every interface). An uplink whose forwarding was off before is recorded as
+    such in the saved state, and the table drops whatever enters by it unless it goes to a bridge of a nat network
+    behind it, so the host routes nothing new between other interfaces. When no nat network uses an uplink any
+    more, its recorded value is written back.
   - The whole run holds the collection's host-wide lock.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
@@ -65,8 +70,10 @@ options:
     default: /etc/systemd/system
   sysctl_file:
     description:
-      - The sysctl.d drop-in, owned whole. It holds C(net.ipv4.ip_forward = 1) when a nat network is present and
-        the C(bridge-nf-call-*) keys when O(bridge_nf_call) is set; it is removed when it would be empty.
+      - The sysctl.d drop-in, owned whole. It holds the C(bridge-nf-call-*) keys when O(bridge_nf_call) is set and
+        is removed when it would be empty. Forwarding is not in it, the boot unit switches it on per interface once
+        the table is loaded. A C(net.ipv4.ip_forward = 1) line written by an older release is removed (with a
+        warning while the live value is still 1).
     type: path
     default: /etc/sysctl.d/60-hostnet-qemu-network.conf
   modules_file:
@@ -141,9 +148,28 @@ dnsmasq:
   elements: str
   sample: [hostnet-qemu-dnsmasq@isonet.service]
 sysctls:
-  description: Sysctls the networks need (C(net.ipv4.ip_forward) when a nat network is present).
+  description: Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink.
   returned: always
   type: dict
+  sample: {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/hqnat0/forwarding": "1"}
+forwarding:
+  description: The nat uplinks' forwarding.
+  returned: always
+  type: dict
+  contains:
+    before:
+      description: Each nat uplink's forwarding value found before the collection switched it on (kept in the saved state).
+      type: dict
+      sample: {"eth0": "0"}
+    guarded:
+      description: The uplinks that were off before; the table routes what enters by them only to their networks' bridges.
+      type: list
+      elements: str
+      sample: [eth0]
+    restore:
+      description: The values written back (or, in check mode, to write back) for uplinks no nat network uses any more.
+      type: dict
+      sample: {}
 """
 
 import json
@@ -151,8 +177,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _model, _netset, _nftnet,
-                                                                   _nftstate, _runner)
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _forwarding, _model, _netset,
+                                                                   _nftnet, _nftstate, _runner)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -206,9 +232,15 @@ def main():
         ruleset = os.path.join(params["config_dir"], "nftables.json")
         state_path = os.path.join(params["config_dir"], "netdevs.json")
         with host_lock("networks"):
+            # an uplink no nat network needs any more is switched back before the table drops its guard
+            forwarding = _forwarding.plan(_nftnet.normalise(networks) if present else [], state_path,
+                                          params["sysctl_file"])
+            if not check:
+                _forwarding.apply_restore(forwarding)
             if present:
                 engine = _engine.converge(_model.normalise_all(devices), check_mode=check)
-                table = _nftstate.converge(networks, params["table"], ruleset, state_path, nft=nft, check_mode=check)
+                table = _nftstate.converge(networks, params["table"], ruleset, state_path, nft=nft, check_mode=check,
+                                           forwarding=forwarding["before"])
                 files = _netset.plan(spec)
                 if not check:
                     _netset.apply(files)
@@ -228,15 +260,21 @@ def main():
                         pass  # not empty (the guest role's saved devices, a user's file) or not there
         if not check:
             _netset.start_units(files)  # the boot unit takes the lock: not while this module holds it
+        if forwarding["legacy"] and _forwarding.read(_forwarding.LEGACY_KEY) == "1":
+            module.warn("net.ipv4.ip_forward is 1: an older release of hostnet.qemu set it for every interface. The"
+                        " networks now switch forwarding on only for their bridges and uplinks, and the drop-in no"
+                        " longer holds it, so it is 0 again from the next boot. If nothing else on this host routes,"
+                        " set it now: sysctl -w net.ipv4.ip_forward=0 (then run the role again).")
         nft_lines = [" ".join(str(a) for a in action[:2]) for action in table["actions"]]
         diff = []
         if engine["changed"]:
             diff.append(_engine.diff_entry(engine))
         diff += table["diff"] + files["diff"]
-        return {"changed": engine["changed"] or table["changed"] or files["changed"],
-                "plan": engine["plan"] + ["nft: " + line for line in nft_lines] + files["plan"],
+        restore = _forwarding.restore_lines(forwarding)
+        return {"changed": engine["changed"] or table["changed"] or files["changed"] or bool(restore),
+                "plan": restore + engine["plan"] + ["nft: " + line for line in nft_lines] + files["plan"],
                 "devices": engine, "nft": nft_lines, "dnsmasq": files["dnsmasq"], "sysctls": spec["sysctls"],
-                "diff": diff}
+                "forwarding": dict((k, forwarding[k]) for k in ("before", "guarded", "restore")), "diff": diff}
 
     _runner.run(module, work)
 

@@ -24,6 +24,9 @@ description:
     ruleset is checked with C(nft -j -c) before it replaces the saved one. It loads the ruleset with C(nft -j -f)
     when it changed, when the table is missing, or when the live table no longer matches what was loaded (a
     hand edit, a flushed chain). No other table is ever listed, flushed or deleted.
+  - Each nat uplink's forwarding value found before is recorded in O(state_path), and the table drops what enters
+    by an uplink that was off unless it goes to a bridge of a nat network behind it (see M(hostnet.qemu.networks)).
+    This module switches no sysctl itself; the boot unit sets RV(sysctls) once the table is loaded.
   - O(state=absent) deletes the table and both files.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
@@ -93,7 +96,7 @@ dnsmasq:
   type: list
   elements: dict
 sysctls:
-  description: Sysctls the networks need (C(net.ipv4.ip_forward) when a nat network is present).
+  description: Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink.
   returned: always
   type: dict
 missing_packages:
@@ -115,7 +118,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _nftnet, _nftrules, _nftstate, _runner
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _forwarding, _nftnet, _nftrules, _nftstate, _runner
 
 
 def missing_packages(module, dnsmasq):
@@ -150,10 +153,12 @@ def main():
             out["missing_packages"] = missing_packages(module, out["dnsmasq"])
             return out
         nft = module.get_bin_path("nft", required=True)
+        forwarding = _forwarding.plan(_nftnet.normalise(networks), params["state_path"])
         if params["state"] == "present":
-            out["ruleset"] = _nftrules.render(networks, params["table"])
+            out["ruleset"] = _nftrules.render(networks, params["table"], guarded=forwarding["guarded"])
         result = _nftstate.converge(networks, params["table"], params["ruleset_path"], params["state_path"],
-                                    state=params["state"], nft=nft, check_mode=module.check_mode)
+                                    state=params["state"], nft=nft, check_mode=module.check_mode,
+                                    forwarding=forwarding["before"])
         out["changed"] = result["changed"]
         out["actions"] = [" ".join(str(a) for a in action[:2]) for action in result["actions"]]
         out["diff"] = result["diff"]

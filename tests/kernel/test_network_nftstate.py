@@ -44,7 +44,8 @@ def test_present_writes_loads_then_is_idempotent(tmp_path, netns, nft):
     ruleset = sh("nft", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout
     assert "masquerade" in ruleset
     saved = json.loads(open(state).read())
-    assert saved["devices"][0]["name"] == "hqnat0" and saved["sysctls"] == {"net.ipv4.ip_forward": "1"}
+    assert saved["devices"][0]["name"] == "hqnat0" and saved["sysctls"] == {
+        "net/ipv4/conf/hqnat0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1"}
     assert stat.S_IMODE(os.stat(rules).st_mode) == 0o600
     again = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
     assert not again["changed"]

@@ -142,7 +142,7 @@ def test_gateway_host_gets_the_address_dhcp_with_mtu_and_the_tunnel():
          "peers": ["192.0.2.2", "192.0.2.3"], "learning": True, "master": "lab", "mtu": 1450, "up": True}]
     conf = _dhcp.instances(_nftnet.normalise(networks))[0]["conf"]
     assert "dhcp-option=option:mtu,1450\n" in conf and "dhcp-option=option:router,10.42.0.1\n" in conf
-    assert _nftnet.sysctls(networks) == {"net.ipv4.ip_forward": "1"}
+    assert _nftnet.sysctls(networks) == {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/lab/forwarding": "1"}
 
 
 def test_other_hosts_get_a_bare_bridge_no_dhcp_no_nat():
@@ -151,7 +151,7 @@ def test_other_hosts_get_a_bare_bridge_no_dhcp_no_nat():
     assert devices[0] == {"kind": "bridge", "name": "lab", "state": "present", "up": True, "addresses": [], "mtu": 1450}
     assert devices[1]["local"] == "192.0.2.2"
     assert _dhcp.instances(_nftnet.normalise(networks)) == []
-    assert _nftnet.sysctls(networks) == {}
+    assert _nftnet.sysctls(networks) == {"net/ipv4/conf/lab/forwarding": "0"}  # a bare bridge here: closed
     rules = json.dumps(json.loads(_nftrules.render(networks)))
     assert "masquerade" not in rules
 

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.hostnet.qemu.plugins.module_utils import _bootfiles, _netset
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
-FWD = {"net.ipv4.ip_forward": "1"}
+FWD = {"net/ipv4/conf/hqnat0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1"}
 
 
 def spec(tmp_path, **kw):
@@ -50,18 +50,20 @@ def tree(root):
 
 
 @pytest.mark.parametrize("bridge_nf, old, want", [
-    (None, None, "net.ipv4.ip_forward = 1\n"),
     (False, None, "net.bridge.bridge-nf-call-arptables = 0\nnet.bridge.bridge-nf-call-ip6tables = 0\n"
-                  "net.bridge.bridge-nf-call-iptables = 0\nnet.ipv4.ip_forward = 1\n"),
+                  "net.bridge.bridge-nf-call-iptables = 0\n"),
+    # an older release's global forwarding line goes; bridge-nf lines are kept when the setting is unset
     (None, "net.bridge.bridge-nf-call-iptables=1\nnet.ipv4.ip_forward = 1\nkernel.foo = 3\n",
-     "net.bridge.bridge-nf-call-iptables = 1\nnet.ipv4.ip_forward = 1\n"),
+     "net.bridge.bridge-nf-call-iptables = 1\n"),
 ])
-def test_the_sysctl_drop_in_holds_the_networks_keys_and_keeps_bridge_nf_when_unset(bridge_nf, old, want):
-    assert _netset.sysctl_text(FWD, bridge_nf, old) == _netset.HEADER + want
+def test_the_sysctl_drop_in_holds_bridge_nf_only_and_keeps_it_when_unset(bridge_nf, old, want):
+    assert _netset.sysctl_text(bridge_nf, old) == _netset.HEADER + want
 
 
-def test_an_empty_sysctl_drop_in_is_removed():
-    assert _netset.sysctl_text({}, None, "net.ipv4.ip_forward = 1\n") is None
+@pytest.mark.parametrize("old", [None, "net.ipv4.ip_forward = 1\n"])
+def test_an_empty_sysctl_drop_in_is_removed(old):
+    """Forwarding is never in the drop-in: the boot unit switches it on per interface after the table."""
+    assert _netset.sysctl_text(None, old) is None
 
 
 def test_the_boot_cli_closure_is_derived_from_the_imports_and_has_no_ansible():
@@ -88,7 +90,8 @@ def test_files_are_written_once_then_the_plan_is_empty(tmp_path):
     assert first.lines and first.diff
     apply_files(first)
     have = tree(tmp_path)
-    assert have["sysctl.d/60-net.conf"].endswith("net.ipv4.ip_forward = 1\n")
+    assert have["sysctl.d/60-net.conf"].endswith("net.bridge.bridge-nf-call-iptables = 1\n")
+    assert "forward" not in have["sysctl.d/60-net.conf"]
     assert have["modules-load.d/net.conf"] == _netset.HEADER + "br_netfilter\n"
     assert "unmanaged-devices=interface-name:hqiso0;interface-name:hqnat0\n" in have["NetworkManager/conf.d/90.conf"]
     assert have["units/hostnet-qemu-network.service"] == s["network_unit"]

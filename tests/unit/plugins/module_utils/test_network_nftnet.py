@@ -190,9 +190,10 @@ def test_a_comment_stays_within_nft_limit():
     assert all(len(c.encode("utf-8")) <= 128 for _chain, _expr, c in rules([net]))
 
 
-def test_sysctls_only_with_nat():
-    assert _nftnet.sysctls([ISO]) == {}
-    assert _nftnet.sysctls([ISO, NAT]) == {"net.ipv4.ip_forward": "1"}
+def test_forwarding_on_for_nat_bridge_and_uplink_only_and_off_for_isolated_bridges():
+    assert _nftnet.sysctls([ISO]) == {"net/ipv4/conf/hqiso0/forwarding": "0"}
+    assert _nftnet.sysctls([ISO, NAT]) == {"net/ipv4/conf/hqiso0/forwarding": "0", "net/ipv4/conf/hqnat0/forwarding": "1",
+                                           "net/ipv4/conf/wan0/forwarding": "1"}
     assert _nftnet.sysctls([dict(NAT, state="absent")]) == {}
 
 

@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IPv4 forwarding only where the networks need it, and the sysctl reads and writes of the network role.
+
+The kernel decides whether to route a packet by the interface it came in on (`conf/IF/forwarding`); the global
+`net.ipv4.ip_forward` switches every interface at once. A nat network needs two: its bridge, where the guests'
+traffic enters, and its uplink, where the replies and the port forwards enter. Those two are switched on, and
+nothing else; an isolated network's bridge is switched off.
+
+The uplink is the host's interface, not the collection's. If its forwarding was off before, switching it on would
+let whatever comes in by it be routed to any other interface of the host. So the value found before is recorded in
+the saved state (`forwarding_before`), the table drops what enters by such an uplink unless it goes to a bridge of
+a nat network behind it (`guarded`), and when no nat network uses the uplink any more the recorded value is
+written back (`restore`).
+
+Keys are written in sysctl's slash form (`net/ipv4/conf/eth0.100/forwarding`) so that an interface name with a dot
+stays one path component; dotted keys (`net.ipv4.ip_forward`, from older saved states) still work.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import json
+import os
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+WHAT = "networks"
+KEY = "net/ipv4/conf/%s/forwarding"
+LEGACY_KEY = "net.ipv4.ip_forward"
+# where systemd-sysctl and procps read settings (besides the collection's own drop-in)
+SYSCTL_FILES = ("/etc/sysctl.conf", "/etc/sysctl.d/*.conf", "/run/sysctl.d/*.conf", "/usr/local/lib/sysctl.d/*.conf",
+                "/usr/lib/sysctl.d/*.conf", "/lib/sysctl.d/*.conf")
+
+
+def proc_path(key):
+    """/proc/sys path of a sysctl key, dotted (`net.ipv4.ip_forward`) or slashed (`net/ipv4/conf/br0/forwarding`)."""
+    return "/proc/sys/" + canonical(key)
+
+
+def read(key):
+    """The live value of a sysctl, or None (no such key: e.g. an interface that does not exist)."""
+    try:
+        with open(proc_path(key)) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def write(key, value, what=WHAT):
+    try:
+        with open(proc_path(key), "w") as handle:
+            handle.write("%s\n" % value)
+    except (IOError, OSError) as exc:
+        raise HostnetError("%s: cannot set %s = %s: %s" % (what, key, value, exc.strerror))
+
+
+def parse_conf(text):
+    """A sysctl.conf text -> {key: value}, keys in dotted form as written."""
+    values = {}
+    for line in (text or "").splitlines():
+        line = line.strip().lstrip("-")
+        if line and not line.startswith(("#", ";")) and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def uplinks(normalised):
+    """{uplink: [bridges of the present nat networks behind it]} (networks as _nftnet.normalise gives them)."""
+    out = {}
+    for net in normalised:
+        if net["kind"] == "nat" and net["state"] == "present":
+            out.setdefault(net["uplink"], []).append(net["bridge"])
+    return dict((up, sorted(bridges)) for up, bridges in out.items())
+
+
+def sysctls(normalised):
+    """The forwarding switches the networks need: on for each nat network's bridge and uplink, off for the bridges
+    of isolated networks (so that they stay closed also on a host that routes by default)."""
+    keys = dict((KEY % n["bridge"], "0") for n in normalised if n["kind"] == "isolated" and n["state"] == "present")
+    for up, bridges in uplinks(normalised).items():
+        for name in [up] + bridges:
+            keys[KEY % name] = "1"
+    return keys
+
+
+def saved(state_path):
+    """The values recorded before the collection switched uplinks on ({} when nothing is recorded)."""
+    text = _files.read_text(state_path, WHAT)
+    try:
+        found = json.loads(text).get("forwarding_before") if text else None
+    except (ValueError, AttributeError):
+        return {}
+    return dict((k, v) for k, v in (found or {}).items() if isinstance(k, str) and v in ("0", "1"))
+
+
+def legacy(sysctl_file):
+    """Whether the drop-in still holds the global switch an older release wrote."""
+    return bool(sysctl_file) and parse_conf(_files.read_text(sysctl_file, WHAT)).get(LEGACY_KEY) == "1"
+
+
+def canonical(key):
+    """A key in slash form: sysctl reads a key whose first separator is '.' with '.' and '/' swapped."""
+    if "." in key and ("/" not in key or key.index(".") < key.index("/")):
+        return key.translate({ord("."): "/", ord("/"): "."})
+    return key
+
+
+def _configured(iface, sysctl_file):
+    """Whether the host's own sysctl configuration (not the collection's drop-in) switches forwarding on for iface."""
+    keys = (canonical(LEGACY_KEY), KEY % "all", KEY % iface)
+    mine = os.path.realpath(sysctl_file) if sysctl_file else None
+    for pattern in SYSCTL_FILES:
+        for path in sorted(glob.glob(pattern)):
+            if os.path.realpath(path) == mine:
+                continue
+            try:
+                values = dict((canonical(k), v) for k, v in parse_conf(_files.read_text(path, WHAT)).items())
+            except HostnetError:
+                continue  # unreadable: it sets nothing we can know of
+            if any(values.get(k) == "1" for k in keys):
+                return True
+    return False
+
+
+def plan(normalised, state_path, sysctl_file=None):
+    """What forwarding the networks need, read from the host (changes nothing).
+
+    Returns {before: {uplink: value found before the collection}, restore: {key: value} for uplinks no nat network
+    uses any more, guarded: [uplinks that were off before], legacy: bool}. An uplink already recorded keeps its
+    record; a new one records its live value (an interface still to be created: the default for new ones). After an
+    older release's global switch, the live values are the collection's: the host's own sysctl configuration says
+    what they were.
+    """
+    found, old = uplinks(normalised), saved(state_path)
+    was_legacy = legacy(sysctl_file)
+    before = {}
+    for up in found:
+        if up in old:
+            before[up] = old[up]
+        elif was_legacy:
+            before[up] = "1" if _configured(up, sysctl_file) else "0"
+        else:
+            live = read(KEY % up)
+            before[up] = live if live in ("0", "1") else (read(KEY % "default") or "0")
+    restore = {}
+    for up, value in sorted(old.items()):
+        if up not in found and read(KEY % up) not in (None, value):
+            restore[KEY % up] = value
+    return {"before": before, "restore": restore, "legacy": was_legacy, "guarded": guarded(before)}
+
+
+def guarded(before):
+    """The uplinks whose forwarding was off before the collection switched it on."""
+    return sorted(up for up, value in (before or {}).items() if value != "1")
+
+
+def restore_lines(result):
+    return ["set %s = %s (the value found before a nat network switched it on)" % item
+            for item in sorted(result["restore"].items())]
+
+
+def apply_restore(result):
+    for key, value in sorted(result["restore"].items()):
+        write(key, value)
