@@ -4,7 +4,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 PYTEST  := $(VENV)/bin/pytest
 
-.PHONY: setup test pytest sanity lint molecule bench bench-roles lab lab-report lab-teardown lab-down lab-image guest-image clean
+.PHONY: setup test pytest sanity lint molecule bench bench-roles bench-ports lab lab-report lab-teardown lab-down lab-image guest-image clean
 
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -61,6 +61,10 @@ bench:
 ## bench-roles: site.yml on lab hosts with 1, 10 and 50 guests against the baseline commit (about 30 min)
 bench-roles:
 	$(VENV)/bin/python benchmarks/roles_bench.py
+
+## bench-ports: guest-to-guest iperf3 with and without the anti-spoofing filter (needs iperf3; about 1 min)
+bench-ports:
+	$(VENV)/bin/python benchmarks/ports_bench.py
 
 clean:
 	rm -rf .cache/sanity tests/output

@@ -61,6 +61,17 @@ def guest_reservations(networks, guests, settings=None):
     return _wrap(_cloudinit.reservations, networks, plan)
 
 
+def guest_ports(networks, guests, settings=None):
+    """The taps of the guests on the isolated and nat networks, which the network role holds to their NICs
+    (hostnet.qemu.networks ports). Guests that do not validate add nothing: the guest role's preflight reports
+    them."""
+    try:
+        plan = _guest.normalise_all(guests or [], settings, {"networks": networks or []})
+    except HostnetError:
+        return []
+    return _wrap(_cloudinit.ports, networks, plan)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -71,4 +82,5 @@ class FilterModule(object):
             "guest_netdevs": guest_netdevs,
             "guest_set": guest_set,
             "guest_reservations": guest_reservations,
+            "guest_ports": guest_ports,
         }

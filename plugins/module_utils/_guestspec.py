@@ -146,6 +146,7 @@ NIC = dict(
     vhost=dict(type="bool"),
     link=dict(type="str", check=_validate.ifname),
     mode=dict(type="str", default="bridge", choices=MACVTAP_MODES),
+    trust=dict(type="bool", default=False),
 )
 
 _CHECKSUM = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\Z")

@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _forwards, _nftnet
+from ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _forwards, _nftnet, _nftports
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
@@ -52,44 +52,53 @@ def _verdict(name):
 
 
 class _Table(object):
-    """Collects the commands of one table's transaction."""
+    """Collects the commands of one table's transaction (family inet or bridge)."""
 
-    def __init__(self, name):
-        self.name = name
-        ref = {"family": "inet", "name": name}
+    def __init__(self, name, family="inet"):
+        self.name, self.family = name, family
+        ref = {"family": family, "name": name}
         self.commands = [{"add": {"table": dict(ref)}}, {"delete": {"table": dict(ref)}}]
+        self.created = False
 
     def create(self):
-        self.commands.append({"add": {"table": {"family": "inet", "name": self.name}}})
+        self.created = True
+        self.commands.append({"add": {"table": {"family": self.family, "name": self.name}}})
 
-    def chain(self, name, kind, hook, prio):
-        self.commands.append({"add": {"chain": {"family": "inet", "table": self.name, "name": name, "type": kind,
-                                                "hook": hook, "prio": prio, "policy": "accept"}}})
+    def chain(self, name, kind=None, hook=None, prio=None):
+        """A base chain (kind, hook, prio; policy accept) or, without them, a regular chain."""
+        if not self.created:
+            self.create()
+        chain = {"family": self.family, "table": self.name, "name": name}
+        if kind:
+            chain.update(type=kind, hook=hook, prio=prio, policy="accept")
+        self.commands.append({"add": {"chain": chain}})
 
     def rule(self, chain, expr, comment=None):
-        rule = {"family": "inet", "table": self.name, "chain": chain, "expr": expr}
+        rule = {"family": self.family, "table": self.name, "chain": chain, "expr": expr}
         if comment:
             rule["comment"] = comment.encode("utf-8")[:COMMENT_MAX].decode("utf-8", "ignore")
         self.commands.append({"add": {"rule": rule}})
 
-    def document(self):
-        return {"nftables": [{"metainfo": {"json_schema_version": 1}}] + self.commands}
+
+def _document(*tables):
+    return {"nftables": [{"metainfo": {"json_schema_version": 1}}] + [c for t in tables for c in t.commands]}
 
 
-def render(networks, table="hostnet_qemu", guarded=()):
-    """The nftables JSON document (text) for the collection's table; with no network that needs rules it only
-    deletes the table. `guarded`: the nat uplinks whose forwarding was off before the collection switched it on
-    (_forwarding.plan); what enters by them is routed to their networks' bridges only."""
+def render(networks, table="hostnet_qemu", guarded=(), ports=()):
+    """The nftables JSON document (text) for the collection's tables, `inet TABLE` (routed traffic) and `bridge
+    TABLE` (the guest ports); a table with nothing to hold is only deleted. `guarded`: the nat uplinks whose
+    forwarding was off before the collection switched it on (_forwarding.plan); what enters by them is routed to
+    their networks' bridges only. `ports`: the guest ports to hold to their NICs (_nftports.normalise)."""
     if not TABLE_RE.match(table):
         raise HostnetError("nft table name '%s' is not valid; use letters, digits and '_'" % table)
     # macvtap guests' traffic never crosses the host's forward path: nothing to render for them
     # (uplink guests are bridged onto the NIC's LAN: nothing to filter or masquerade either)
     present = [n for n in _nftnet.normalise(networks)
                if n["state"] == "present" and n["kind"] not in ("macvtap", "uplink")]
-    doc = _Table(table)
+    doc, bridged = _Table(table), _Table(table, "bridge")
+    _nftports.render(bridged, ports)
     spans = [n["span"] for n in present if n["span"]]
     if present:
-        doc.create()
         doc.chain("forward", "filter", "forward", 0)
         doc.chain("postrouting", "nat", "postrouting", 100)
     if spans:
@@ -129,7 +138,7 @@ def render(networks, table="hostnet_qemu", guarded=()):
             doc.rule("forward", [_meta("iifname", br), _COUNTER, _verdict("drop")], "network %s: nowhere else" % name)
         doc.rule("postrouting", [_meta("oifname", up), _addr("saddr", net["subnet"]), _COUNTER, {"masquerade": None}],
                  "network %s" % name)
-    return json.dumps(doc.document(), indent=1, sort_keys=True) + "\n"
+    return json.dumps(_document(doc, bridged), indent=1, sort_keys=True) + "\n"
 
 
 def _tunnel_rules(doc, spans):
@@ -149,6 +158,12 @@ def _tunnel_rules(doc, spans):
                      "VXLAN port %d: only from the peers of the spanned networks" % port)
 
 
+def families(document):
+    """The families whose table a rendered document creates (the others it only deletes)."""
+    created = [c["add"]["table"]["family"] for c in json.loads(document)["nftables"] if "table" in c.get("add", {})]
+    return sorted(set(f for f in created if created.count(f) > 1))
+
+
 def wants_table(document):
-    """Whether a rendered document creates the table (False: it only deletes it)."""
-    return len(json.loads(document)["nftables"]) > 3
+    """Whether a rendered document creates a table (False: it only deletes them)."""
+    return bool(families(document))

@@ -3,12 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The network role's saved state: the nftables ruleset (nftables JSON), the device set (JSON), loading the table.
 
-Plan (read files and the live table once), then apply unless check mode. Only the collection's own
-table is ever listed, loaded or deleted.
+Plan (read files and the live tables once), then apply unless check mode. Only the collection's own
+table, `inet TABLE` and `bridge TABLE` (guest ports), is ever listed, loaded or deleted.
 
 - A new ruleset is checked with `nft -j -c` before it replaces the saved one: a ruleset nft refuses is never saved
   (the next run would otherwise find it "unchanged" while the old rules stay live).
-- After every load the live table's stateless listing (`nft -s list table`, no counters) is fingerprinted in
+- After every load the live tables' stateless listing (`nft -s list table`, no counters) is fingerprinted in
   RULESET.live; a live table that no longer matches (a hand edit, a flushed chain) is reported as a change and
   loaded again.
 """
@@ -33,10 +33,18 @@ def _nft(args, nft="nft"):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def listing(table, nft="nft"):
-    """The live table's stateless listing (no counter values), or None when there is no such table."""
-    rc, out, _err = _nft(["-s", "list", "table", "inet", table], nft)
+FAMILIES = ("inet", "bridge")  # the collection's table in each (_nftrules): routed traffic, guest ports
+
+
+def _listing(family, table, nft):
+    rc, out, _err = _nft(["-s", "list", "table", family, table], nft)
     return out if rc == 0 else None
+
+
+def listing(table, nft="nft"):
+    """The live tables' stateless listing (no counter values), or None when neither family has the table."""
+    parts = [p for p in (_listing(f, table, nft) for f in FAMILIES) if p is not None]
+    return "".join(parts) if parts else None
 
 
 def table_exists(table, nft="nft"):
@@ -78,9 +86,10 @@ def write_checked(path, text, mode, nft="nft"):
 
 
 def delete_table(table, nft="nft"):
-    rc, _out, err = _nft(["delete", "table", "inet", table], nft)
-    if rc != 0 and table_exists(table, nft):
-        raise HostnetError("%s: nft delete table inet %s failed: %s" % (WHAT, table, err.strip()))
+    for family in FAMILIES:
+        rc, _out, err = _nft(["delete", "table", family, table], nft)
+        if rc != 0 and _listing(family, table, nft) is not None:
+            raise HostnetError("%s: nft delete table %s %s failed: %s" % (WHAT, family, table, err.strip()))
 
 
 def render_state(networks, ruleset_path, forwarding=None):
@@ -105,9 +114,10 @@ def _legacy(ruleset_path):
     return [p for p in (old, old + ".live") if os.path.exists(p)]
 
 
-def plan(networks, table, ruleset_path, state_path, state="present", nft="nft", forwarding=None):
-    """Read files and the live table; return what to change. `forwarding`: the uplinks' values found before
-    (_forwarding.plan's `before`): the ones that were off get the table's guard and are recorded."""
+def plan(networks, table, ruleset_path, state_path, state="present", nft="nft", forwarding=None, ports=()):
+    """Read files and the live tables; return what to change. `forwarding`: the uplinks' values found before
+    (_forwarding.plan's `before`): the ones that were off get the table's guard and are recorded. `ports`: the guest
+    ports held to their NICs (_nftports.normalise)."""
     result = {"changed": False, "actions": [], "diff": []}
     current = listing(table, nft)
     live = current is not None
@@ -119,7 +129,7 @@ def plan(networks, table, ruleset_path, state_path, state="present", nft="nft", 
             result["actions"].append(("delete_table", table))
         result["changed"] = bool(result["actions"])
         return result
-    script = _nftrules.render(networks, table, guarded=_forwarding.guarded(forwarding))
+    script = _nftrules.render(networks, table, guarded=_forwarding.guarded(forwarding), ports=ports)
     # with only macvtap networks (or none) the ruleset just deletes the table: then no live table is the goal
     wants_table = _nftrules.wants_table(script)
     files = ((ruleset_path, script, 0o600),
@@ -133,7 +143,7 @@ def plan(networks, table, ruleset_path, state_path, state="present", nft="nft", 
             rules_changed = rules_changed or path == ruleset_path
     drifted = wants_table and live and _files.read_text(ruleset_path + ".live", WHAT) != fingerprint(current)
     if drifted:
-        result["diff"].append({"before_header": "live table inet %s" % table, "after_header": ruleset_path,
+        result["diff"].append({"before_header": "live tables inet/bridge %s" % table, "after_header": ruleset_path,
                                "before": current, "after": "(the saved ruleset, loaded again)\n"})
     if rules_changed or live != wants_table or drifted:
         result["actions"].append(("load", ruleset_path, table))
@@ -156,10 +166,12 @@ def apply(result, nft="nft"):
             delete_table(action[1], nft)
 
 
-def converge(networks, table, ruleset_path, state_path, state="present", nft="nft", check_mode=False, forwarding=None):
+def converge(networks, table, ruleset_path, state_path, state="present", nft="nft", check_mode=False, forwarding=None,
+             ports=()):
     """plan() and (unless check mode) apply() under the host-wide lock; returns the plan."""
     with host_lock(WHAT):
-        result = plan(networks, table, ruleset_path, state_path, state=state, nft=nft, forwarding=forwarding)
+        result = plan(networks, table, ruleset_path, state_path, state=state, nft=nft, forwarding=forwarding,
+                      ports=ports)
         if result["changed"] and not check_mode:
             apply(result, nft=nft)
     return result

@@ -36,11 +36,17 @@ description:
     such in the saved state, and the table drops whatever enters by it unless it goes to a bridge of a nat network
     behind it, so the host routes nothing new between other interfaces. When no nat network uses an uplink any
     more, its recorded value is written back.
+  - O(ports) are the guests' taps on isolated and nat networks (the role derives them from the
+    P(hostnet.qemu.guest#role) role's guests). What a guest sends through its tap is held to its NIC in the table
+    C(bridge) O(table) (anti-spoofing). Frames only from the NIC's MAC, ARP and IPv4 only from its addresses (its
+    declared ones, else the network's subnet, plus the DHCP request), IPv6 only link-local, no other EtherType. A
+    port with C(trust) is not held.
   - The whole run holds the collection's host-wide lock.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
   - hostnet.qemu.attributes
+  - hostnet.qemu.ports
 options:
   networks:
     description: The role's C(hostnet_network_networks) (see the role's argument spec).
@@ -53,7 +59,7 @@ options:
     choices: [present, absent]
     default: present
   table:
-    description: Name of the collection's table in the C(inet) family.
+    description: Name of the collection's tables, C(inet) (routed traffic) and C(bridge) (guest ports).
     type: str
     default: hostnet_qemu
   config_dir:
@@ -152,6 +158,25 @@ sysctls:
   returned: always
   type: dict
   sample: {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/hqnat0/forwarding": "1"}
+ports:
+  description: The guest ports the table holds to their NICs (trusted ones are listed with RV(ports[].trust=true) and not held).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    ifname:
+      description: The tap.
+      type: str
+    network:
+      description: The network.
+      type: str
+    allowed:
+      description: The IPv4 addresses (or the subnet) it may send from; null when the network has no subnet.
+      type: list
+      elements: str
+    trust:
+      description: Not held.
+      type: bool
 forwarding:
   description: The nat uplinks' forwarding.
   returned: always
@@ -178,7 +203,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _forwarding, _model, _netset,
-                                                                   _nftnet, _nftstate, _runner)
+                                                                   _nftnet, _nftports, _nftstate, _runner)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -197,6 +222,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             networks=dict(type="list", elements="dict", default=[]),
+            ports=dict(type="list", elements="dict", default=[], options=_nftports.SPEC),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             table=dict(type="str", default="hostnet_qemu"),
             config_dir=dict(type="path", default="/etc/hostnet-qemu"),
@@ -219,6 +245,7 @@ def main():
         # typed from here on; removing everything needs no tunnel endpoint
         networks = _nftnet.validate_on_host(params["networks"], tunnels=params["state"] == "present")
         present = params["state"] == "present"
+        ports = _nftports.normalise(params["ports"], _nftnet.normalise(networks)) if present else []
         devices = _nftnet.devices(networks)
         instances = _dhcp.instances(_nftnet.normalise(networks))
         if present and instances and not params["dnsmasq_unit"]:
@@ -240,7 +267,7 @@ def main():
             if present:
                 engine = _engine.converge(_model.normalise_all(devices), check_mode=check)
                 table = _nftstate.converge(networks, params["table"], ruleset, state_path, nft=nft, check_mode=check,
-                                           forwarding=forwarding["before"])
+                                           forwarding=forwarding["before"], ports=ports)
                 files = _netset.plan(spec)
                 if not check:
                     _netset.apply(files)
@@ -274,7 +301,8 @@ def main():
         return {"changed": engine["changed"] or table["changed"] or files["changed"] or bool(restore),
                 "plan": restore + engine["plan"] + ["nft: " + line for line in nft_lines] + files["plan"],
                 "devices": engine, "nft": nft_lines, "dnsmasq": files["dnsmasq"], "sysctls": spec["sysctls"],
-                "forwarding": dict((k, forwarding[k]) for k in ("before", "guarded", "restore")), "diff": diff}
+                "forwarding": dict((k, forwarding[k]) for k in ("before", "guarded", "restore")), "diff": diff,
+                "ports": [dict((k, p[k]) for k in ("ifname", "network", "allowed", "trust")) for p in ports]}
 
     _runner.run(module, work)
 

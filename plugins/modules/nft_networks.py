@@ -32,6 +32,7 @@ author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
   - hostnet.qemu.attributes
+  - hostnet.qemu.ports
 options:
   networks:
     description: The role's C(hostnet_network_networks) (see the role's argument spec).
@@ -39,7 +40,7 @@ options:
     elements: dict
     default: []
   table:
-    description: Name of the collection's table in the C(inet) family.
+    description: Name of the collection's tables, C(inet) (routed traffic) and C(bridge) (guest ports).
     type: str
     default: hostnet_qemu
   ruleset_path:
@@ -118,7 +119,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _forwarding, _nftnet, _nftrules, _nftstate, _runner
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _nftnet, _nftports, _nftrules,
+                                                                   _nftstate, _runner)
 
 
 def missing_packages(module, dnsmasq):
@@ -133,6 +135,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             networks=dict(type="list", elements="dict", default=[]),
+            ports=dict(type="list", elements="dict", default=[], options=_nftports.SPEC),
             table=dict(type="str", default="hostnet_qemu"),
             ruleset_path=dict(type="path", default="/etc/hostnet-qemu/nftables.json"),
             state_path=dict(type="path", default="/etc/hostnet-qemu/netdevs.json"),
@@ -154,11 +157,12 @@ def main():
             return out
         nft = module.get_bin_path("nft", required=True)
         forwarding = _forwarding.plan(_nftnet.normalise(networks), params["state_path"])
+        ports = _nftports.normalise(params["ports"], _nftnet.normalise(networks))
         if params["state"] == "present":
-            out["ruleset"] = _nftrules.render(networks, params["table"], guarded=forwarding["guarded"])
+            out["ruleset"] = _nftrules.render(networks, params["table"], guarded=forwarding["guarded"], ports=ports)
         result = _nftstate.converge(networks, params["table"], params["ruleset_path"], params["state_path"],
                                     state=params["state"], nft=nft, check_mode=module.check_mode,
-                                    forwarding=forwarding["before"])
+                                    forwarding=forwarding["before"], ports=ports)
         out["changed"] = result["changed"]
         out["actions"] = [" ".join(str(a) for a in action[:2]) for action in result["actions"]]
         out["diff"] = result["diff"]

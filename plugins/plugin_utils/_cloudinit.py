@@ -13,6 +13,9 @@ rebuilds it only when this text changes. What changes trigger what in the guest 
   `address` gets that static address, and on a network of the hostnet.qemu.network role the network's prefix,
   gateway (nat networks; the default route unless a NIC before it uses DHCP) and DNS server (when the network runs
   DNS); every other NIC but socket NICs uses DHCP.
+
+Two things the network role derives from the guests live here too, since they follow the same addresses:
+`reservations()` (static addresses joining DHCP and DNS) and `ports()` (the taps the table holds to their NICs).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -203,4 +206,28 @@ def reservations(networks, guests):
             hosts.append(dict((k, v) for k, v in entry.items() if v is not None))
             names.add((entry["name"] or "").lower())
         out.append(dict(net, dhcp=dict(dhcp, hosts=hosts)))
+    return out
+
+
+def ports(networks, guests):
+    """The guests' taps on the isolated and nat networks of the list, for the network role's anti-spoofing: one
+    entry per tap NIC of a present guest (normalised) whose bridge is such a network's bridge, with its MAC, its
+    static address (none: it leases from the pool) and `trust`. Helper (kind bridge) NICs get a tap name only when
+    QEMU starts, so they are not among them; macvtap guests do not pass the host's bridges."""
+    bridges = {}
+    for net in networks or []:
+        if isinstance(net, dict) and net.get("kind", "isolated") in ("isolated", "nat") \
+                and net.get("state", "present") == "present":
+            bridges[net.get("bridge") or net.get("name")] = net.get("name")
+    out = []
+    for guest in guests:
+        if guest["state"] == "absent":
+            continue
+        for nic in guest["nics"]:
+            if nic["kind"] != "tap" or nic.get("bridge") not in bridges:
+                continue
+            static = nic.get("static")
+            out.append({"ifname": nic["ifname"], "mac": nic["mac"], "network": bridges[nic["bridge"]],
+                        "addresses": [static["address"].split("/")[0]] if static else [], "trust": nic["trust"],
+                        "label": "guest '%s' nics[%d]" % (guest["name"], nic["index"])})
     return out

@@ -157,7 +157,7 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
             raise HostnetError("%s; the default name '%s' does not fit: set %s.ifname" % (exc, name, where))
         links = host.get("links")
         if kind == "tap":
-            nic["bridge"] = raw.get("bridge")
+            nic["bridge"], nic["trust"] = raw.get("bridge"), raw["trust"]
             if strict and nic["bridge"] and links is not None and not host.get("check_mode") \
                     and nic["bridge"] not in links:
                 _fail(guest, where + ".bridge", "bridge '%s' does not exist on this host" % nic["bridge"],
@@ -217,8 +217,8 @@ def _socket(nic, raw, given, guest, where, settings):
 _NIC_FIELDS = {
     "hostfwd": ("user",), "restrict": ("user",), "network": ("socket",), "localaddr": ("socket",),
     "address": ("socket", "bridge", "tap", "macvtap"), "listen": ("socket",), "connect": ("socket",), "public": ("socket",),
-    "bridge": ("bridge", "tap"), "ifname": ("tap", "macvtap"), "queues": ("tap",), "vhost": ("tap", "macvtap"),
-    "mtu": ("bridge", "tap", "macvtap"),
+    "bridge": ("bridge", "tap"), "ifname": ("tap", "macvtap"), "trust": ("tap",), "queues": ("tap",),
+    "vhost": ("tap", "macvtap"), "mtu": ("bridge", "tap", "macvtap"),
     "link": ("macvtap",), "mode": ("macvtap",),
 }
 

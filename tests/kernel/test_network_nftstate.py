@@ -120,7 +120,7 @@ def test_a_hand_edited_or_flushed_table_is_repaired(tmp_path, netns, nft, damage
     assert sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout != good
     result = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
     assert result["changed"] and [a[0] for a in result["actions"]] == ["load"]
-    assert result["diff"][0]["before_header"] == "live table inet hostnet_qemu"
+    assert result["diff"][0]["before_header"] == "live tables inet/bridge hostnet_qemu"
     _nftstate.apply(result, nft=nft)
     assert sh("nft", "-s", "list", "table", "inet", "hostnet_qemu", netns=netns).stdout == good
     assert not _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)["changed"]

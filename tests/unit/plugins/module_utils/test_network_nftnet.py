@@ -154,13 +154,14 @@ def rules(networks):
 def test_render_owns_only_its_table():
     cmds = commands([ISO, NAT])
     assert cmds[0] == {"metainfo": {"json_schema_version": 1}}
-    ref = {"family": "inet", "name": "hostnet_qemu"}
+    ref, bridge = {"family": "inet", "name": "hostnet_qemu"}, {"family": "bridge", "name": "hostnet_qemu"}
     assert cmds[1:4] == [{"add": {"table": ref}}, {"delete": {"table": ref}}, {"add": {"table": ref}}]
+    assert cmds[-2:] == [{"add": {"table": bridge}}, {"delete": {"table": bridge}}], "no ports: the bridge half goes"
     for cmd in cmds[1:]:
         (verb, obj), = cmd.items()
         (kind, body), = obj.items()
         assert verb in ("add", "delete") and kind in ("table", "chain", "rule")
-        assert body.get("family") == "inet" and body.get("table", body.get("name")) == "hostnet_qemu"
+        assert body.get("family") in ("inet", "bridge") and body.get("table", body.get("name")) == "hostnet_qemu"
     text = _nftrules.render([ISO, NAT])
     forward = [r for r in rules([ISO, NAT]) if r[0] == "forward"]
     iso_drop = [r for r in forward if '"hqiso0"' in r[1] and '"drop"' in r[1]]
@@ -174,7 +175,7 @@ def test_render_owns_only_its_table():
 
 def test_render_without_networks_only_deletes():
     cmds = commands([dict(NAT, state="absent")])
-    assert [list(c) for c in cmds] == [["metainfo"], ["add"], ["delete"]]
+    assert [list(c) for c in cmds] == [["metainfo"], ["add"], ["delete"], ["add"], ["delete"]]
     assert not _nftrules.wants_table(_nftrules.render([dict(NAT, state="absent")]))
     assert _nftrules.wants_table(_nftrules.render([NAT]))
 

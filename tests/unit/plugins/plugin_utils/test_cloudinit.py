@@ -203,6 +203,35 @@ def test_reservations_keep_the_default_range():
                     "hosts": [{"mac": "52:54:00:00:00:21", "address": "192.168.100.21", "name": "web1"}]}
 
 
+def test_ports_are_the_taps_on_isolated_and_nat_networks():
+    from ansible_collections.hostnet.qemu.plugins.filter import guest as guest_filter
+    nets = [{"name": "lan0", "kind": "isolated", "address": "192.168.100.1/24"},
+            {"name": "wan", "kind": "nat", "bridge": "hqnat0", "address": "10.5.0.1/24", "uplink": "eth0"},
+            {"name": "lan", "kind": "uplink", "bridge": "br-lan", "uplink": "eth1"},
+            {"name": "old", "kind": "isolated", "address": "10.9.0.1/24", "state": "absent"}]
+    guests = [{"name": "web1", "nics": [{"kind": "tap", "bridge": "lan0", "address": "192.168.100.21", "mac": "52:54:00:00:00:21"},
+                                        {"kind": "tap", "bridge": "hqnat0", "mac": "52:54:00:00:00:22"},
+                                        {"kind": "tap", "bridge": "br-lan", "mac": "52:54:00:00:00:23"},
+                                        {"kind": "tap", "bridge": "old", "mac": "52:54:00:00:00:24"},
+                                        {"kind": "bridge", "bridge": "lan0", "mac": "52:54:00:00:00:25"}]},
+              {"name": "r1", "nics": [{"kind": "tap", "bridge": "lan0", "trust": True, "mac": "52:54:00:00:00:31"}]},
+              {"name": "gone", "state": "absent", "nics": [{"kind": "tap", "bridge": "lan0", "mac": "52:54:00:00:00:41"}]}]
+    assert guest_filter.guest_ports(nets, guests, None) == [
+        {"ifname": "web1-n0", "mac": "52:54:00:00:00:21", "network": "lan0", "addresses": ["192.168.100.21"],
+         "trust": False, "label": "guest 'web1' nics[0]"},
+        {"ifname": "web1-n1", "mac": "52:54:00:00:00:22", "network": "wan", "addresses": [], "trust": False,
+         "label": "guest 'web1' nics[1]"},
+        {"ifname": "r1-n0", "mac": "52:54:00:00:00:31", "network": "lan0", "addresses": [], "trust": True,
+         "label": "guest 'r1' nics[0]"}]
+    assert guest_filter.guest_ports(nets, [{"name": "x", "memory": "lots"}], None) == []
+
+
+def test_trust_belongs_to_tap_nics():
+    with pytest.raises(HostnetError) as err:
+        plan(nics=[{"kind": "bridge", "bridge": "lan0", "trust": True}])
+    assert str(err.value).startswith("guest 'vm1': nics[0].trust: a bridge NIC has no trust; drop it, or use kind tap")
+
+
 @pytest.mark.parametrize("kw, want", [
     ({"display": "vnc"}, ["-device", "VGA", "-vnc", "unix:/run/hostnet-qemu/vm1/vnc.sock"]),
     ({"display": "vnc", "video": "virtio", "vnc": {"listen": "127.0.0.1", "port": 5907}},

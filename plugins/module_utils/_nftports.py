@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Anti-spoofing on guest ports: the `bridge` family half of the collection's table.
+
+A port is a guest's tap on the bridge of an isolated or nat network (the guest role names its taps, so the port is
+known before the guest starts). What the guest sends through it is held to its NIC, libvirt's clean-traffic:
+
+- Ethernet frames only from the NIC's MAC;
+- ARP only for that MAC, and only for its addresses (or 0.0.0.0, the probe);
+- IPv4 only from its addresses: the NIC's declared address (which is also its DHCP reservation), or, for a NIC
+  that leases from the pool, any address of the network's subnet; plus the DHCP request from 0.0.0.0;
+- IPv6 only from link-local addresses and the unspecified address (the networks carry no IPv6 prefix yet);
+- no other EtherType (a VLAN tag would otherwise carry anything past the checks above).
+
+A NIC with `trust: true` (a router guest) is not filtered. One base chain on the bridge prerouting hook jumps by
+input interface (a verdict map, one lookup however many ports) to the port's own chain; a frame that passes
+returns and goes on as before.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - reported by the module
+    netaddr = None
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+SPEC = dict(
+    ifname=dict(type="str", required=True),
+    mac=dict(type="str", required=True),
+    network=dict(type="str", required=True),
+    addresses=dict(type="list", elements="str", default=[]),
+    trust=dict(type="bool", default=False),
+    label=dict(type="str"),
+)
+KINDS = ("isolated", "nat")
+PRIORITY = -200  # the bridge family's filter priority
+
+
+def normalise(ports, networks):
+    """Module-validated ports and the networks (as _nftnet.normalise gives them) -> the ports to render: each with
+    its bridge, MAC, label and `allowed` (IPv4 addresses or the subnet; None: the network has no subnet to hold
+    it to). Raises one HostnetError naming every problem."""
+    by_name = dict((n["name"], n) for n in networks if n["state"] == "present")
+    errors, out, seen = [], [], {}
+    for index, port in enumerate(ports or []):
+        label = port.get("label") or "port '%s'" % port.get("ifname")
+        try:
+            ifname = _validate.ifname(port["ifname"], what="%s: field 'ifname'" % label)
+            mac = _validate.mac(port["mac"], what="%s: field 'mac'" % label)
+        except HostnetError as exc:
+            errors.append(str(exc))
+            continue
+        if ifname in seen:
+            errors.append("%s: interface '%s' is also the tap of %s; give each NIC its own tap"
+                          % (label, ifname, seen[ifname]))
+            continue
+        seen[ifname] = label
+        net = by_name.get(port["network"])
+        if net is None or net["kind"] not in KINDS:
+            errors.append("%s: network '%s' is not a present isolated or nat network of this host; its ports are not"
+                          " filtered here" % (label, port["network"]))
+            continue
+        subnet = netaddr.IPNetwork(net["subnet"]) if net.get("subnet") else None
+        allowed = None if subnet is None else [str(subnet.cidr)]
+        if port["addresses"]:
+            allowed = []
+            for value in port["addresses"]:
+                try:
+                    address = netaddr.IPAddress(value.split("/")[0], 4)
+                except (netaddr.AddrFormatError, ValueError):
+                    errors.append("%s: address '%s' is not an IPv4 address" % (label, value))
+                    continue
+                if subnet is not None and address not in subnet:
+                    errors.append("%s: address %s is outside network '%s' (%s)" % (label, address, net["name"], subnet))
+                allowed.append(str(address))
+        out.append({"ifname": ifname, "mac": mac, "bridge": net["bridge"], "network": net["name"], "label": label,
+                    "trust": port["trust"], "allowed": allowed})
+    if errors:
+        raise HostnetError("invalid ports: " + "; ".join(errors))
+    return out
+
+
+def _match(protocol, field, op, right):
+    return {"match": {"op": op, "left": {"payload": {"protocol": protocol, "field": field}}, "right": right}}
+
+
+def _prefixes(values):
+    """Addresses stay as they are; a subnet (A.B.C.D/N) becomes an nftables prefix."""
+    out = []
+    for value in values:
+        if "/" in value:
+            net = netaddr.IPNetwork(value)
+            out.append({"prefix": {"addr": str(net.network), "len": net.prefixlen}})
+        else:
+            out.append(value)
+    return out
+
+
+def _drop(doc, chain, expr, comment):
+    doc.rule(chain, expr + [{"counter": None}, {"drop": None}], comment)
+
+
+def render(doc, ports):
+    """Add the port chains and the base chain to `doc` (a bridge family _Table); nothing for trusted ports."""
+    held = [p for p in ports if not p["trust"]]
+    if not held:
+        return False
+    doc.chain("guests", "filter", "prerouting", PRIORITY)
+    jumps = []
+    for number, port in enumerate(sorted(held, key=lambda p: p["ifname"])):
+        chain, who = "port%d" % number, "%s (%s)" % (port["label"], port["ifname"])
+        doc.chain(chain)
+        jumps.append([port["ifname"], {"jump": {"target": chain}}])
+        _drop(doc, chain, [_match("ether", "saddr", "!=", port["mac"])], "%s: frames only from %s" % (who, port["mac"]))
+        _drop(doc, chain, [_match("arp", "saddr ether", "!=", port["mac"])], "%s: ARP only for its MAC" % who)
+        if port["allowed"] is not None:
+            _drop(doc, chain, [_match("arp", "saddr ip", "!=", {"set": ["0.0.0.0"] + _prefixes(port["allowed"])})],
+                  "%s: ARP only for its addresses" % who)
+            doc.rule(chain, [_match("ip", "saddr", "==", "0.0.0.0"), _match("ip", "daddr", "==", "255.255.255.255"),
+                             _match("udp", "sport", "==", 68), _match("udp", "dport", "==", 67), {"return": None}],
+                     "%s: DHCP requests" % who)
+            _drop(doc, chain, [_match("ip", "saddr", "!=", {"set": _prefixes(port["allowed"])})],
+                  "%s: IPv4 only from its addresses" % who)
+        _drop(doc, chain, [_match("ip6", "saddr", "!=", {"set": ["::", {"prefix": {"addr": "fe80::", "len": 10}}]})],
+              "%s: IPv6 only link-local (the network has no IPv6 prefix)" % who)
+        _drop(doc, chain, [_match("ether", "type", "!=", {"set": ["ip", "arp", "ip6"]})],
+              "%s: no other EtherType (no VLAN tags)" % who)
+    doc.rule("guests", [{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": {"set": jumps}}}],
+             "guest ports: each to its own chain")
+    return True

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+"""_nftports: which ports are held and to what; the rules' shape. tests/kernel/test_guest_ports_kernel.py loads
+them into the real kernel and sends spoofed frames."""
+
+import json
+
+import pytest
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftports, _nftrules
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+ISO = {"name": "isonet", "kind": "isolated", "bridge": "hqiso0", "address": "192.168.60.1/24"}
+NAT = {"name": "natnet", "kind": "nat", "bridge": "hqnat0", "address": "192.168.50.1/24", "uplink": "wan0"}
+BARE = {"name": "bare", "kind": "isolated", "bridge": "hqbare0"}
+UPL = {"name": "lan", "kind": "uplink", "bridge": "hqlan0", "uplink": "eth1"}
+
+
+def port(**kw):
+    base = {"ifname": "vm1-n0", "mac": "52:54:00:00:00:01", "network": "isonet", "addresses": [], "trust": False,
+            "label": "guest 'vm1' nics[0]"}
+    base.update(kw)
+    return base
+
+
+def norm(ports, networks=(ISO, NAT, BARE, UPL)):
+    return _nftports.normalise(ports, _nftnet.normalise(list(networks)))
+
+
+def test_a_declared_address_holds_the_port_to_it_otherwise_the_subnet_or_nothing():
+    out = norm([port(addresses=["192.168.60.11"]), port(ifname="vm2-n0", mac="52:54:00:00:00:02", network="natnet"),
+                port(ifname="vm3-n0", mac="52:54:00:00:00:03", network="bare")])
+    assert [(p["ifname"], p["bridge"], p["allowed"]) for p in out] == [
+        ("vm1-n0", "hqiso0", ["192.168.60.11"]), ("vm2-n0", "hqnat0", ["192.168.50.0/24"]), ("vm3-n0", "hqbare0", None)]
+
+
+@pytest.mark.parametrize("ports, want", [
+    ([port(network="lan")], "guest 'vm1' nics[0]: network 'lan' is not a present isolated or nat network of this host;"
+                            " its ports are not filtered here"),
+    ([port(network="nowhere")], "guest 'vm1' nics[0]: network 'nowhere' is not a present isolated or nat network"),
+    ([port(addresses=["192.168.61.5"])], "guest 'vm1' nics[0]: address 192.168.61.5 is outside network 'isonet'"
+                                         " (192.168.60.0/24)"),
+    ([port(addresses=["fe80::1"])], "guest 'vm1' nics[0]: address 'fe80::1' is not an IPv4 address"),
+    ([port(), port(mac="52:54:00:00:00:09", label="guest 'vm2' nics[0]")],
+     "guest 'vm2' nics[0]: interface 'vm1-n0' is also the tap of guest 'vm1' nics[0]; give each NIC its own tap"),
+    ([port(mac="01:00:5e:00:00:01")], "guest 'vm1' nics[0]: field 'mac'"),
+    ([port(ifname="bad,name")], "guest 'vm1' nics[0]: field 'ifname'"),
+])
+def test_bad_ports_are_named(ports, want):
+    with pytest.raises(HostnetError) as err:
+        norm(ports)
+    assert want in str(err.value)
+
+
+def rules_of(ports):
+    doc = json.loads(_nftrules.render([ISO, NAT], ports=norm(ports)))["nftables"]
+    bridge = [c for c in doc if c.get("add", {}).get("rule", c.get("add", {}).get("chain", {})).get("family") == "bridge"]
+    return [c["add"].get("rule") or c["add"].get("chain") for c in bridge]
+
+
+def test_each_held_port_gets_its_own_chain_reached_through_one_verdict_map():
+    objs = rules_of([port(addresses=["192.168.60.11"]), port(ifname="r1-n0", mac="52:54:00:00:00:05", trust=True),
+                     port(ifname="vm2-n0", mac="52:54:00:00:00:02", network="natnet")])
+    chains = [o for o in objs if "expr" not in o]
+    assert chains[0] == {"family": "bridge", "table": "hostnet_qemu", "name": "guests", "type": "filter",
+                         "hook": "prerouting", "prio": -200, "policy": "accept"}
+    assert [c["name"] for c in chains[1:]] == ["port0", "port1"]  # the trusted r1-n0 has none
+    vmap = [o for o in objs if o.get("chain") == "guests"]
+    assert vmap[0]["expr"] == [{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": {"set": [
+        ["vm1-n0", {"jump": {"target": "port0"}}], ["vm2-n0", {"jump": {"target": "port1"}}]]}}}]
+    port0 = [o["comment"] for o in objs if o.get("chain") == "port0"]
+    assert port0 == ["guest 'vm1' nics[0] (vm1-n0): frames only from 52:54:00:00:00:01",
+                     "guest 'vm1' nics[0] (vm1-n0): ARP only for its MAC",
+                     "guest 'vm1' nics[0] (vm1-n0): ARP only for its addresses",
+                     "guest 'vm1' nics[0] (vm1-n0): DHCP requests",
+                     "guest 'vm1' nics[0] (vm1-n0): IPv4 only from its addresses",
+                     "guest 'vm1' nics[0] (vm1-n0): IPv6 only link-local (the network has no IPv6 prefix)",
+                     "guest 'vm1' nics[0] (vm1-n0): no other EtherType (no VLAN tags)"]
+    ipv4 = [o["expr"][0] for o in objs if o.get("chain") == "port1" and "IPv4 only" in o["comment"]][0]
+    assert ipv4["match"]["right"] == {"set": [{"prefix": {"addr": "192.168.50.0", "len": 24}}]}
+
+
+def test_only_trusted_ports_mean_no_bridge_table():
+    assert rules_of([port(trust=True)]) == []
+    assert "bridge" not in _nftrules.families(_nftrules.render([ISO], ports=norm([port(trust=True)])))
+    assert _nftrules.families(_nftrules.render([ISO], ports=norm([port()]))) == ["bridge", "inet"]
