@@ -4,7 +4,8 @@
 #             reached through the veth wan0 (198.51.100.1/24 in the container: the nat uplink). It has
 #             no route back to the guests' subnets, so replies reach them only when masqueraded. wan0 is the
 #             host's NIC: made at every boot by hostnet-lab-wan.service, before hostnet-qemu-network.service.
-#   g1, g2    netns guests on the isolated bridge hqiso0 (192.168.60.11/.12), g3 on the nat bridge hqnat0.
+#   g1, g2    netns guests on the isolated bridge hqiso0 (192.168.60.11/.12), g3 on the nat bridge hqnat0,
+#             g4 on the routed bridge hqrt0 (10.66.0.11; the outside routes 10.66.0.0/24 through wan0).
 #   foreignbr0 and table inet foreign: someone else's, must survive converge and teardown.
 #   u1, u2    netns behind the host's own router (hqu1 10.88.1.1, hqu2 10.88.2.1: forwarding on for these two by
 #             hand); the outside has a route to them through wan0. The host is no router otherwise:
@@ -46,7 +47,8 @@ UNIT
   systemctl enable --quiet hostnet-lab-wan.service
 fi
 systemctl start hostnet-lab-wan.service
-for spec in g1:hqiso0:192.168.60.11:192.168.60.1 g2:hqiso0:192.168.60.12:192.168.60.1 g3:hqnat0:192.168.50.11:192.168.50.1; do
+for spec in g1:hqiso0:192.168.60.11:192.168.60.1 g2:hqiso0:192.168.60.12:192.168.60.1 g3:hqnat0:192.168.50.11:192.168.50.1 \
+    g4:hqrt0:10.66.0.11:10.66.0.1; do
   IFS=: read -r g br addr gw <<<"$spec"
   ns "$g"
   if ! ip link show "v$g" >/dev/null 2>&1; then ip link add "v$g" type veth peer name eth0 netns "$g"; fi
@@ -74,6 +76,9 @@ for spec in u1:hqu1:10.88.1 u2:hqu2:10.88.2; do
   ip -n "$u" route replace default via "$net.1" dev eth0
 done
 ip -n outside route replace 10.88.0.0/16 via 198.51.100.1 dev wan0-out
+ip -n outside route replace 10.66.0.0/24 via 198.51.100.1 dev wan0-out
+ip -n outside route replace 10.67.0.0/24 via 198.51.100.1 dev wan0-out
+ip -n g4 addr replace 10.67.0.1/32 dev lo  # a subnet behind the "guest" g4, routed to it by rtnet's routes
 ip link show foreignbr0 >/dev/null 2>&1 || ip link add foreignbr0 type bridge
 nft list table inet foreign >/dev/null 2>&1 || nft -f - <<'NFT'
 table inet foreign {

@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _escape
+from ansible_collections.hostnet.qemu.plugins.module_utils import _escape, _netspec
 
 try:
     import netaddr
@@ -272,14 +272,14 @@ def normalise(net, kind, host, subnet):
     """
     dhcp_in, dns_in = net.get("dhcp"), net.get("dns")
     out = {"dhcp": None, "dns": None}
-    if kind not in ("nat", "isolated") or host is None or (dhcp_in is None and dns_in is None):
+    if kind not in ("nat", "routed", "isolated") or host is None or (dhcp_in is None and dns_in is None):
         return out
     dns_in = dns_in or {}
     if dns_in.get("enabled", True):
         forward = dns_in.get("forward")
         out["dns"] = {
             "domain": dns_in["domain"].rstrip(".").lower() if dns_in.get("domain") else None,
-            "forward": (kind == "nat") if forward is None else bool(forward),
+            "forward": (kind in _netspec.GATEWAY_KINDS) if forward is None else bool(forward),
         }
     if dhcp_in is not None:
         ranges = [{"start": str(_ipv4(r["start"])), "end": str(_ipv4(r["end"]))} for r in dhcp_in.get("ranges") or []]
@@ -293,7 +293,7 @@ def normalise(net, kind, host, subnet):
             "ranges": ranges,
             "hosts": hosts,
             "lease_time": "infinite" if _lease_seconds(lease) is None else str(_lease_seconds(lease)),
-            "router": str(host.ip) if kind == "nat" else None,
+            "router": str(host.ip) if kind in _netspec.GATEWAY_KINDS else None,
             "domain": dns_in.get("domain").rstrip(".").lower() if dns_in.get("domain") else None,
         }
     return out

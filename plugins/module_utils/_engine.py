@@ -93,6 +93,8 @@ def apply(kernel, ops):
                 kernel.set_links([(o["kind"], o["name"], o["fields"]) for o in batch])
             elif op["op"] == "address":
                 kernel.addresses([(o["kind"], o["name"], o["action"], o["cidr"]) for o in batch])
+            elif op["op"] == "route":
+                kernel.managed_routes([(o["action"], o["name"], o["route"]) for o in batch])
             elif op["op"] == "fdb":
                 kernel.fdb_changes([(o["kind"], o["name"], o["action"], o["mac"], o["dst"]) for o in batch])
         i = j
@@ -108,13 +110,14 @@ def converge(desired, netns=None, purge_prefix=None, check_mode=False):
 
 def _converge(desired, netns, purge_prefix, check_mode):
     names = [spec["name"] for spec in desired]
+    routes = any(spec.get("routes") is not None for spec in desired)
     with Kernel(netns) as kernel:
-        current = _with_nodes(kernel, kernel.dump(), names)
+        current = _with_nodes(kernel, kernel.dump(routes=routes), names)
         plan = _plan.build(desired, current, netns=netns, purge_prefix=purge_prefix)
         ops = plan.ops
         if ops and not check_mode:
             apply(kernel, ops)
-            current = _with_nodes(kernel, kernel.dump(), names)
+            current = _with_nodes(kernel, kernel.dump(routes=routes), names)
         ports = _plan.ports_of(current)
         devices = {}
         for spec in desired:

@@ -74,7 +74,7 @@ def uplinks(normalised):
     """{uplink: [bridges of the present nat networks behind it]} (networks as _nftnet.normalise gives them)."""
     out = {}
     for net in normalised:
-        if net["kind"] == "nat" and net["state"] == "present":
+        if net["kind"] in ("nat", "routed") and net["state"] == "present":
             out.setdefault(net["uplink"], []).append(net["bridge"])
     return dict((up, sorted(bridges)) for up, bridges in out.items())
 

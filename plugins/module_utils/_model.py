@@ -30,6 +30,7 @@ BRIDGE_OPTIONS = dict(
     forward_delay=dict(type="float"),
     vlan_filtering=dict(type="bool"),
     addresses=dict(type="list", elements="str"),
+    routes=dict(type="list", elements="str"),
     ports=dict(type="list", elements="str"),
     exclusive_ports=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
@@ -161,6 +162,7 @@ def normalise(params, kind=None):
             raise HostnetError("%s: forward_delay %s s is out of range (0..300 seconds)" % (label, spec["forward_delay"]))
         spec["vlan_filtering"] = merged.get("vlan_filtering")
         spec["addresses"] = _addresses(merged, label)
+        spec["routes"] = _routes(merged, label)
         ports = merged.get("ports")
         if ports is not None:
             ports = [_validate.ifname(p, what="%s: port" % label) for p in ports]
@@ -251,6 +253,19 @@ def _point_to_point(addresses, peer, kind, label):
     if same[0].split("/")[0] == peer:
         raise HostnetError("%s: 'peer' %s is this end's own address; give the other end's" % (label, peer))
     return sorted("%s peer %s" % (a, peer) if a == same[0] else a for a in addresses)
+
+
+def _routes(merged, label):
+    """The complete list of the engine's routes through a bridge (None: leave its routes alone)."""
+    routes = merged.get("routes")
+    if routes is None:
+        return None
+    out = [_validate.route(r, what="%s: route" % label) for r in routes]
+    dsts = [r.split(" ")[0] for r in out]
+    for dst in dsts:
+        if dsts.count(dst) > 1:
+            raise HostnetError("%s: route to %s is given twice; give each destination once" % (label, dst))
+    return sorted(out)
 
 
 def _addresses(merged, label):

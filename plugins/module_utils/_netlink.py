@@ -190,8 +190,9 @@ class Kernel(RoutesMixin):
         return HostnetError("%s: %s failed in %s: %s" % (label, action, ns, os.strerror(code)))
 
     # -- read ------------------------------------------------------------------------------
-    def dump(self):
-        """Current state of every link in the namespace, normalised: {name: dict}.
+    def dump(self, routes=False):
+        """Current state of every link in the namespace, normalised: {name: dict}; with `routes`, each link's
+        managed routes too (one more dump, only when a desired device has routes).
 
         pyroute2 decodes every attribute of every link (about 1 ms a link); this reads
         only the dozen attributes the engine uses, so a 1000-device no-op stays fast.
@@ -218,6 +219,8 @@ class Kernel(RoutesMixin):
             links[name]["addresses"].append(address["address"] + (" peer " + address["peer"] if address["peer"] else ""))
         for link in links.values():
             link["addresses"].sort()
+        if routes:
+            self.attach_managed_routes(links, names)
         vxlans = dict((link["index"], link) for link in links.values() if link["kind"] == "vxlan")
         if vxlans:  # their forwarding databases, and the flood lists in them (all-zero entries with a destination)
             for link in vxlans.values():

@@ -13,7 +13,9 @@ __metaclass__ = type
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _argspec, _validate
 
-KINDS = ["isolated", "nat", "macvtap", "uplink"]
+KINDS = ["isolated", "nat", "routed", "macvtap", "uplink"]
+# the kinds whose guests the host routes through an uplink, as their gateway (nat masquerades, routed does not)
+GATEWAY_KINDS = ("nat", "routed")
 
 RANGE = dict(start=dict(type="str", required=True), end=dict(type="str", required=True))
 DHCP_HOST = dict(mac=dict(type="str", required=True), address=dict(type="str", required=True), name=dict(type="str"))
@@ -31,6 +33,7 @@ FORWARD = dict(
     guest=dict(type="str", required=True),
     guest_port=dict(type="int"),
 )
+ROUTE = dict(to=dict(type="str", required=True), via=dict(type="str", required=True))
 CONTROL_PLANES = ["static", "evpn"]
 # A network spanning several hosts over VXLAN. vni, control_plane, port, mtu and gateway_host are what the user
 # writes (the same on every host); local, peers and gateway are this host's part, which the network role derives
@@ -61,6 +64,7 @@ NETWORK = dict(
     dns=dict(type="dict", options=DNS),
     span=dict(type="dict", options=SPAN),
     forwards=dict(type="list", elements="dict", options=FORWARD),
+    routes=dict(type="list", elements="dict", options=ROUTE),
 )
 
 

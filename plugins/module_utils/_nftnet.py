@@ -128,15 +128,17 @@ def check(networks, links=None):
             errors.extend(_forwards.check(net, label, host, subnet, forwarded))
         if kind == "nat" and not _spannet.owner(net):
             pass  # another host is this spanned network's gateway: its address and uplink are that host's
-        elif kind == "nat":
+        elif kind in _netspec.GATEWAY_KINDS:
             if host is None and address is None:
-                errors.append("%s: a nat network needs field 'address' (the host's address on the bridge, the guests'"
-                              " gateway), e.g. 192.168.50.1/24" % label)
+                errors.append("%s: a %s network needs field 'address' (the host's address on the bridge, the guests'"
+                              " gateway), e.g. 192.168.50.1/24" % (label, kind))
             if host is not None and host.version != 4:
-                errors.append("%s: field 'address' %s: nat (masquerade) is IPv4 only here; give an IPv4 address" % (label, address))
+                errors.append("%s: field 'address' %s: %s is IPv4 only here; give an IPv4 address"
+                              % (label, address, "nat (masquerade)" if kind == "nat" else "routing"))
             uplink = net.get("uplink")
             if not uplink:
-                errors.append("%s: a nat network needs field 'uplink' (the interface traffic leaves by, e.g. eth0)" % label)
+                errors.append("%s: a %s network needs field 'uplink' (the interface traffic leaves by, e.g. eth0)"
+                              % (label, kind))
             else:
                 if uplink == bridge:
                     errors.append("%s: field 'uplink' is the network's own bridge; give the outside interface" % label)
@@ -147,11 +149,13 @@ def check(networks, links=None):
         elif kind == "uplink":
             errors.extend(_check_uplink(net, label, bridge, state, links, uplink_nics))
         elif net.get("uplink"):
-            errors.append("%s: field 'uplink' only applies to kinds nat and uplink; drop it or set kind: nat" % label)
+            errors.append("%s: field 'uplink' only applies to kinds nat, routed and uplink; drop it or set kind: nat"
+                          % label)
         if kind == "macvtap":
             errors.extend(_check_macvtap(net, label, bridge, state, links))
         elif net.get("link"):
             errors.append("%s: field 'link' only applies to kind macvtap; drop it or set kind: macvtap" % label)
+        errors.extend(_check_routes(net, label, kind, host, subnet))
         rules = net.get("filter") or {}
         for key in ("allow", "reject"):
             for value in rules.get(key) or []:
@@ -170,6 +174,45 @@ def check(networks, links=None):
                                   % (label, subnet, other, other_name))
             subnets.append((name, subnet))
     errors.extend(_check_uplink_claims(networks, seen_bridges, uplink_nics))
+    errors.extend(_check_route_overlaps(networks, subnets))
+    return errors
+
+
+def _check_routes(net, label, kind, host, subnet):
+    """A routed network's routes: subnets behind its guests, each through a guest's address in the network."""
+    errors = []
+    for index, route in enumerate(net.get("routes") or []):
+        where = "%s: field 'routes[%d]'" % (label, index)
+        if kind != "routed":
+            return ["%s: field 'routes' applies to kind routed (subnets the host routes to guests); drop it or set"
+                    " kind: routed" % label]
+        try:
+            _validate.route("%s via %s" % (route["to"], route["via"]), what=where)
+        except HostnetError as exc:
+            errors.append(str(exc))
+            continue
+        via, dst = netaddr.IPAddress(route["via"]), netaddr.IPNetwork(route["to"])
+        if subnet is not None and (via not in subnet or (host is not None and via == host.ip)):
+            errors.append("%s: gateway %s is not a guest address of the network (%s, the host's %s); give the address"
+                          " of the guest that routes %s" % (where, via, subnet, host.ip if host else "none", dst))
+        elif subnet is not None and dst.first <= subnet.last and subnet.first <= dst.last:
+            errors.append("%s: %s overlaps the network's own subnet %s; give a subnet behind a guest" % (where, dst, subnet))
+    return errors
+
+
+def _check_route_overlaps(networks, subnets):
+    """A routed network's routes must not claim another network's subnet."""
+    errors = []
+    for net in networks:
+        if net.get("kind") != "routed" or net.get("state", "present") != "present":
+            continue
+        for index, route in enumerate(net.get("routes") or []):
+            dst = _cidr(route.get("to"))
+            for other_name, other in subnets:
+                if dst is not None and other_name != net["name"] and dst.version == other.version \
+                        and dst.first <= other.last and other.first <= dst.last:
+                    errors.append("network '%s': field 'routes[%d]' %s overlaps subnet %s of network '%s'; give a"
+                                  " subnet no network has" % (net["name"], index, route["to"], other, other_name))
     return errors
 
 
@@ -235,7 +278,7 @@ def _check_uplink_claims(networks, seen_bridges, uplink_nics):
         if not isinstance(net, dict) or net.get("state", "present") != "present":
             continue
         kind = net.get("kind", "isolated")
-        field = "uplink" if kind == "nat" else "link" if kind == "macvtap" else None
+        field = "uplink" if kind in _netspec.GATEWAY_KINDS else "link" if kind == "macvtap" else None
         value = net.get(field) if field else None
         if value in owners:
             errors.append("network '%s': field '%s' '%s' is the NIC of uplink network '%s', whose addresses move to its"
@@ -272,9 +315,28 @@ def validate_on_host(networks, tunnels=True):
     dump = _uplinkhost.host_dump()
     typed = validate(networks, dict((name, link.get("master")) for name, link in dump.items()))
     errors = _uplinkhost.check_host(uplinks(typed)) + (_spannet.on_host(typed, dump) if tunnels else [])
+    errors += _routed_on_host(typed, dump)
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return typed
+
+
+def _routed_on_host(networks, dump):
+    """A routed network's subnet is its own: one that overlaps a subnet of its uplink would have the LAN's hosts
+    look for the guests on the LAN itself (that needs proxy ARP, which the role does not set up)."""
+    errors = []
+    for net in normalise(networks):
+        if net["kind"] != "routed" or net["state"] != "present" or not net["subnet"]:
+            continue
+        subnet = netaddr.IPNetwork(net["subnet"])
+        for cidr in (dump.get(net["uplink"]) or {}).get("addresses") or []:
+            theirs = _cidr(cidr.split(" ")[0])
+            if theirs is not None and theirs.version == 4 and theirs.prefixlen < 32 \
+                    and subnet.first <= theirs.cidr.last and theirs.cidr.first <= subnet.last:
+                errors.append("network '%s': subnet %s overlaps subnet %s of its uplink '%s' (address %s); a routed"
+                              " network needs a subnet of its own that the LAN routes to the host"
+                              % (net["name"], subnet, theirs.cidr, net["uplink"], cidr.split(" ")[0]))
+    return errors
 
 
 def normalise(networks):
@@ -298,11 +360,13 @@ def normalise(networks):
             "link": net.get("link") if kind == "macvtap" else None,
             "address": str(host) if host is not None else None,
             "subnet": str(subnet) if subnet is not None else None,
-            "uplink": net.get("uplink") if kind in ("nat", "uplink") else None,
+            "uplink": net.get("uplink") if kind in ("nat", "routed", "uplink") else None,
             "allow": [str(_cidr(c).cidr) for c in (rules.get("allow") or [])],
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
             "span": _spannet.normalise(net),
             "forwards": _forwards.normalise(net) if kind == "nat" else [],
+            "routes": ["%s via %s" % (str(netaddr.IPNetwork(r["to"]).cidr), r["via"]) for r in net.get("routes") or []]
+            if kind == "routed" else [],
         })
         out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
         if out[-1]["span"] and out[-1]["dhcp"]:  # guests on a spanned network learn its MTU (option 26)
@@ -333,7 +397,7 @@ def devices(networks):
                 out.append({"kind": "vxlan", "name": net["span"]["device"], "state": "absent"})
         else:
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
-                        "addresses": [net["address"]] if net["address"] else []})
+                        "addresses": [net["address"]] if net["address"] else [], "routes": net["routes"]})
             span = net["span"]
             if span:
                 out[-1]["mtu"] = span["mtu"]

@@ -9,7 +9,8 @@ known before the guest starts). What the guest sends through it is held to its N
 - Ethernet frames only from the NIC's MAC;
 - ARP only for that MAC, and only for its addresses (or 0.0.0.0, the probe);
 - IPv4 only from its addresses: the NIC's declared address (which is also its DHCP reservation), or, for a NIC
-  that leases from the pool, any address of the network's subnet; plus the DHCP request from 0.0.0.0;
+  that leases from the pool, any address of the network's subnet; plus the DHCP request from 0.0.0.0; a guest that
+  is the gateway of a routed network's `routes` also sends from the subnets behind it;
 - IPv6 only from link-local addresses and the unspecified address (the networks carry no IPv6 prefix yet);
 - no other EtherType (a VLAN tag would otherwise carry anything past the checks above).
 
@@ -38,7 +39,7 @@ SPEC = dict(
     trust=dict(type="bool", default=False),
     label=dict(type="str"),
 )
-KINDS = ("isolated", "nat")
+KINDS = ("isolated", "nat", "routed")
 PRIORITY = -200  # the bridge family's filter priority
 
 
@@ -63,8 +64,8 @@ def normalise(ports, networks):
         seen[ifname] = label
         net = by_name.get(port["network"])
         if net is None or net["kind"] not in KINDS:
-            errors.append("%s: network '%s' is not a present isolated or nat network of this host; its ports are not"
-                          " filtered here" % (label, port["network"]))
+            errors.append("%s: network '%s' is not a present isolated, nat or routed network of this host; its ports"
+                          " are not filtered here" % (label, port["network"]))
             continue
         subnet = netaddr.IPNetwork(net["subnet"]) if net.get("subnet") else None
         allowed = None if subnet is None else [str(subnet.cidr)]
@@ -79,6 +80,8 @@ def normalise(ports, networks):
                 if subnet is not None and address not in subnet:
                     errors.append("%s: address %s is outside network '%s' (%s)" % (label, address, net["name"], subnet))
                 allowed.append(str(address))
+            # the subnets this guest routes for the host (a routed network's routes through its address)
+            allowed += [r.split(" via ")[0] for r in net.get("routes") or [] if r.split(" via ")[1] in allowed]
         out.append({"ifname": ifname, "mac": mac, "bridge": net["bridge"], "network": net["name"], "label": label,
                     "trust": port["trust"], "allowed": allowed})
     if errors:

@@ -110,7 +110,7 @@ def render(networks, table="hostnet_qemu", guarded=(), ports=()):
     behind = _forwarding.uplinks(present)
     for up in sorted(set(guarded) & set(behind)):
         doc.rule("forward", [_meta("iifname", up), _not_in("oifname", behind[up]), _COUNTER, _verdict("drop")],
-                 "uplink %s: forwarding is on for the nat networks behind it only" % up)
+                 "uplink %s: forwarding is on for the networks behind it only" % up)
     for net in present:
         br, name = net["bridge"], net["name"]
         # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook
@@ -124,6 +124,9 @@ def render(networks, table="hostnet_qemu", guarded=(), ports=()):
         doc.rule("forward", [_meta("iifname", up), _meta("oifname", br), _REPLIES, _verdict("accept")],
                  "network %s: replies" % name)
         _forwards.rules(doc, net, _COUNTER)
+        if net["kind"] == "routed":  # no NAT: the uplink's side reaches the guests by their own addresses
+            doc.rule("forward", [_meta("iifname", up), _meta("oifname", br), _COUNTER, _verdict("accept")],
+                     "network %s: routed, in from the uplink" % name)
         doc.rule("forward", [_meta("oifname", br), _COUNTER, _verdict("drop")], "network %s: only replies enter" % name)
         for cidr in net["reject"]:
             doc.rule("forward", [_meta("iifname", br), _addr("daddr", cidr), _COUNTER, _REJECT], "network %s: reject" % name)
@@ -136,8 +139,9 @@ def render(networks, table="hostnet_qemu", guarded=(), ports=()):
             doc.rule("forward", [_meta("iifname", br), _meta("oifname", up), _COUNTER, _verdict("accept")],
                      "network %s: out" % name)
             doc.rule("forward", [_meta("iifname", br), _COUNTER, _verdict("drop")], "network %s: nowhere else" % name)
-        doc.rule("postrouting", [_meta("oifname", up), _addr("saddr", net["subnet"]), _COUNTER, {"masquerade": None}],
-                 "network %s" % name)
+        if net["kind"] == "nat":
+            doc.rule("postrouting", [_meta("oifname", up), _addr("saddr", net["subnet"]), _COUNTER,
+                                     {"masquerade": None}], "network %s" % name)
     return json.dumps(_document(doc, bridged), indent=1, sort_keys=True) + "\n"
 
 

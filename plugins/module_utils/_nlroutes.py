@@ -17,7 +17,7 @@ import importlib
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, NLM_F_CREATE, NLM_F_EXCL, RTM_DELROUTE,
-    RTM_GETADDR, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_TABLE_COMPAT, parse_address, parse_route)
+    RTM_GETADDR, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_SCOPE_LINK, RT_TABLE_COMPAT, parse_address, parse_route)
 
 
 def _message(name):
@@ -29,8 +29,40 @@ def _message(name):
     return getattr(module, name)()
 
 
+RTPROT_HOSTNET = 74  # the routes the engine manages carry this protocol number (free in iproute2's rt_protos)
+RT_TABLE_MAIN, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 0, 1
+
+
+def route_text(dst, gateway):
+    """How the engine writes a managed route: 'DST via GATEWAY', or 'DST' for a route on the link."""
+    return "%s via %s" % (dst, gateway) if gateway else dst
+
+
 class RoutesMixin(object):
-    """The uplink's reads and writes of addresses and routes; mixed into _netlink.Kernel."""
+    """The uplink's reads and writes of addresses and routes, and the engine's managed routes (those with protocol
+    RTPROT_HOSTNET in the main table); mixed into _netlink.Kernel."""
+
+    def attach_managed_routes(self, links, names):
+        """Give every link of `links` ({name: link}, `names`: {ifindex: name}) its managed routes as 'routes'."""
+        for link in links.values():
+            link["routes"] = []
+        for route in self.routes():
+            name = names.get(route["oif"])
+            if name is not None and route["protocol"] == RTPROT_HOSTNET and route["table"] == RT_TABLE_MAIN:
+                links[name]["routes"].append(route_text(route["dst"], route["gateway"]))
+        for link in links.values():
+            link["routes"].sort()
+
+    def managed_routes(self, changes):
+        """changes: [('add'|'del', interface name, 'DST [via GATEWAY]')]: the engine's own routes."""
+        entries = []
+        for action, name, text in changes:
+            dst, _sep, gateway = text.partition(" via ")
+            entries.append((action, name, {
+                "family": 6 if ":" in dst else 4, "dst": dst, "gateway": gateway or None, "table": RT_TABLE_MAIN,
+                "protocol": RTPROT_HOSTNET, "scope": RT_SCOPE_UNIVERSE if gateway else RT_SCOPE_LINK,
+                "type": RTN_UNICAST}))
+        self.route_changes(entries)
 
     def address_details(self):
         """Every address of the namespace with what moving it must keep, in the kernel's order (an IPv4

@@ -8,7 +8,8 @@ before/after view of each touched device; `changed` is "the plan is not empty".
 
 Order: delete children before parents; create bridges, then taps/tuns/VXLAN devices, then macvtaps/macvlans;
 reconfigure tun ownership; release ports, then set links (enslave, up, mtu, mac); then addresses; then the
-VXLAN flood lists (forwarding-database entries); then macvtap /dev nodes.
+bridges' managed routes (their gateways are reachable through the addresses); then the VXLAN flood lists
+(forwarding-database entries); then macvtap /dev nodes.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,6 +38,7 @@ class Plan(object):
         self.releases = []
         self.sets = {}
         self.addresses = []
+        self.routes = []
         self.fdb = []
         self.nodes = []
         self.before = {}
@@ -58,6 +60,7 @@ class Plan(object):
         ordered = sorted(self.sets.items(), key=lambda item: (item[1][0] != "bridge", item[0]))
         ops += [{"op": "set", "kind": kind, "name": name, "fields": fields} for name, (kind, fields) in ordered if fields]
         ops += [{"op": "address", "kind": k, "name": n, "action": a, "cidr": c} for k, n, a, c in self.addresses]
+        ops += [{"op": "route", "kind": k, "name": n, "action": a, "route": r} for k, n, a, r in self.routes]
         ops += [{"op": "fdb", "kind": k, "name": n, "action": a, "mac": m, "dst": d} for k, n, a, m, d in self.fdb]
         ops += [dict(op="node", **node) for node in self.nodes]
         return ops
@@ -75,6 +78,8 @@ class Plan(object):
                 lines.append("set %s: %s" % (label, ", ".join("%s=%s" % (k, v) for k, v in sorted(op["fields"].items()))))
             elif op["op"] == "address":
                 lines.append("%s address %s on %s" % (op["action"], op["cidr"], label))
+            elif op["op"] == "route":
+                lines.append("%s route %s on %s" % (op["action"], op["route"], label))
             elif op["op"] == "fdb":
                 lines.append("%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], label))
             elif op["op"] == "node":
@@ -186,6 +191,8 @@ def _after_create(plan, spec):
     if kind in ADDRESSED:
         for cidr in spec.get("addresses") or []:
             plan.addresses.append((kind, name, "add", cidr))
+    for route in spec.get("routes") or []:
+        plan.routes.append((kind, name, "add", route))
     if kind == "vxlan":
         for peer in spec.get("peers") or []:
             plan.fdb.append((kind, name, "add", ZERO_MAC, peer))
@@ -216,6 +223,10 @@ def _converge_existing(plan, spec, cur, ports):
             plan.addresses.append((kind, name, "del", cidr))
         for cidr in sorted(set(spec["addresses"]) - have):
             plan.addresses.append((kind, name, "add", cidr))
+    if spec.get("routes") is not None:
+        have = set(cur.get("routes") or [])
+        plan.routes += [(kind, name, "del", r) for r in sorted(have - set(spec["routes"]))]
+        plan.routes += [(kind, name, "add", r) for r in sorted(set(spec["routes"]) - have)]
     if kind in TUN_FAMILY:
         target = {
             "owner": spec["owner"] if spec["owner_given"] else cur.get("owner"),

@@ -27,6 +27,8 @@ def view(link, ports=None):
         out.update({"stp": link.get("stp"), "forward_delay": link.get("forward_delay"),
                     "vlan_filtering": link.get("vlan_filtering"), "addresses": list(link.get("addresses") or []),
                     "ports": sorted(ports or [])})
+        if "routes" in link:  # read only when a desired device manages routes
+            out["routes"] = list(link["routes"])
     elif kind in TUN_FAMILY:
         out.update(dict((k, link.get(k)) for k in ("owner", "group", "multi_queue", "vnet_hdr", "pi")))
         out["addresses"] = list(link.get("addresses") or [])
@@ -68,6 +70,8 @@ def project(plan, spec, cur, ports_now):
                 base[key] = spec[key]
         if spec.get("addresses") is not None:
             base["addresses"] = list(spec["addresses"])
+        if spec.get("routes") is not None:
+            base["routes"] = list(spec["routes"])
     elif spec["kind"] in TUN_FAMILY and "owner_given" in spec:
         for tun in plan.tun:
             if tun["name"] == name:

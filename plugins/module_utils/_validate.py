@@ -169,6 +169,27 @@ def cidr(value, what="address"):
     return "%s/%d" % (net.ip, net.prefixlen)
 
 
+def route(value, what="route"):
+    """'DST' or 'DST via GATEWAY' (DST a network with its prefix length, no host bits) -> canonical text."""
+    _need_netaddr()
+    dst, sep, gateway = str(value).strip().partition(" via ")
+    try:
+        net = netaddr.IPNetwork(dst.strip()) if "/" in dst else None
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        net = None
+    if net is None:
+        raise HostnetError("%s '%s': the destination is not a network with its prefix length; write e.g."
+                           " '10.67.0.0/24 via 10.66.0.254'" % (what, value))
+    if net.ip != net.network:
+        raise HostnetError("%s '%s': %s has host bits set; give the network, %s" % (what, value, dst.strip(), net.cidr))
+    if not sep:
+        return str(net.cidr)
+    via = ip(gateway.strip(), what="%s '%s': gateway" % (what, value))
+    if (":" in via) != (net.version == 6):
+        raise HostnetError("%s '%s': the gateway is not of the destination's family" % (what, value))
+    return "%s via %s" % (net.cidr, via)
+
+
 def ip(value, what="address"):
     """Normalise a unicast host address without prefix length (IPv4 or IPv6), as a tunnel endpoint is given."""
     _need_netaddr()

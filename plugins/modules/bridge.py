@@ -40,6 +40,14 @@ options:
       - Omit to leave addresses alone; an empty list removes them all.
     type: list
     elements: str
+  routes:
+    description:
+      - The complete list of the routes the collection keeps through the bridge, each C(DEST via GATEWAY) (e.g.
+        C(10.67.0.0/24 via 10.66.0.254), a subnet behind a guest) or C(DEST) (on the link).
+      - They live in the main table with their own protocol number (74), so routes anyone else made are never
+        touched or removed. Omit to leave them alone; an empty list removes them all.
+    type: list
+    elements: str
   ports:
     description:
       - Interfaces to enslave to the bridge. Each must exist in the namespace.
@@ -87,7 +95,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 interface:
-  description: The bridge as the kernel reports it after the run (in check mode, as planned). C(null) when absent.
+  description: The bridge as the kernel reports it after the run (in check mode, as planned), with C(routes) when O(routes) is given. C(null) when absent.
   returned: always
   type: dict
   sample:

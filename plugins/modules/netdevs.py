@@ -74,6 +74,12 @@ options:
         description: (bridge, macvlan, tap, tun) The complete list of CIDR addresses; omit to leave addresses alone.
         type: list
         elements: str
+      routes:
+        description:
+          - (bridge) The complete list of the routes the collection keeps through the bridge, C(DEST via GATEWAY) or
+            C(DEST); only routes with the collection's protocol number (74) are managed. Omit to leave them alone.
+        type: list
+        elements: str
       peer:
         description:
           - (tun) The other end of a point-to-point link; the one address of its family in O(devices[].addresses) is

@@ -76,7 +76,7 @@ def managed(networks):
         host = net["address"].split("/")[0] if net.get("address") else None
         out[net["bridge"]] = {
             "network": net["name"], "subnet": net["subnet"],
-            "gateway": host if net["kind"] == "nat" else None,
+            "gateway": host if net["kind"] in ("nat", "routed") else None,
             "dns": host if net.get("dns") else None,
             "domain": (net.get("dns") or {}).get("domain"),
         }
@@ -216,7 +216,7 @@ def ports(networks, guests):
     QEMU starts, so they are not among them; macvtap guests do not pass the host's bridges."""
     bridges = {}
     for net in networks or []:
-        if isinstance(net, dict) and net.get("kind", "isolated") in ("isolated", "nat") \
+        if isinstance(net, dict) and net.get("kind", "isolated") in ("isolated", "nat", "routed") \
                 and net.get("state", "present") == "present":
             bridges[net.get("bridge") or net.get("name")] = net.get("name")
     out = []

@@ -121,3 +121,20 @@ def test_a_vlan_tagged_frame_is_dropped_by_its_own_rule(lab):
     line = [l for l in listing.splitlines() if "guest 'a' nics[0] (hqpa): no other EtherType" in l][0]
     assert "counter packets 1 " in line, line
     assert socket.AF_PACKET  # the test needs packet sockets; Linux has them
+
+
+def test_the_bridge_half_is_repaired_when_dropped_and_removed_with_the_rest(lab, tmp_path):
+    host = lab["H"]
+    args = {"networks": [NET], "ports": PORTS, "ruleset_path": str(tmp_path / "nftables.json"),
+            "state_path": str(tmp_path / "netdevs.json")}
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("again", args)], in_netns=host)
+    assert rc == 0 and not results["again"]["changed"], results
+    sh("nft", "delete", "table", "bridge", "hostnet_qemu", netns=host)  # a hand edit
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("repair", args)], in_netns=host)
+    assert rc == 0 and results["repair"]["changed"], results
+    assert "port0" in sh("nft", "list", "table", "bridge", "hostnet_qemu", netns=host).stdout
+    assert ping(lab, "A", "192.168.91.1")  # A still reaches the host through its port
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("gone", dict(args, state="absent"))], in_netns=host)
+    assert rc == 0 and results["gone"]["changed"], results
+    tables = sh("nft", "list", "tables", netns=host).stdout
+    assert "hostnet_qemu" not in tables, tables

@@ -109,5 +109,5 @@ def test_the_guard_drops_what_enters_by_the_uplink_unless_it_goes_to_its_bridges
         {"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": {"set": ["hqnat0", "hqnat1"]}}},
         {"counter": None}, {"drop": None}])]
     assert guards[0] is rules[0], "the guard comes before every accept"
-    assert guards[0]["comment"] == "uplink wan0: forwarding is on for the nat networks behind it only"
+    assert guards[0]["comment"] == "uplink wan0: forwarding is on for the networks behind it only"
     assert "uplink" not in json.dumps(json.loads(_nftrules.render([NAT])))

@@ -95,7 +95,7 @@ def test_bad_names_and_kind():
     assert any("field 'bridge' (by default the network's name) name is 16 bytes long" in m for m in msgs)
     assert any("field 'name' is used twice" in m for m in msgs)
     assert errors({"name": "ok", "kind": "bridged"}) == [
-        "network 'ok': kind: 'bridged' is not one of isolated, nat, macvtap, uplink; use one of them"]
+        "network 'ok': kind: 'bridged' is not one of isolated, nat, routed, macvtap, uplink; use one of them"]
 
 
 @pytest.mark.parametrize("net, message", [
@@ -129,10 +129,10 @@ def test_validate_raises_all_at_once():
 def test_devices_one_bridge_per_network():
     devs = _nftnet.devices([ISO, NAT, {"name": "gone", "state": "absent"}, {"name": "bare"}])
     assert devs == [
-        {"kind": "bridge", "name": "hqiso0", "state": "present", "up": True, "addresses": ["192.168.60.1/24"]},
-        {"kind": "bridge", "name": "hqnat0", "state": "present", "up": True, "addresses": ["192.168.50.1/24"]},
+        {"kind": "bridge", "name": "hqiso0", "state": "present", "up": True, "addresses": ["192.168.60.1/24"], "routes": []},
+        {"kind": "bridge", "name": "hqnat0", "state": "present", "up": True, "addresses": ["192.168.50.1/24"], "routes": []},
         {"kind": "bridge", "name": "gone", "state": "absent"},
-        {"kind": "bridge", "name": "bare", "state": "present", "up": True, "addresses": []},
+        {"kind": "bridge", "name": "bare", "state": "present", "up": True, "addresses": [], "routes": []},
     ]
 
 

@@ -34,9 +34,9 @@ def test_a_declared_address_holds_the_port_to_it_otherwise_the_subnet_or_nothing
 
 
 @pytest.mark.parametrize("ports, want", [
-    ([port(network="lan")], "guest 'vm1' nics[0]: network 'lan' is not a present isolated or nat network of this host;"
+    ([port(network="lan")], "guest 'vm1' nics[0]: network 'lan' is not a present isolated, nat or routed network of this host;"
                             " its ports are not filtered here"),
-    ([port(network="nowhere")], "guest 'vm1' nics[0]: network 'nowhere' is not a present isolated or nat network"),
+    ([port(network="nowhere")], "guest 'vm1' nics[0]: network 'nowhere' is not a present isolated, nat or routed network"),
     ([port(addresses=["192.168.61.5"])], "guest 'vm1' nics[0]: address 192.168.61.5 is outside network 'isonet'"
                                          " (192.168.60.0/24)"),
     ([port(addresses=["fe80::1"])], "guest 'vm1' nics[0]: address 'fe80::1' is not an IPv4 address"),

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+"""Kind routed (issue 13, section 6): the host routes the network's subnet through the uplink, without NAT. The rules
+and checks here; scenario network routes a LAN stand-in to a guest and back and reads the source address."""
+
+import json
+
+import pytest
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _forwarding, _nftnet, _nftrules
+
+RT = {"name": "rtnet", "kind": "routed", "bridge": "hqrt0", "address": "10.66.0.1/24", "uplink": "wan0"}
+LINKS = {"wan0": None, "eth0": None}
+
+
+def forward_rules(networks):
+    doc = json.loads(_nftrules.render(networks))["nftables"]
+    return [(r["comment"], r["expr"]) for r in (c.get("add", {}).get("rule") for c in doc) if r and r["family"] == "inet"]
+
+
+def test_the_lan_reaches_the_guests_and_nothing_is_masqueraded():
+    found = forward_rules([RT])
+    comments = [c for c, _e in found]
+    assert comments == ["network rtnet: within the network", "network rtnet: replies", "network rtnet: routed, in from the uplink",
+                        "network rtnet: only replies enter", "network rtnet: out", "network rtnet: nowhere else"]
+    assert "masquerade" not in json.dumps(found)
+    inbound = dict(found)["network rtnet: routed, in from the uplink"]
+    assert inbound[:2] == [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "wan0"}},
+                           {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "hqrt0"}}]
+
+
+def test_forwarding_and_the_guard_cover_routed_networks():
+    normalised = _nftnet.normalise([RT])
+    assert _forwarding.sysctls(normalised) == {"net/ipv4/conf/hqrt0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1"}
+    doc = json.loads(_nftrules.render([RT], guarded=["wan0"]))["nftables"]
+    first = [c["add"]["rule"] for c in doc if "rule" in c.get("add", {})][0]
+    assert first["comment"] == "uplink wan0: forwarding is on for the networks behind it only"
+    assert first["expr"][1]["match"]["right"] == {"set": ["hqrt0"]}
+
+
+def test_dhcp_gives_the_host_as_router_and_dns_forwards():
+    dhcp = _dhcp.normalise(dict(RT, dhcp={}), "routed", *(_net_host(RT)))
+    assert dhcp["dhcp"]["router"] == "10.66.0.1" and dhcp["dns"]["forward"] is True
+
+
+def _net_host(net):
+    import netaddr
+    host = netaddr.IPNetwork(net["address"])
+    return host, host.cidr
+
+
+@pytest.mark.parametrize("net, want", [
+    (dict(RT, address=None), "network 'rtnet': a routed network needs field 'address'"),
+    (dict(RT, uplink=None), "network 'rtnet': a routed network needs field 'uplink'"),
+    (dict(RT, span={"vni": 7}), "network 'rtnet': field 'span' applies to kinds isolated and nat"),
+    (dict(RT, forwards=[{"host_port": 80, "guest": "10.66.0.5"}]), "network 'rtnet': field 'forwards' applies to kind nat"),
+])
+def test_bad_routed_networks(net, want):
+    msgs = _nftnet.check([dict((k, v) for k, v in net.items() if v is not None)], LINKS)
+    assert any(m.startswith(want) for m in msgs), msgs
+
+
+@pytest.mark.parametrize("uplink_addresses, problem", [
+    (["10.66.0.200/24"], "network 'rtnet': subnet 10.66.0.0/24 overlaps subnet 10.66.0.0/24 of its uplink 'wan0'"
+                         " (address 10.66.0.200/24); a routed network needs a subnet of its own that the LAN routes to"
+                         " the host"),
+    (["10.0.0.9/8"], "network 'rtnet': subnet 10.66.0.0/24 overlaps subnet 10.0.0.0/8 of its uplink 'wan0'"),
+    (["198.51.100.1/24", "2001:db8::1/64", "10.66.0.7/32"], None),
+])
+def test_a_routed_subnet_must_not_overlap_the_uplinks(uplink_addresses, problem):
+    dump = {"wan0": {"addresses": uplink_addresses}, "eth0": {"addresses": ["10.66.0.9/24"]}}
+    errors = _nftnet._routed_on_host(_nftnet.validate([RT], LINKS), dump)
+    if problem is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and errors[0].startswith(problem), errors
+
+
+ROUTED_BEHIND = dict(RT, routes=[{"to": "10.67.0.0/24", "via": "10.66.0.11"}])
+
+
+def test_routes_go_onto_the_bridge_and_their_gateway_guest_may_send_from_them():
+    from ansible_collections.hostnet.qemu.plugins.module_utils import _nftports
+    devices = _nftnet.devices([ROUTED_BEHIND])
+    assert devices[0]["routes"] == ["10.67.0.0/24 via 10.66.0.11"]
+    ports = _nftports.normalise([
+        {"ifname": "r1-n0", "mac": "52:54:00:00:00:11", "network": "rtnet", "addresses": ["10.66.0.11"], "trust": False},
+        {"ifname": "g2-n0", "mac": "52:54:00:00:00:12", "network": "rtnet", "addresses": ["10.66.0.12"], "trust": False},
+    ], _nftnet.normalise([ROUTED_BEHIND]))
+    assert [p["allowed"] for p in ports] == [["10.66.0.11", "10.67.0.0/24"], ["10.66.0.12"]]
+
+
+@pytest.mark.parametrize("routes, want", [
+    ([{"to": "10.67.0.5/24", "via": "10.66.0.11"}], "network 'rtnet': field 'routes[0]' '10.67.0.5/24 via 10.66.0.11':"
+                                                    " 10.67.0.5/24 has host bits set; give the network, 10.67.0.0/24"),
+    ([{"to": "10.67.0.0/24", "via": "10.9.0.1"}], "network 'rtnet': field 'routes[0]': gateway 10.9.0.1 is not a guest"
+                                                  " address of the network (10.66.0.0/24, the host's 10.66.0.1)"),
+    ([{"to": "10.67.0.0/24", "via": "10.66.0.1"}], "network 'rtnet': field 'routes[0]': gateway 10.66.0.1 is not a guest"),
+    ([{"to": "10.66.0.128/25", "via": "10.66.0.11"}], "network 'rtnet': field 'routes[0]': 10.66.0.128/25 overlaps the"
+                                                      " network's own subnet 10.66.0.0/24; give a subnet behind a guest"),
+    ([{"to": "192.168.60.0/24", "via": "10.66.0.11"}], "network 'rtnet': field 'routes[0]' 192.168.60.0/24 overlaps"
+                                                       " subnet 192.168.60.0/24 of network 'isonet'"),
+])
+def test_bad_routes(routes, want):
+    iso = {"name": "isonet", "kind": "isolated", "bridge": "hqiso0", "address": "192.168.60.1/24"}
+    msgs = _nftnet.check([iso, dict(RT, routes=routes)], LINKS)
+    assert any(m.startswith(want) for m in msgs), msgs
+
+
+def test_routes_belong_to_routed_networks():
+    nat = {"name": "n", "kind": "nat", "bridge": "hqn0", "address": "10.5.0.1/24", "uplink": "wan0",
+           "routes": [{"to": "10.6.0.0/24", "via": "10.5.0.9"}]}
+    assert "network 'n': field 'routes' applies to kind routed (subnets the host routes to guests); drop it or set" \
+           " kind: routed" in _nftnet.check([nat], LINKS)
