@@ -170,6 +170,20 @@ def as_user(uid, gid, code, groups=(), netns=None):
               netns=netns, check=False)
 
 
+LAB_IMAGE = "localhost/hostnet-lab:bookworm"
+
+
+@pytest.fixture(scope="session")
+def lab_image():
+    """localhost/hostnet-lab:bookworm, built (or found cached) by tests/lab/build-image.sh."""
+    for script in ("setup-host.sh", "build-image.sh"):
+        proc = subprocess.run(["bash", os.path.join(ROOT, "tests", "lab", script)], capture_output=True, text=True,
+                              check=False)
+        sys.stderr.write(proc.stderr)
+        assert proc.returncode == 0, "tests/lab/%s failed:\n%s%s" % (script, proc.stdout, proc.stderr)
+    return LAB_IMAGE
+
+
 def install_boot_cli(lib):
     """The boot CLI as the networks module installs it (_bootfiles.files: launcher + derived closure) under
     `lib`; returns the launcher's path. A module missing from the closure fails the CLI's import."""

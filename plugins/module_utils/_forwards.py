@@ -15,12 +15,14 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+
 ANY = "*"
 
 
 def _ip(value):
     try:
-        return netaddr.IPAddress(value, 4) if "/" not in str(value) else None
+        return netaddr.IPAddress(value, 4) if "/" not in str(value) and _validate.literal(value) else None
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
 

@@ -78,6 +78,8 @@ def _size(value, what):
 
 def _ipv4(value, what):
     try:
+        if not _validate.literal(value):
+            raise ValueError(value)
         return str(_validate.netaddr.IPAddress(value, 4))
     except Exception:  # pylint: disable=broad-except
         raise HostnetError("%s: '%s' is not an IPv4 address; give an IPv4 address such as 127.0.0.1 (QEMU's "

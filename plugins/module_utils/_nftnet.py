@@ -19,8 +19,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _netspec, _spannet,
-                                                                   _uplinkhost, _validate)
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _netspec,
+                                                                   _routednet, _spannet, _uplinkhost, _validate)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -37,7 +37,7 @@ def _ifname_problem(value):
 
 def _cidr(value):
     """A CIDR string -> netaddr.IPNetwork, or None if it is not one (bare addresses count as /32, /128)."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not _validate.literal(value):
         return None
     try:
         return netaddr.IPNetwork(value.strip())
@@ -155,7 +155,7 @@ def check(networks, links=None):
             errors.extend(_check_macvtap(net, label, bridge, state, links))
         elif net.get("link"):
             errors.append("%s: field 'link' only applies to kind macvtap; drop it or set kind: macvtap" % label)
-        errors.extend(_check_routes(net, label, kind, host, subnet))
+        errors.extend(_routednet.check(net, label, kind, host, subnet))
         rules = net.get("filter") or {}
         for key in ("allow", "reject"):
             for value in rules.get(key) or []:
@@ -174,45 +174,7 @@ def check(networks, links=None):
                                   % (label, subnet, other, other_name))
             subnets.append((name, subnet))
     errors.extend(_check_uplink_claims(networks, seen_bridges, uplink_nics))
-    errors.extend(_check_route_overlaps(networks, subnets))
-    return errors
-
-
-def _check_routes(net, label, kind, host, subnet):
-    """A routed network's routes: subnets behind its guests, each through a guest's address in the network."""
-    errors = []
-    for index, route in enumerate(net.get("routes") or []):
-        where = "%s: field 'routes[%d]'" % (label, index)
-        if kind != "routed":
-            return ["%s: field 'routes' applies to kind routed (subnets the host routes to guests); drop it or set"
-                    " kind: routed" % label]
-        try:
-            _validate.route("%s via %s" % (route["to"], route["via"]), what=where)
-        except HostnetError as exc:
-            errors.append(str(exc))
-            continue
-        via, dst = netaddr.IPAddress(route["via"]), netaddr.IPNetwork(route["to"])
-        if subnet is not None and (via not in subnet or (host is not None and via == host.ip)):
-            errors.append("%s: gateway %s is not a guest address of the network (%s, the host's %s); give the address"
-                          " of the guest that routes %s" % (where, via, subnet, host.ip if host else "none", dst))
-        elif subnet is not None and dst.first <= subnet.last and subnet.first <= dst.last:
-            errors.append("%s: %s overlaps the network's own subnet %s; give a subnet behind a guest" % (where, dst, subnet))
-    return errors
-
-
-def _check_route_overlaps(networks, subnets):
-    """A routed network's routes must not claim another network's subnet."""
-    errors = []
-    for net in networks:
-        if net.get("kind") != "routed" or net.get("state", "present") != "present":
-            continue
-        for index, route in enumerate(net.get("routes") or []):
-            dst = _cidr(route.get("to"))
-            for other_name, other in subnets:
-                if dst is not None and other_name != net["name"] and dst.version == other.version \
-                        and dst.first <= other.last and other.first <= dst.last:
-                    errors.append("network '%s': field 'routes[%d]' %s overlaps subnet %s of network '%s'; give a"
-                                  " subnet no network has" % (net["name"], index, route["to"], other, other_name))
+    errors.extend(_routednet.check_overlaps(networks, subnets))
     return errors
 
 
@@ -238,8 +200,7 @@ def _check_uplink(net, label, bridge, state, links, uplink_nics):
     """Problems of an uplink network: the NIC the bridge takes over (with its addresses and routes)."""
     errors = []
     for key, why in (("address", "the bridge takes over the NIC's own addresses"),
-                     ("subnet", "the bridge takes over the NIC's own addresses"),
-                     ("filter", "guests are bridged onto the NIC's LAN; the host does not forward their traffic")):
+                     ("subnet", "the bridge takes over the NIC's own addresses")):
         if net.get(key):
             errors.append("%s: field '%s' does not apply to kind uplink (%s); drop it" % (label, key, why))
     nic = net.get("uplink")
@@ -315,28 +276,10 @@ def validate_on_host(networks, tunnels=True):
     dump = _uplinkhost.host_dump()
     typed = validate(networks, dict((name, link.get("master")) for name, link in dump.items()))
     errors = _uplinkhost.check_host(uplinks(typed)) + (_spannet.on_host(typed, dump) if tunnels else [])
-    errors += _routed_on_host(typed, dump)
+    errors += _routednet.on_host(normalise(typed), dump)
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return typed
-
-
-def _routed_on_host(networks, dump):
-    """A routed network's subnet is its own: one that overlaps a subnet of its uplink would have the LAN's hosts
-    look for the guests on the LAN itself (that needs proxy ARP, which the role does not set up)."""
-    errors = []
-    for net in normalise(networks):
-        if net["kind"] != "routed" or net["state"] != "present" or not net["subnet"]:
-            continue
-        subnet = netaddr.IPNetwork(net["subnet"])
-        for cidr in (dump.get(net["uplink"]) or {}).get("addresses") or []:
-            theirs = _cidr(cidr.split(" ")[0])
-            if theirs is not None and theirs.version == 4 and theirs.prefixlen < 32 \
-                    and subnet.first <= theirs.cidr.last and theirs.cidr.first <= subnet.last:
-                errors.append("network '%s': subnet %s overlaps subnet %s of its uplink '%s' (address %s); a routed"
-                              " network needs a subnet of its own that the LAN routes to the host"
-                              % (net["name"], subnet, theirs.cidr, net["uplink"], cidr.split(" ")[0]))
-    return errors
 
 
 def normalise(networks):

@@ -39,7 +39,7 @@ SPEC = dict(
     trust=dict(type="bool", default=False),
     label=dict(type="str"),
 )
-KINDS = ("isolated", "nat", "routed")
+KINDS = ("isolated", "nat", "routed", "uplink")
 PRIORITY = -200  # the bridge family's filter priority
 
 
@@ -64,7 +64,7 @@ def normalise(ports, networks):
         seen[ifname] = label
         net = by_name.get(port["network"])
         if net is None or net["kind"] not in KINDS:
-            errors.append("%s: network '%s' is not a present isolated, nat or routed network of this host; its ports"
+            errors.append("%s: network '%s' is not a present bridge network of this host; its ports"
                           " are not filtered here" % (label, port["network"]))
             continue
         subnet = netaddr.IPNetwork(net["subnet"]) if net.get("subnet") else None
@@ -73,6 +73,8 @@ def normalise(ports, networks):
             allowed = []
             for value in port["addresses"]:
                 try:
+                    if not _validate.literal(value.split("/")[0]):
+                        raise ValueError(value)
                     address = netaddr.IPAddress(value.split("/")[0], 4)
                 except (netaddr.AddrFormatError, ValueError):
                     errors.append("%s: address '%s' is not an IPv4 address" % (label, value))
@@ -83,7 +85,9 @@ def normalise(ports, networks):
             # the subnets this guest routes for the host (a routed network's routes through its address)
             allowed += [r.split(" via ")[0] for r in net.get("routes") or [] if r.split(" via ")[1] in allowed]
         out.append({"ifname": ifname, "mac": mac, "bridge": net["bridge"], "network": net["name"], "label": label,
-                    "trust": port["trust"], "allowed": allowed})
+                    "trust": port["trust"], "allowed": allowed, "lan": net["kind"] == "uplink",
+                    "reject": net["reject"] if net["kind"] == "uplink" else [],
+                    "allow": net["allow"] if net["kind"] == "uplink" else []})
     if errors:
         raise HostnetError("invalid ports: " + "; ".join(errors))
     return out
@@ -109,6 +113,24 @@ def _drop(doc, chain, expr, comment):
     doc.rule(chain, expr + [{"counter": None}, {"drop": None}], comment)
 
 
+def _destinations(doc, chain, port, who):
+    """An uplink network's `filter` on what its guests send onto the LAN: `reject` destinations dropped, and with
+    `allow` only those (and the DHCP request) pass. The bridge family has no reject here, so it is a drop."""
+    for cidr in port["reject"]:
+        _drop(doc, chain, [_match("ip" if ":" not in cidr else "ip6", "daddr", "==", _prefixes([cidr])[0])],
+              "%s: reject %s" % (who, cidr))
+    allow4 = [c for c in port["allow"] if ":" not in c]
+    allow6 = [c for c in port["allow"] if ":" in c]
+    if port["allow"]:
+        doc.rule(chain, [_match("ip", "daddr", "==", "255.255.255.255"), _match("udp", "dport", "==", 67),
+                         {"return": None}], "%s: DHCP requests" % who)
+        ipv4 = _match("ip", "daddr", "!=", {"set": _prefixes(allow4)}) if allow4 else _match("ether", "type", "==", "ip")
+        _drop(doc, chain, [ipv4], "%s: IPv4 only to the allowed destinations" % who)
+        local6 = [{"prefix": {"addr": "ff02::", "len": 16}}, {"prefix": {"addr": "fe80::", "len": 10}}]
+        _drop(doc, chain, [_match("ip6", "daddr", "!=", {"set": _prefixes(allow6) + local6})],
+              "%s: IPv6 only to the allowed destinations (and link-local)" % who)
+
+
 def render(doc, ports):
     """Add the port chains and the base chain to `doc` (a bridge family _Table); nothing for trusted ports."""
     held = [p for p in ports if not p["trust"]]
@@ -130,8 +152,10 @@ def render(doc, ports):
                      "%s: DHCP requests" % who)
             _drop(doc, chain, [_match("ip", "saddr", "!=", {"set": _prefixes(port["allowed"])})],
                   "%s: IPv4 only from its addresses" % who)
-        _drop(doc, chain, [_match("ip6", "saddr", "!=", {"set": ["::", {"prefix": {"addr": "fe80::", "len": 10}}]})],
-              "%s: IPv6 only link-local (the network has no IPv6 prefix)" % who)
+        if not port["lan"]:  # on an uplink network the LAN gives IPv6 addresses the host does not know
+            _drop(doc, chain, [_match("ip6", "saddr", "!=", {"set": ["::", {"prefix": {"addr": "fe80::", "len": 10}}]})],
+                  "%s: IPv6 only link-local (the network has no IPv6 prefix)" % who)
+        _destinations(doc, chain, port, who)
         _drop(doc, chain, [_match("ether", "type", "!=", {"set": ["ip", "arp", "ip6"]})],
               "%s: no other EtherType (no VLAN tags)" % who)
     doc.rule("guests", [{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": {"set": jumps}}}],

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
@@ -159,11 +160,26 @@ def show(units, what, extra=()):
     return result
 
 
+def _wait_for_exec(pid, tries=40):
+    """A unit's main process is forked by systemd, named "(NAME)", and only then execs the command; until it has,
+    its environment is systemd's own. Wait (up to 2 s) until it is no longer that child."""
+    for _attempt in range(tries):
+        try:
+            with open("/proc/%s/comm" % pid) as handle:
+                comm = handle.read().strip()
+        except (IOError, OSError):
+            return
+        if not (comm.startswith("(") and comm.endswith(")")):
+            return
+        time.sleep(0.05)
+
+
 def _running_env(props):
     """The collection's variables (CONFIG_KEY, SETTINGS_KEY) in the main process's environment: {} when unknown."""
     pid = props.get("MainPID") or "0"
     if pid == "0":
         return {}
+    _wait_for_exec(pid)
     try:
         with open("/proc/%s/environ" % pid, "rb") as handle:
             env = handle.read().split(b"\0")

@@ -17,6 +17,7 @@ import hashlib
 import posixpath
 import pwd
 import re
+import socket
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
@@ -156,6 +157,25 @@ def derive_mac(seed, prefix="52:54:00"):
     return mac("%s:%02x:%02x:%02x" % (prefix, digest[0], digest[1], digest[2]), what="derived MAC for '%s'" % seed)
 
 
+def literal(value):
+    """Whether `value` (an address, optionally with /PREFIX) is written the one way inet_pton(3) reads it: a dotted
+    quad or IPv6. netaddr before 1.0 (Debian 12's 0.8) also takes inet_aton's shorthand, so '10.1' would become
+    10.0.0.1, '10.1/24' 10.1.0.0/24 and '012.0.0.1' an octal 10.0.0.1: every address from a user passes here
+    before netaddr reads it."""
+    if not isinstance(value, str):
+        return False
+    address, sep, prefix = value.strip().partition("/")
+    if sep and not (prefix.isdigit() and len(prefix) <= 3):
+        return False
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, address)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
 def cidr(value, what="address"):
     """Normalise an interface address 'ip/prefix' (IPv4 or IPv6) to netaddr's canonical text."""
     _need_netaddr()
@@ -163,6 +183,8 @@ def cidr(value, what="address"):
     if "/" not in text:
         raise HostnetError("%s '%s' has no prefix length; write it as e.g. 192.0.2.1/24" % (what, value))
     try:
+        if not literal(text):
+            raise ValueError(text)
         net = netaddr.IPNetwork(text)
     except (netaddr.AddrFormatError, ValueError, TypeError):
         raise HostnetError("%s '%s' is not a valid CIDR address (IPv4 a.b.c.d/n or IPv6 x::y/n)" % (what, value))
@@ -174,7 +196,7 @@ def route(value, what="route"):
     _need_netaddr()
     dst, sep, gateway = str(value).strip().partition(" via ")
     try:
-        net = netaddr.IPNetwork(dst.strip()) if "/" in dst else None
+        net = netaddr.IPNetwork(dst.strip()) if "/" in dst and literal(dst) else None
     except (netaddr.AddrFormatError, ValueError, TypeError):
         net = None
     if net is None:
@@ -195,7 +217,7 @@ def ip(value, what="address"):
     _need_netaddr()
     text = str(value)
     try:
-        if "/" in text:
+        if "/" in text or not literal(text):
             raise ValueError(text)
         addr = netaddr.IPAddress(text)
     except (netaddr.AddrFormatError, ValueError, TypeError):

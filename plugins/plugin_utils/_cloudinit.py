@@ -90,6 +90,8 @@ def static_address(value, nic, managed_networks, guest, where):
     what = "guest '%s': %s.address" % (guest, where)
     net = managed_networks.get(nic.get("bridge") or "")
     try:
+        if not _validate.literal(value):
+            raise ValueError(value)
         ip = _validate.netaddr.IPNetwork(value, version=4) if "/" in value else _validate.netaddr.IPAddress(value, 4)
     except Exception:  # pylint: disable=broad-except
         raise HostnetError("%s: '%s' is not an IPv4 address; give e.g. 192.168.100.10%s"
@@ -210,13 +212,13 @@ def reservations(networks, guests):
 
 
 def ports(networks, guests):
-    """The guests' taps on the isolated and nat networks of the list, for the network role's anti-spoofing: one
+    """The guests' taps on the bridge networks of the list, for the network role's anti-spoofing: one
     entry per tap NIC of a present guest (normalised) whose bridge is such a network's bridge, with its MAC, its
     static address (none: it leases from the pool) and `trust`. Helper (kind bridge) NICs get a tap name only when
     QEMU starts, so they are not among them; macvtap guests do not pass the host's bridges."""
     bridges = {}
     for net in networks or []:
-        if isinstance(net, dict) and net.get("kind", "isolated") in ("isolated", "nat", "routed") \
+        if isinstance(net, dict) and net.get("kind", "isolated") in ("isolated", "nat", "routed", "uplink") \
                 and net.get("state", "present") == "present":
             bridges[net.get("bridge") or net.get("name")] = net.get("name")
     out = []

@@ -20,6 +20,7 @@ try:
 except ImportError:  # pragma: no cover - the filter says so
     netaddr = None
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._argspec import plain
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
@@ -41,6 +42,8 @@ def _subnet(net):
     for key in ("subnet", "address"):
         value = net.get(key)
         if isinstance(value, str) and "/" in value:
+            if not _validate.literal(value):
+                return None
             try:
                 return str(netaddr.IPNetwork(value).cidr)
             except (netaddr.AddrFormatError, ValueError, TypeError):
@@ -68,6 +71,8 @@ def _vtep(host, data):
     given, iface, facts = data.get("vtep_address"), data.get("vtep_interface"), data.get("facts") or {}
     if given:
         try:
+            if not _validate.literal(str(given)):
+                raise ValueError(given)
             address = netaddr.IPAddress(str(given))
         except (netaddr.AddrFormatError, ValueError, TypeError):
             return None, "host '%s': hostnet_network_vtep_address '%s' is not an IP address" % (host, given)

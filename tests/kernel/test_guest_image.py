@@ -24,8 +24,6 @@ import pytest
 from conftest import ROOT, sh
 
 GUEST_DIR = os.path.join(ROOT, "tests", "guest")
-LAB_DIR = os.path.join(ROOT, "tests", "lab")
-LAB_IMAGE = "localhost/hostnet-lab:bookworm"
 
 
 @pytest.fixture(scope="session")
@@ -245,18 +243,6 @@ def test_dhcp_options_and_acpi_powerdown(guest_image, netns, guests, tmp_path):
     assert rc == 0, vm.qemu_output()
     assert "acpi power button: powering off" in vm.lines(), vm.lines()
     assert "reboot: Power down" in vm.serial()
-
-
-@pytest.fixture(scope="session")
-def lab_image():
-    """localhost/hostnet-lab:bookworm, built (or found cached) by tests/lab/build-image.sh."""
-    for script in ("setup-host.sh", "build-image.sh"):
-        t0 = time.monotonic()
-        proc = subprocess.run(["bash", os.path.join(LAB_DIR, script)], capture_output=True, text=True, check=False)
-        sys.stderr.write(proc.stderr)
-        assert proc.returncode == 0, "tests/lab/%s failed:\n%s%s" % (script, proc.stdout, proc.stderr)
-        print("%s: %.1f s" % (script, time.monotonic() - t0))
-    return LAB_IMAGE
 
 
 @pytest.mark.lab

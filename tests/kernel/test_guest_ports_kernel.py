@@ -138,3 +138,33 @@ def test_the_bridge_half_is_repaired_when_dropped_and_removed_with_the_rest(lab,
     assert rc == 0 and results["gone"]["changed"], results
     tables = sh("nft", "list", "tables", netns=host).stdout
     assert "hostnet_qemu" not in tables, tables
+
+
+def test_an_uplink_networks_filter_holds_what_its_guests_send_onto_the_lan(netns, tmp_path):
+    """The seed's bridge that may reach everything except 157.88.10.20: a LAN namespace behind the bridged NIC."""
+    with ExitStack() as stack:
+        lan, guest = stack.enter_context(throwaway_netns()), stack.enter_context(throwaway_netns())
+        sh("ip", "-n", netns, "link", "add", "hqlan0", "type", "bridge")
+        sh("ip", "-n", netns, "link", "add", "hqnic0", "type", "veth", "peer", "name", "eth0", "netns", lan)
+        sh("ip", "-n", netns, "link", "add", "hqla", "type", "veth", "peer", "name", "eth0", "netns", guest)
+        for port in ("hqnic0", "hqla"):
+            sh("ip", "-n", netns, "link", "set", port, "master", "hqlan0", "up")
+        sh("ip", "-n", netns, "link", "set", "hqlan0", "up")
+        for ns, addrs in ((lan, ["157.88.10.20/16", "157.88.10.21/16"]), (guest, ["157.88.10.50/16"])):
+            for addr in addrs:
+                sh("ip", "-n", ns, "addr", "add", addr, "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", guest, "link", "set", "eth0", "address", "52:54:00:91:00:1a")
+        names = {"G": guest}
+        assert ping(names, "G", "157.88.10.20") and ping(names, "G", "157.88.10.21")  # before: everything
+        net = {"name": "lan", "kind": "uplink", "bridge": "hqlan0", "uplink": "hqnic0",
+               "filter": {"reject": ["157.88.10.20/32"]}}
+        args = {"networks": [net], "ruleset_path": str(tmp_path / "nftables.json"),
+                "state_path": str(tmp_path / "netdevs.json"),
+                "ports": [{"ifname": "hqla", "mac": "52:54:00:91:00:1a", "network": "lan", "label": "guest 'g' nics[0]"}]}
+        rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("nft", args)], in_netns=netns)
+        assert rc == 0 and results["nft"]["changed"], results
+        sh("ip", "-n", guest, "neigh", "flush", "dev", "eth0")
+        assert ping(names, "G", "157.88.10.21") and not ping(names, "G", "157.88.10.20")
+        sh("ip", "-n", guest, "link", "set", "eth0", "address", "52:54:00:66:66:66")
+        assert not ping(names, "G", "157.88.10.21")  # held to its MAC on the LAN too

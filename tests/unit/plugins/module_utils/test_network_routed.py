@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _forwarding, _nftnet, _nftrules
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _forwarding, _nftnet, _nftrules, _routednet
 
 RT = {"name": "rtnet", "kind": "routed", "bridge": "hqrt0", "address": "10.66.0.1/24", "uplink": "wan0"}
 LINKS = {"wan0": None, "eth0": None}
@@ -68,7 +68,7 @@ def test_bad_routed_networks(net, want):
 ])
 def test_a_routed_subnet_must_not_overlap_the_uplinks(uplink_addresses, problem):
     dump = {"wan0": {"addresses": uplink_addresses}, "eth0": {"addresses": ["10.66.0.9/24"]}}
-    errors = _nftnet._routed_on_host(_nftnet.validate([RT], LINKS), dump)
+    errors = _routednet.on_host(_nftnet.normalise(_nftnet.validate([RT], LINKS)), dump)
     if problem is None:
         assert errors == []
     else:

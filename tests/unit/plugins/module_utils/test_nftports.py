@@ -12,7 +12,9 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 ISO = {"name": "isonet", "kind": "isolated", "bridge": "hqiso0", "address": "192.168.60.1/24"}
 NAT = {"name": "natnet", "kind": "nat", "bridge": "hqnat0", "address": "192.168.50.1/24", "uplink": "wan0"}
 BARE = {"name": "bare", "kind": "isolated", "bridge": "hqbare0"}
-UPL = {"name": "lan", "kind": "uplink", "bridge": "hqlan0", "uplink": "eth1"}
+UPL = {"name": "lan", "kind": "uplink", "bridge": "hqlan0", "uplink": "eth1",
+       "filter": {"reject": ["157.88.10.20/32"], "allow": ["157.88.0.0/16", "2001:db8::/32"]}}
+MVT = {"name": "mv", "kind": "macvtap", "link": "eth2"}
 
 
 def port(**kw):
@@ -22,7 +24,7 @@ def port(**kw):
     return base
 
 
-def norm(ports, networks=(ISO, NAT, BARE, UPL)):
+def norm(ports, networks=(ISO, NAT, BARE, UPL, MVT)):
     return _nftports.normalise(ports, _nftnet.normalise(list(networks)))
 
 
@@ -34,9 +36,9 @@ def test_a_declared_address_holds_the_port_to_it_otherwise_the_subnet_or_nothing
 
 
 @pytest.mark.parametrize("ports, want", [
-    ([port(network="lan")], "guest 'vm1' nics[0]: network 'lan' is not a present isolated, nat or routed network of this host;"
-                            " its ports are not filtered here"),
-    ([port(network="nowhere")], "guest 'vm1' nics[0]: network 'nowhere' is not a present isolated, nat or routed network"),
+    ([port(network="mv")], "guest 'vm1' nics[0]: network 'mv' is not a present bridge network of this host;"
+                           " its ports are not filtered here"),
+    ([port(network="nowhere")], "guest 'vm1' nics[0]: network 'nowhere' is not a present bridge network"),
     ([port(addresses=["192.168.61.5"])], "guest 'vm1' nics[0]: address 192.168.61.5 is outside network 'isonet'"
                                          " (192.168.60.0/24)"),
     ([port(addresses=["fe80::1"])], "guest 'vm1' nics[0]: address 'fe80::1' is not an IPv4 address"),
@@ -83,3 +85,20 @@ def test_only_trusted_ports_mean_no_bridge_table():
     assert rules_of([port(trust=True)]) == []
     assert "bridge" not in _nftrules.families(_nftrules.render([ISO], ports=norm([port(trust=True)])))
     assert _nftrules.families(_nftrules.render([ISO], ports=norm([port()]))) == ["bridge", "inet"]
+
+
+def test_a_port_on_an_uplink_network_keeps_its_mac_and_the_networks_destination_filter():
+    doc = json.loads(_nftrules.render([UPL], ports=norm([port(network="lan")])))["nftables"]
+    rules = [(c["add"]["rule"]["comment"], c["add"]["rule"]["expr"]) for c in doc if "rule" in c.get("add", {})
+             and c["add"]["rule"]["chain"] == "port0"]
+    comments = [c for c, _e in rules]
+    who = "guest 'vm1' nics[0] (vm1-n0)"
+    assert comments == [who + ": frames only from 52:54:00:00:00:01", who + ": ARP only for its MAC",
+                        who + ": reject 157.88.10.20/32", who + ": DHCP requests",
+                        who + ": IPv4 only to the allowed destinations",
+                        who + ": IPv6 only to the allowed destinations (and link-local)",
+                        who + ": no other EtherType (no VLAN tags)"]
+    exprs = dict(rules)
+    assert exprs[who + ": reject 157.88.10.20/32"][0]["match"]["right"] == {"prefix": {"addr": "157.88.10.20", "len": 32}}
+    assert exprs[who + ": IPv4 only to the allowed destinations"][0]["match"]["right"] == {
+        "set": [{"prefix": {"addr": "157.88.0.0", "len": 16}}]}

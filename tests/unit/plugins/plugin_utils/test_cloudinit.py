@@ -203,7 +203,7 @@ def test_reservations_keep_the_default_range():
                     "hosts": [{"mac": "52:54:00:00:00:21", "address": "192.168.100.21", "name": "web1"}]}
 
 
-def test_ports_are_the_taps_on_isolated_and_nat_networks():
+def test_ports_are_the_taps_on_the_bridge_networks():
     from ansible_collections.hostnet.qemu.plugins.filter import guest as guest_filter
     nets = [{"name": "lan0", "kind": "isolated", "address": "192.168.100.1/24"},
             {"name": "wan", "kind": "nat", "bridge": "hqnat0", "address": "10.5.0.1/24", "uplink": "eth0"},
@@ -221,6 +221,8 @@ def test_ports_are_the_taps_on_isolated_and_nat_networks():
          "trust": False, "label": "guest 'web1' nics[0]"},
         {"ifname": "web1-n1", "mac": "52:54:00:00:00:22", "network": "wan", "addresses": [], "trust": False,
          "label": "guest 'web1' nics[1]"},
+        {"ifname": "web1-n2", "mac": "52:54:00:00:00:23", "network": "lan", "addresses": [], "trust": False,
+         "label": "guest 'web1' nics[2]"},
         {"ifname": "r1-n0", "mac": "52:54:00:00:00:31", "network": "lan0", "addresses": [], "trust": True,
          "label": "guest 'r1' nics[0]"}]
     assert guest_filter.guest_ports(nets, [{"name": "x", "memory": "lots"}], None) == []

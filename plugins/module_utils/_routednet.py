@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rules of kind routed that lie between fields, between networks and against the host (the spec checks the
+types): its `routes` (subnets behind a guest, through that guest's address), and a subnet of its own that does not
+overlap its uplink's. _nftnet.check() and validate_on_host() call them."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - reported by the module
+    netaddr = None
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+
+def _network(value):
+    """A literal CIDR -> netaddr.IPNetwork, or None."""
+    if not _validate.literal(value):
+        return None
+    try:
+        return netaddr.IPNetwork(value.strip())
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+
+
+def check(net, label, kind, host, subnet):
+    """A routed network's routes: subnets behind its guests, each through a guest's address in the network."""
+    errors = []
+    for index, route in enumerate(net.get("routes") or []):
+        where = "%s: field 'routes[%d]'" % (label, index)
+        if kind != "routed":
+            return ["%s: field 'routes' applies to kind routed (subnets the host routes to guests); drop it or set"
+                    " kind: routed" % label]
+        try:
+            _validate.route("%s via %s" % (route["to"], route["via"]), what=where)
+        except HostnetError as exc:
+            errors.append(str(exc))
+            continue
+        via, dst = netaddr.IPAddress(route["via"]), netaddr.IPNetwork(route["to"])
+        if subnet is not None and (via not in subnet or (host is not None and via == host.ip)):
+            errors.append("%s: gateway %s is not a guest address of the network (%s, the host's %s); give the address"
+                          " of the guest that routes %s" % (where, via, subnet, host.ip if host else "none", dst))
+        elif subnet is not None and dst.first <= subnet.last and subnet.first <= dst.last:
+            errors.append("%s: %s overlaps the network's own subnet %s; give a subnet behind a guest" % (where, dst, subnet))
+    return errors
+
+
+def check_overlaps(networks, subnets):
+    """A routed network's routes must not claim another network's subnet."""
+    errors = []
+    for net in networks:
+        if net.get("kind") != "routed" or net.get("state", "present") != "present":
+            continue
+        for index, route in enumerate(net.get("routes") or []):
+            dst = _network(route.get("to"))
+            for other_name, other in subnets:
+                if dst is not None and other_name != net["name"] and dst.version == other.version \
+                        and dst.first <= other.last and other.first <= dst.last:
+                    errors.append("network '%s': field 'routes[%d]' %s overlaps subnet %s of network '%s'; give a"
+                                  " subnet no network has" % (net["name"], index, route["to"], other, other_name))
+    return errors
+
+
+def on_host(normalised, dump):
+    """(normalised networks) A routed network's subnet is its own: one that overlaps a subnet of its uplink would have the LAN's hosts
+    look for the guests on the LAN itself (that needs proxy ARP, which the role does not set up)."""
+    errors = []
+    for net in normalised:
+        if net["kind"] != "routed" or net["state"] != "present" or not net["subnet"]:
+            continue
+        subnet = netaddr.IPNetwork(net["subnet"])
+        for cidr in (dump.get(net["uplink"]) or {}).get("addresses") or []:
+            theirs = _network(cidr.split(" ")[0])
+            if theirs is not None and theirs.version == 4 and theirs.prefixlen < 32 \
+                    and subnet.first <= theirs.cidr.last and theirs.cidr.first <= subnet.last:
+                errors.append("network '%s': subnet %s overlaps subnet %s of its uplink '%s' (address %s); a routed"
+                              " network needs a subnet of its own that the LAN routes to the host"
+                              % (net["name"], subnet, theirs.cidr, net["uplink"], cidr.split(" ")[0]))
+    return errors
