@@ -15,7 +15,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftexpr, _validate
 
 ANY = "*"
 
@@ -88,14 +88,7 @@ def normalise(net):
     return out
 
 
-def _match(left, right, op="=="):
-    return {"match": {"op": op, "left": left, "right": right}}
-
-
-def _payload(protocol, field):
-    return {"payload": {"protocol": protocol, "field": field}}
-
-
+_match, _payload = _nftexpr.match, _nftexpr.payload  # the shared builders (_nftexpr)
 _IPV4 = _match({"meta": {"key": "nfproto"}}, "ipv4")
 _LOCAL = _match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")  # to one of this host's addresses
 _DNATTED = _match({"ct": {"key": "status"}}, "dnat", op="in")
@@ -115,6 +108,5 @@ def rules(doc, net, counter):
                     _match(_payload(fwd["proto"], "dport"), fwd["guest_port"]), _DNATTED]
         doc.rule("forward", to_guest + [counter, {"accept": None}], what)
         # hairpin: a guest of the network reaches the forward; the answer must come back through the host
-        doc.rule("postrouting", to_guest + [_match(_payload("ip", "saddr"), {"prefix": {
-            "addr": str(netaddr.IPNetwork(net["subnet"]).network), "len": netaddr.IPNetwork(net["subnet"]).prefixlen}}),
-            counter, {"masquerade": None}], what + " (hairpin)")
+        doc.rule("postrouting", to_guest + [_match(_payload("ip", "saddr"), _nftexpr.prefix(net["subnet"])),
+                                            counter, {"masquerade": None}], what + " (hairpin)")

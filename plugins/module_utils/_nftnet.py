@@ -35,14 +35,7 @@ def _ifname_problem(value):
     return None
 
 
-def _cidr(value):
-    """A CIDR string -> netaddr.IPNetwork, or None if it is not one (bare addresses count as /32, /128)."""
-    if not isinstance(value, str) or not _validate.literal(value):
-        return None
-    try:
-        return netaddr.IPNetwork(value.strip())
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        return None
+_cidr = _validate.network  # a CIDR string -> netaddr.IPNetwork, or None if it is not one
 
 
 def _host_address(value):

@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftexpr, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 SPEC = dict(
@@ -94,23 +94,16 @@ def normalise(ports, networks):
 
 
 def _match(protocol, field, op, right):
-    return {"match": {"op": op, "left": {"payload": {"protocol": protocol, "field": field}}, "right": right}}
+    return _nftexpr.match(_nftexpr.payload(protocol, field), right, op=op)
 
 
 def _prefixes(values):
     """Addresses stay as they are; a subnet (A.B.C.D/N) becomes an nftables prefix."""
-    out = []
-    for value in values:
-        if "/" in value:
-            net = netaddr.IPNetwork(value)
-            out.append({"prefix": {"addr": str(net.network), "len": net.prefixlen}})
-        else:
-            out.append(value)
-    return out
+    return [_nftexpr.prefix(value) if "/" in value else value for value in values]
 
 
 def _drop(doc, chain, expr, comment):
-    doc.rule(chain, expr + [{"counter": None}, {"drop": None}], comment)
+    doc.rule(chain, expr + [_nftexpr.COUNTER, _nftexpr.verdict("drop")], comment)
 
 
 def _destinations(doc, chain, port, who):

@@ -15,12 +15,7 @@ __metaclass__ = type
 import json
 import re
 
-try:
-    import netaddr
-except ImportError:  # pragma: no cover - reported by the module
-    netaddr = None
-
-from ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _forwards, _nftnet, _nftports
+from ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _forwards, _nftexpr, _nftnet, _nftports
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
@@ -28,27 +23,21 @@ COMMENT_MAX = 128  # bytes, nftables' limit for a rule comment
 
 
 def _meta(key, value):
-    return {"match": {"op": "==", "left": {"meta": {"key": key}}, "right": value}}
+    return _nftexpr.match(_nftexpr.meta(key), value)
 
 
 def _addr(field, cidr):
-    net = netaddr.IPNetwork(cidr)
-    family = "ip6" if net.version == 6 else "ip"
-    right = {"prefix": {"addr": str(net.network), "len": net.prefixlen}}
-    return {"match": {"op": "==", "left": {"payload": {"protocol": family, "field": field}}, "right": right}}
+    return _nftexpr.match(_nftexpr.payload("ip6" if ":" in cidr else "ip", field), _nftexpr.prefix(cidr))
 
 
 def _not_in(key, values):
-    return {"match": {"op": "!=", "left": {"meta": {"key": key}}, "right": {"set": list(values)}}}
+    return _nftexpr.match(_nftexpr.meta(key), {"set": list(values)}, op="!=")
 
 
-_COUNTER = {"counter": None}
-_REPLIES = {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}
+_COUNTER = _nftexpr.COUNTER
+_REPLIES = _nftexpr.match({"ct": {"key": "state"}}, ["established", "related"], op="in")
 _REJECT = {"reject": {"type": "icmpx", "expr": "admin-prohibited"}}
-
-
-def _verdict(name):
-    return {name: None}
+_verdict = _nftexpr.verdict
 
 
 class _Table(object):
@@ -151,13 +140,12 @@ def _tunnel_rules(doc, spans):
     for span in spans:
         by_port.setdefault(span["port"], set()).update(span["peers"])
     for port, peers in sorted(by_port.items()):
-        dport = {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": port}}
+        dport = _nftexpr.match(_nftexpr.payload("udp", "dport"), port)
         for family, version in (("ip", 4), ("ip6", 6)):
             mine = sorted(p for p in peers if (":" in p) == (version == 6))
             match = [_meta("nfproto", "ipv%d" % version), dport]
             if mine:
-                match.append({"match": {"op": "!=", "left": {"payload": {"protocol": family, "field": "saddr"}},
-                                        "right": {"set": mine}}})
+                match.append(_nftexpr.match(_nftexpr.payload(family, "saddr"), {"set": mine}, op="!="))
             doc.rule("input", match + [_COUNTER, _verdict("drop")],
                      "VXLAN port %d: only from the peers of the spanned networks" % port)
 

@@ -18,16 +18,6 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 
-def _network(value):
-    """A literal CIDR -> netaddr.IPNetwork, or None."""
-    if not _validate.literal(value):
-        return None
-    try:
-        return netaddr.IPNetwork(value.strip())
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        return None
-
-
 def check(net, label, kind, host, subnet):
     """A routed network's routes: subnets behind its guests, each through a guest's address in the network."""
     errors = []
@@ -57,7 +47,7 @@ def check_overlaps(networks, subnets):
         if net.get("kind") != "routed" or net.get("state", "present") != "present":
             continue
         for index, route in enumerate(net.get("routes") or []):
-            dst = _network(route.get("to"))
+            dst = _validate.network(route.get("to"))
             for other_name, other in subnets:
                 if dst is not None and other_name != net["name"] and dst.version == other.version \
                         and dst.first <= other.last and other.first <= dst.last:
@@ -75,7 +65,7 @@ def on_host(normalised, dump):
             continue
         subnet = netaddr.IPNetwork(net["subnet"])
         for cidr in (dump.get(net["uplink"]) or {}).get("addresses") or []:
-            theirs = _network(cidr.split(" ")[0])
+            theirs = _validate.network(cidr.split(" ")[0])
             if theirs is not None and theirs.version == 4 and theirs.prefixlen < 32 \
                     and subnet.first <= theirs.cidr.last and theirs.cidr.first <= subnet.last:
                 errors.append("network '%s': subnet %s overlaps subnet %s of its uplink '%s' (address %s); a routed"

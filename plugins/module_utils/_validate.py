@@ -176,6 +176,18 @@ def literal(value):
     return False
 
 
+def network(value):
+    """A literal address or CIDR (see literal) -> netaddr.IPNetwork (a bare address is /32 or /128), or None: the
+    lenient reader for checks that collect every problem rather than raise at the first."""
+    _need_netaddr()
+    if not literal(value):
+        return None
+    try:
+        return netaddr.IPNetwork(value.strip())
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+
+
 def cidr(value, what="address"):
     """Normalise an interface address 'ip/prefix' (IPv4 or IPv6) to netaddr's canonical text."""
     _need_netaddr()

@@ -42,12 +42,8 @@ def _subnet(net):
     for key in ("subnet", "address"):
         value = net.get(key)
         if isinstance(value, str) and "/" in value:
-            if not _validate.literal(value):
-                return None
-            try:
-                return str(netaddr.IPNetwork(value).cidr)
-            except (netaddr.AddrFormatError, ValueError, TypeError):
-                return None
+            net = _validate.network(value)
+            return None if net is None else str(net.cidr)
     return None
 
 
