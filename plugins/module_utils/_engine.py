@@ -95,6 +95,8 @@ def apply(kernel, ops):
                 kernel.addresses([(o["kind"], o["name"], o["action"], o["cidr"]) for o in batch])
             elif op["op"] == "route":
                 kernel.managed_routes([(o["action"], o["name"], o["route"]) for o in batch])
+            elif op["op"] == "proxy":
+                kernel.proxy_changes([(o["action"], o["name"], o["entry"]) for o in batch])
             elif op["op"] == "fdb":
                 kernel.fdb_changes([(o["kind"], o["name"], o["action"], o["mac"], o["dst"]) for o in batch])
         i = j
@@ -110,7 +112,10 @@ def converge(desired, netns=None, purge_prefix=None, check_mode=False):
 
 def _converge(desired, netns, purge_prefix, check_mode):
     names = [spec["name"] for spec in desired]
-    routes = any(spec.get("routes") is not None for spec in desired)
+    # routes and proxy entries are read when a device manages them, or a bridge that may have some goes
+    routes = purge_prefix is not None or any(
+        spec.get("routes") is not None or spec.get("proxy_arp") is not None
+        or (spec["kind"] == "bridge" and spec["state"] == "absent") for spec in desired)
     with Kernel(netns) as kernel:
         current = _with_nodes(kernel, kernel.dump(routes=routes), names)
         plan = _plan.build(desired, current, netns=netns, purge_prefix=purge_prefix)

@@ -31,6 +31,7 @@ BRIDGE_OPTIONS = dict(
     vlan_filtering=dict(type="bool"),
     addresses=dict(type="list", elements="str"),
     routes=dict(type="list", elements="str"),
+    proxy_arp=dict(type="list", elements="str"),
     ports=dict(type="list", elements="str"),
     exclusive_ports=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
@@ -163,6 +164,7 @@ def normalise(params, kind=None):
         spec["vlan_filtering"] = merged.get("vlan_filtering")
         spec["addresses"] = _addresses(merged, label)
         spec["routes"] = _routes(merged, label)
+        spec["proxy_arp"] = _proxies(merged, label)
         ports = merged.get("ports")
         if ports is not None:
             ports = [_validate.ifname(p, what="%s: port" % label) for p in ports]
@@ -265,6 +267,34 @@ def _routes(merged, label):
     for dst in dsts:
         if dsts.count(dst) > 1:
             raise HostnetError("%s: route to %s is given twice; give each destination once" % (label, dst))
+    return sorted(out)
+
+
+def _proxies(merged, label):
+    """The complete list of the proxy neighbour entries the bridge's routes draw in, 'ADDRESS dev IFNAME' (None:
+    leave them alone)."""
+    entries = merged.get("proxy_arp")
+    if entries is None:
+        return None
+    out = []
+    for text in entries:
+        words = text.split() if isinstance(text, str) else []
+        if len(words) != 3 or words[1] != "dev":
+            raise HostnetError("%s: proxy_arp entry %r is not 'ADDRESS dev IFNAME'; give e.g. '192.0.2.50 dev eth0'"
+                               % (label, text))
+        address = _validate.ip(words[0], what="%s: proxy_arp" % label)
+        ifname = _validate.ifname(words[2], what="%s: proxy_arp" % label)
+        if ifname == merged["name"]:
+            raise HostnetError("%s: proxy_arp entry '%s' is on the bridge itself; give the interface whose LAN asks"
+                               " for the address (the uplink)" % (label, text))
+        out.append("%s dev %s" % (address, ifname))
+    if len(set(out)) != len(out):
+        raise HostnetError("%s: a proxy_arp entry is given twice; give each once" % label)
+    dests = [r.split(" ")[0] for r in merged.get("routes") or []]
+    stray = [e for e in out if not any(_validate.within(e.split(" ")[0], dst) for dst in dests)]
+    if stray:
+        raise HostnetError("%s: proxy_arp %s: no route of the bridge leads to that address; add a route to it in"
+                           " 'routes'" % (label, ", ".join("'%s'" % e for e in stray)))
     return sorted(out)
 
 

@@ -125,10 +125,10 @@ class Kernel(RoutesMixin):
                     return result
         return result
 
-    def _dump(self, mtype, family=0):
+    def _dump(self, mtype, family=0, ndm_flags=0):
         """Send one dump request; return the raw reply messages as (data, offset, length)."""
         seq = self._next_seq()
-        self._sock.send(dump_request(mtype, seq, family))
+        self._sock.send(dump_request(mtype, seq, family, ndm_flags))
         out = []
         for rtype, rseq, data, offset, length in self._replies():
             if rseq != seq:

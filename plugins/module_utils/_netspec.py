@@ -33,7 +33,7 @@ FORWARD = dict(
     guest=dict(type="str", required=True),
     guest_port=dict(type="int"),
 )
-ROUTE = dict(to=dict(type="str", required=True), via=dict(type="str", required=True))
+ROUTE = dict(to=dict(type="str", required=True), via=dict(type="str", required=True), proxy_arp=dict(type="bool"))
 CONTROL_PLANES = ["static", "evpn"]
 # A network spanning several hosts over VXLAN. vni, control_plane, port, mtu and gateway_host are what the user
 # writes (the same on every host); local, peers and gateway are this host's part, which the network role derives

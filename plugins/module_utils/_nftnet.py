@@ -301,9 +301,10 @@ def normalise(networks):
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
             "span": _spannet.normalise(net),
             "forwards": _forwards.normalise(net) if kind == "nat" else [],
-            "routes": ["%s via %s" % (str(netaddr.IPNetwork(r["to"]).cidr), r["via"]) for r in net.get("routes") or []]
+            "routes": sorted("%s via %s" % (str(netaddr.IPNetwork(r["to"]).cidr), r["via"]) for r in net.get("routes") or [])
             if kind == "routed" else [],
         })
+        out[-1]["proxy_arp"] = _routednet.proxies(net) if kind == "routed" else []
         out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
         if out[-1]["span"] and out[-1]["dhcp"]:  # guests on a spanned network learn its MTU (option 26)
             out[-1]["dhcp"]["mtu"] = out[-1]["span"]["mtu"]
@@ -333,7 +334,8 @@ def devices(networks):
                 out.append({"kind": "vxlan", "name": net["span"]["device"], "state": "absent"})
         else:
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
-                        "addresses": [net["address"]] if net["address"] else [], "routes": net["routes"]})
+                        "addresses": [net["address"]] if net["address"] else [], "routes": net["routes"],
+                        "proxy_arp": net["proxy_arp"]})
             span = net["span"]
             if span:
                 out[-1]["mtu"] = span["mtu"]

@@ -15,9 +15,11 @@ __metaclass__ = type
 import importlib
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._validate import within
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, NLM_F_CREATE, NLM_F_EXCL, RTM_DELROUTE,
-    RTM_GETADDR, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_SCOPE_LINK, RT_TABLE_COMPAT, parse_address, parse_route)
+    NTF_PROXY, RTM_GETADDR, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_SCOPE_LINK, RT_TABLE_COMPAT,
+    parse_address, parse_proxy, parse_route, proxy_request)
 
 
 def _message(name):
@@ -38,20 +40,49 @@ def route_text(dst, gateway):
     return "%s via %s" % (dst, gateway) if gateway else dst
 
 
+def proxy_text(address, ifname):
+    """How the engine writes a managed proxy neighbour entry: 'ADDRESS dev IFNAME'."""
+    return "%s dev %s" % (address, ifname)
+
+
 class RoutesMixin(object):
     """The uplink's reads and writes of addresses and routes, and the engine's managed routes (those with protocol
-    RTPROT_HOSTNET in the main table); mixed into _netlink.Kernel."""
+    RTPROT_HOSTNET in the main table) and proxy neighbour entries (the same protocol); mixed into _netlink.Kernel."""
 
     def attach_managed_routes(self, links, names):
-        """Give every link of `links` ({name: link}, `names`: {ifindex: name}) its managed routes as 'routes'."""
+        """Give every link of `links` ({name: link}, `names`: {ifindex: name}) its managed routes as 'routes', and
+        as 'proxy_arp' the managed proxy entries (on any interface) for addresses those routes lead to: a proxy
+        entry belongs to the link that carries the traffic it draws in."""
         for link in links.values():
-            link["routes"] = []
+            link["routes"], link["proxy_arp"] = [], []
         for route in self.routes():
             name = names.get(route["oif"])
             if name is not None and route["protocol"] == RTPROT_HOSTNET and route["table"] == RT_TABLE_MAIN:
                 links[name]["routes"].append(route_text(route["dst"], route["gateway"]))
+        routed = [link for link in links.values() if link["routes"]]
+        for entry in (self.proxy_entries() if routed else []):
+            if entry["protocol"] != RTPROT_HOSTNET or entry["index"] not in names:
+                continue
+            for link in routed:
+                if any(within(entry["address"], route.split(" ")[0]) for route in link["routes"]):
+                    link["proxy_arp"].append(proxy_text(entry["address"], names[entry["index"]]))
         for link in links.values():
             link["routes"].sort()
+            link["proxy_arp"].sort()
+
+    def proxy_entries(self):
+        """Every proxy neighbour entry of the namespace, ARP and NDP: [{index, address, protocol}]."""
+        return [e for e in (parse_proxy(*item) for item in self._dump(RTM_GETNEIGH, 0, NTF_PROXY)) if e is not None]
+
+    def proxy_changes(self, changes):
+        """changes: [('add'|'del', bridge name, 'ADDRESS dev IFNAME')]: the engine's own proxy entries (protocol
+        RTPROT_HOSTNET), named after the bridge whose routes they serve."""
+        reqs = []
+        for action, name, text in changes:
+            address, _dev, ifname = text.split(" ")
+            reqs.append((proxy_request(action, self.resolve(ifname), address, RTPROT_HOSTNET),
+                         ("bridge", name, "%s proxy ARP for %s" % (action, text))))
+        self._send_batch(reqs)
 
     def managed_routes(self, changes):
         """changes: [('add'|'del', interface name, 'DST [via GATEWAY]')]: the engine's own routes."""

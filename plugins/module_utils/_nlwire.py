@@ -48,8 +48,8 @@ IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 1, 5, 7
 IFLA_MACVLAN_MODE = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT, IFLA_VXLAN_LOCAL6 = 1, 3, 4, 7, 15, 17
 # bridge forwarding database entries (linux/neighbour.h)
-NDA_DST, NDA_LLADDR, NDA_MASTER = 1, 2, 9
-NTF_SELF, NTF_MASTER, NTF_EXT_LEARNED = 0x02, 0x04, 0x10
+NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_PROTOCOL = 1, 2, 9, 12
+NTF_SELF, NTF_MASTER, NTF_PROXY, NTF_EXT_LEARNED = 0x02, 0x04, 0x08, 0x10
 NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
 _NDMSG = struct.Struct("=BBHiHBB")
 ZERO_MAC = "00:00:00:00:00:00"
@@ -128,10 +128,14 @@ _DUMP_BODY = {RTM_GETLINK: _IFINFO.size, RTM_GETADDR: _IFADDR.size, RTM_GETROUTE
               RTM_GETNEIGH: _NDMSG.size}
 
 
-def dump_request(mtype, seq, family=0):
+def dump_request(mtype, seq, family=0, ndm_flags=0):
     """A dump request (its fixed header all zeros but the family, no attributes), packed by hand: every family by
-    default; RTM_GETNEIGH with AF_BRIDGE lists the forwarding databases of bridges and VXLAN devices."""
-    body = _U8.pack(family) + b"\0" * (_DUMP_BODY[mtype] - 1)
+    default; RTM_GETNEIGH with AF_BRIDGE lists the forwarding databases of bridges and VXLAN devices, with
+    ndm_flags NTF_PROXY the proxy neighbour entries (ARP and NDP) instead of the neighbours."""
+    if ndm_flags:
+        body = _NDMSG.pack(family, 0, 0, 0, 0, ndm_flags, 0)
+    else:
+        body = _U8.pack(family) + b"\0" * (_DUMP_BODY[mtype] - 1)
     return _HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
@@ -178,6 +182,35 @@ def fdb_request(action, index, mac, dst):
     def encode(seq):
         return _HDR.pack(16 + len(body), mtype, nlflags, seq, 0) + body
     return encode
+
+
+def proxy_request(action, index, address, protocol):
+    """An RTM_NEWNEIGH ('add', tagged with `protocol`) or RTM_DELNEIGH ('del') for a proxy neighbour entry: the
+    host answers ARP (NDP) on interface `index` for `address`, packed by hand (seq -> bytes)."""
+    family = AF_INET6 if ":" in address else AF_INET
+    body = _NDMSG.pack(family, 0, 0, index, NUD_PERMANENT, NTF_PROXY, 0) + _nla(NDA_DST, socket.inet_pton(family, address))
+    if action == "add":
+        body += _nla(NDA_PROTOCOL, _U8.pack(protocol))
+        mtype, nlflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    else:
+        mtype, nlflags = RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK
+
+    def encode(seq):
+        return _HDR.pack(16 + len(body), mtype, nlflags, seq, 0) + body
+    return encode
+
+
+def parse_proxy(data, offset, length):
+    """One reply of a proxy-entry dump: {index, address, protocol (None: untagged)}; None for anything else."""
+    family, _pad, _pad2, index, _state, flags, _ntype = _NDMSG.unpack_from(data, offset + 16)
+    if family not in (AF_INET, AF_INET6) or not flags & NTF_PROXY:
+        return None
+    attrs = _attrs(data, offset + 16 + _NDMSG.size, offset + length)
+    dst = attrs.get(NDA_DST)
+    if dst is None:
+        return None
+    return {"index": index, "address": socket.inet_ntop(family, data[dst[0]:dst[1]]),
+            "protocol": _u8(data, attrs.get(NDA_PROTOCOL))}
 
 
 def _attrs(data, start, end):

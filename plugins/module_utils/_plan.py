@@ -8,7 +8,8 @@ before/after view of each touched device; `changed` is "the plan is not empty".
 
 Order: delete children before parents; create bridges, then taps/tuns/VXLAN devices, then macvtaps/macvlans;
 reconfigure tun ownership; release ports, then set links (enslave, up, mtu, mac); then addresses; then the
-bridges' managed routes (their gateways are reachable through the addresses); then the VXLAN flood lists
+bridges' managed routes (their gateways are reachable through the addresses) and the proxy neighbour entries that
+draw traffic into those routes (a deleted bridge's go with it); then the VXLAN flood lists
 (forwarding-database entries); then macvtap /dev nodes.
 """
 
@@ -39,6 +40,7 @@ class Plan(object):
         self.sets = {}
         self.addresses = []
         self.routes = []
+        self.proxies = []
         self.fdb = []
         self.nodes = []
         self.before = {}
@@ -61,6 +63,7 @@ class Plan(object):
         ops += [{"op": "set", "kind": kind, "name": name, "fields": fields} for name, (kind, fields) in ordered if fields]
         ops += [{"op": "address", "kind": k, "name": n, "action": a, "cidr": c} for k, n, a, c in self.addresses]
         ops += [{"op": "route", "kind": k, "name": n, "action": a, "route": r} for k, n, a, r in self.routes]
+        ops += [{"op": "proxy", "kind": k, "name": n, "action": a, "entry": e} for k, n, a, e in self.proxies]
         ops += [{"op": "fdb", "kind": k, "name": n, "action": a, "mac": m, "dst": d} for k, n, a, m, d in self.fdb]
         ops += [dict(op="node", **node) for node in self.nodes]
         return ops
@@ -80,6 +83,8 @@ class Plan(object):
                 lines.append("%s address %s on %s" % (op["action"], op["cidr"], label))
             elif op["op"] == "route":
                 lines.append("%s route %s on %s" % (op["action"], op["route"], label))
+            elif op["op"] == "proxy":
+                lines.append("%s proxy ARP %s for %s" % (op["action"], op["entry"], label))
             elif op["op"] == "fdb":
                 lines.append("%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], label))
             elif op["op"] == "node":
@@ -123,6 +128,7 @@ def build(desired, current, netns=None, purge_prefix=None):
         if spec["state"] == "absent":
             if cur is not None:
                 plan.deletes.append((cur["kind"], name))
+                plan.proxies += [(cur["kind"], name, "del", e) for e in cur.get("proxy_arp") or []]
                 deleted.add(name)
                 plan.before[name] = _planview.view(cur, ports_now.get(name))
                 plan.after[name] = None
@@ -160,6 +166,7 @@ def build(desired, current, netns=None, purge_prefix=None):
         for name, link in sorted(current.items()):
             if name.startswith(purge_prefix) and name not in want and link["kind"] in MANAGED_KINDS:
                 plan.deletes.append((link["kind"], name))
+                plan.proxies += [(link["kind"], name, "del", e) for e in link.get("proxy_arp") or []]
                 plan.before[name] = _planview.view(link, ports_now.get(name))
                 plan.after[name] = None
 
@@ -193,6 +200,7 @@ def _after_create(plan, spec):
             plan.addresses.append((kind, name, "add", cidr))
     for route in spec.get("routes") or []:
         plan.routes.append((kind, name, "add", route))
+    plan.proxies += [(kind, name, "add", e) for e in spec.get("proxy_arp") or []]
     if kind == "vxlan":
         for peer in spec.get("peers") or []:
             plan.fdb.append((kind, name, "add", ZERO_MAC, peer))
@@ -227,6 +235,10 @@ def _converge_existing(plan, spec, cur, ports):
         have = set(cur.get("routes") or [])
         plan.routes += [(kind, name, "del", r) for r in sorted(have - set(spec["routes"]))]
         plan.routes += [(kind, name, "add", r) for r in sorted(set(spec["routes"]) - have)]
+    if spec.get("proxy_arp") is not None:
+        have = set(cur.get("proxy_arp") or [])
+        plan.proxies += [(kind, name, "del", e) for e in sorted(have - set(spec["proxy_arp"]))]
+        plan.proxies += [(kind, name, "add", e) for e in sorted(set(spec["proxy_arp"]) - have)]
     if kind in TUN_FAMILY:
         target = {
             "owner": spec["owner"] if spec["owner_given"] else cur.get("owner"),
@@ -329,6 +341,11 @@ def _check_parents(want, current, created, where):
     for spec in want.values():
         if spec["state"] != "present":
             continue
+        for entry in spec.get("proxy_arp") or []:
+            dev = entry.split(" ")[2]
+            if dev not in current and (want.get(dev) or {}).get("state") != "present":
+                raise HostnetError("bridge '%s': proxy_arp '%s': interface '%s' not found in %s; give the interface"
+                                   " whose LAN asks for the address" % (spec["name"], entry, dev, where))
         if spec["kind"] in MACVLAN_FAMILY:
             parent, what = spec["link"], "parent link"
         elif spec["kind"] == "vxlan" and spec.get("underlay"):

@@ -29,6 +29,7 @@ def view(link, ports=None):
                     "ports": sorted(ports or [])})
         if "routes" in link:  # read only when a desired device manages routes
             out["routes"] = list(link["routes"])
+            out["proxy_arp"] = list(link.get("proxy_arp") or [])
     elif kind in TUN_FAMILY:
         out.update(dict((k, link.get(k)) for k in ("owner", "group", "multi_queue", "vnet_hdr", "pi")))
         out["addresses"] = list(link.get("addresses") or [])
@@ -72,6 +73,8 @@ def project(plan, spec, cur, ports_now):
             base["addresses"] = list(spec["addresses"])
         if spec.get("routes") is not None:
             base["routes"] = list(spec["routes"])
+        if spec.get("proxy_arp") is not None:
+            base["proxy_arp"] = list(spec["proxy_arp"])
     elif spec["kind"] in TUN_FAMILY and "owner_given" in spec:
         for tun in plan.tun:
             if tun["name"] == name:

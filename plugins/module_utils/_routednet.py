@@ -37,6 +37,9 @@ def check(net, label, kind, host, subnet):
                           " of the guest that routes %s" % (where, via, subnet, host.ip if host else "none", dst))
         elif subnet is not None and dst.first <= subnet.last and subnet.first <= dst.last:
             errors.append("%s: %s overlaps the network's own subnet %s; give a subnet behind a guest" % (where, dst, subnet))
+        elif route.get("proxy_arp") and (dst.version != 4 or dst.prefixlen != 32):
+            errors.append("%s: proxy_arp answers for one IPv4 address of the uplink's LAN; give 'to' as ADDRESS/32"
+                          " (%s is %s)" % (where, dst, "IPv6" if dst.version == 6 else "a subnet"))
     return errors
 
 
@@ -56,19 +59,38 @@ def check_overlaps(networks, subnets):
     return errors
 
 
+def proxies(net):
+    """A typed routed network's proxy entries for the engine: 'ADDRESS dev UPLINK' for each route with
+    proxy_arp (the host answers ARP for it on the uplink)."""
+    return sorted("%s dev %s" % (str(netaddr.IPNetwork(r["to"]).ip), net["uplink"])
+                  for r in net.get("routes") or [] if r.get("proxy_arp"))
+
+
 def on_host(normalised, dump):
-    """(normalised networks) A routed network's subnet is its own: one that overlaps a subnet of its uplink would have the LAN's hosts
-    look for the guests on the LAN itself (that needs proxy ARP, which the role does not set up)."""
+    """(normalised networks) A routed network's subnet is its own: one that overlaps a subnet of its uplink would
+    have the LAN's hosts look for the guests on the LAN itself. A single address of the LAN reaches a guest by a
+    route with proxy_arp, which must lie in a subnet of the uplink and not be the uplink's own address."""
     errors = []
     for net in normalised:
         if net["kind"] != "routed" or net["state"] != "present" or not net["subnet"]:
             continue
         subnet = netaddr.IPNetwork(net["subnet"])
-        for cidr in (dump.get(net["uplink"]) or {}).get("addresses") or []:
-            theirs = _validate.network(cidr.split(" ")[0])
-            if theirs is not None and theirs.version == 4 and theirs.prefixlen < 32 \
-                    and subnet.first <= theirs.cidr.last and theirs.cidr.first <= subnet.last:
+        theirs = [(_validate.network(cidr.split(" ")[0]), cidr.split(" ")[0])
+                  for cidr in (dump.get(net["uplink"]) or {}).get("addresses") or []]
+        theirs = [(lan, text) for lan, text in theirs if lan is not None and lan.version == 4]
+        for lan, text in theirs:
+            if lan.prefixlen < 32 and subnet.first <= lan.cidr.last and lan.cidr.first <= subnet.last:
                 errors.append("network '%s': subnet %s overlaps subnet %s of its uplink '%s' (address %s); a routed"
-                              " network needs a subnet of its own that the LAN routes to the host"
-                              % (net["name"], subnet, theirs.cidr, net["uplink"], cidr.split(" ")[0]))
+                              " network needs a subnet of its own that the LAN routes to the host (or a route with"
+                              " proxy_arp for single addresses of the LAN)" % (net["name"], subnet, lan.cidr, net["uplink"], text))
+        for entry in net["proxy_arp"]:
+            address = netaddr.IPAddress(entry.split(" ")[0])
+            if any(address == lan.ip for lan, _text in theirs):
+                errors.append("network '%s': route to %s/32 with proxy_arp: that is the uplink '%s''s own address;"
+                              " give an unused address of its LAN" % (net["name"], address, net["uplink"]))
+            elif not any(address in lan.cidr for lan, _text in theirs):
+                errors.append("network '%s': route to %s/32 with proxy_arp: the address is in no subnet of the uplink"
+                              " '%s' (%s), so no host there would ask for it; drop proxy_arp or give an address of"
+                              " its LAN" % (net["name"], address, net["uplink"],
+                                            ", ".join(str(lan.cidr) for lan, _t in theirs) or "no IPv4 address"))
     return errors

@@ -224,6 +224,17 @@ def route(value, what="route"):
     return "%s via %s" % (net.cidr, via)
 
 
+def within(address, cidr):
+    """Whether the address text lies in the network text `cidr` (False across families); both already valid."""
+    net, _sep, length = cidr.partition("/")
+    if (":" in address) != (":" in net):
+        return False
+    family = socket.AF_INET6 if ":" in net else socket.AF_INET
+    raw = socket.inet_pton(family, net)
+    shift = len(raw) * 8 - int(length or len(raw) * 8)
+    return int.from_bytes(socket.inet_pton(family, address), "big") >> shift == int.from_bytes(raw, "big") >> shift
+
+
 def ip(value, what="address"):
     """Normalise a unicast host address without prefix length (IPv4 or IPv6), as a tunnel endpoint is given."""
     _need_netaddr()

@@ -48,6 +48,17 @@ options:
         touched or removed. Omit to leave them alone; an empty list removes them all.
     type: list
     elements: str
+  proxy_arp:
+    description:
+      - The complete list of proxy neighbour entries that draw traffic into O(routes), each C(ADDRESS dev IFNAME)
+        (e.g. C(192.0.2.50 dev eth0)), as C(ip neigh add proxy) makes them. The host then answers ARP (NDP for
+        IPv6) for the address on that interface, so hosts on its LAN reach a guest that holds an address of the
+        LAN's subnet without a route of their own (the kernel answers only while the interface forwards).
+      - Each address must lie in one of O(routes). The entries carry protocol 74 and belong to the bridge whose
+        routes lead to their addresses, so they are removed with the bridge; entries anyone else made are never
+        touched. Omit to leave them alone; an empty list removes them all.
+    type: list
+    elements: str
   ports:
     description:
       - Interfaces to enslave to the bridge. Each must exist in the namespace.
@@ -75,6 +86,13 @@ EXAMPLES = r"""
       - 192.168.100.1/24
       - fd00:100::1/64
 
+- name: Route a LAN address to a guest (10.66.0.2 holds 192.0.2.50) and answer ARP for it on the uplink eth0
+  hostnet.qemu.bridge:
+    name: vmrt0
+    addresses: [10.66.0.1/24]
+    routes: [192.0.2.50/32 via 10.66.0.2]
+    proxy_arp: [192.0.2.50 dev eth0]
+
 - name: A bridge that owns exactly these ports
   hostnet.qemu.bridge:
     name: br-lab
@@ -95,7 +113,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 interface:
-  description: The bridge as the kernel reports it after the run (in check mode, as planned), with C(routes) when O(routes) is given. C(null) when absent.
+  description:
+    - The bridge as the kernel reports it after the run (in check mode, as planned), with C(routes) and C(proxy_arp)
+      when O(routes) or O(proxy_arp) is given. C(null) when absent.
   returned: always
   type: dict
   sample:

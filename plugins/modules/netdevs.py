@@ -80,6 +80,13 @@ options:
             C(DEST); only routes with the collection's protocol number (74) are managed. Omit to leave them alone.
         type: list
         elements: str
+      proxy_arp:
+        description:
+          - (bridge) The complete list of proxy neighbour entries, C(ADDRESS dev IFNAME), that draw traffic into
+            O(devices[].routes); the host answers ARP for the address on that interface (see the
+            M(hostnet.qemu.bridge) module). Omit to leave them alone.
+        type: list
+        elements: str
       peer:
         description:
           - (tun) The other end of a point-to-point link; the one address of its family in O(devices[].addresses) is

@@ -111,3 +111,44 @@ def test_routes_belong_to_routed_networks():
            "routes": [{"to": "10.6.0.0/24", "via": "10.5.0.9"}]}
     assert "network 'n': field 'routes' applies to kind routed (subnets the host routes to guests); drop it or set" \
            " kind: routed" in _nftnet.check([nat], LINKS)
+
+
+PROXIED = dict(RT, routes=[{"to": "198.51.100.50/32", "via": "10.66.0.11", "proxy_arp": True},
+                           {"to": "10.67.0.0/24", "via": "10.66.0.11"}])
+
+
+def test_a_route_with_proxy_arp_gets_a_proxy_entry_on_the_uplink():
+    devices = _nftnet.devices([PROXIED])
+    assert devices[0]["routes"] == ["10.67.0.0/24 via 10.66.0.11", "198.51.100.50/32 via 10.66.0.11"]
+    assert devices[0]["proxy_arp"] == ["198.51.100.50 dev wan0"]
+    assert _nftnet.devices([ROUTED_BEHIND])[0]["proxy_arp"] == []
+    dump = {"wan0": {"addresses": ["198.51.100.1/24"]}}
+    assert _routednet.on_host(_nftnet.normalise(_nftnet.validate([PROXIED], LINKS)), dump) == []
+
+
+@pytest.mark.parametrize("to, uplink_addresses, want", [
+    ("198.51.100.1/32", ["198.51.100.1/24"], "network 'rtnet': route to 198.51.100.1/32 with proxy_arp: that is the"
+                                             " uplink 'wan0''s own address; give an unused address of its LAN"),
+    ("203.0.113.5/32", ["198.51.100.1/24"], "network 'rtnet': route to 203.0.113.5/32 with proxy_arp: the address is in"
+                                            " no subnet of the uplink 'wan0' (198.51.100.0/24), so no host there would"
+                                            " ask for it; drop proxy_arp or give an address of its LAN"),
+    ("198.51.100.50/32", [], "network 'rtnet': route to 198.51.100.50/32 with proxy_arp: the address is in no subnet of"
+                             " the uplink 'wan0' (no IPv4 address)"),
+])
+def test_a_proxied_address_must_be_an_unused_one_of_the_uplinks_lan(to, uplink_addresses, want):
+    net = dict(RT, routes=[{"to": to, "via": "10.66.0.11", "proxy_arp": True}])
+    errors = _routednet.on_host(_nftnet.normalise(_nftnet.validate([net], LINKS)), {"wan0": {"addresses": uplink_addresses}})
+    assert len(errors) == 1 and errors[0].startswith(want), errors
+
+
+@pytest.mark.parametrize("route, want", [
+    ({"to": "198.51.100.48/29", "via": "10.66.0.11", "proxy_arp": True},
+     "network 'rtnet': field 'routes[0]': proxy_arp answers for one IPv4 address of the uplink's LAN; give 'to' as"
+     " ADDRESS/32 (198.51.100.48/29 is a subnet)"),
+    ({"to": "2001:db8::5/128", "via": "10.66.0.11", "proxy_arp": True}, "network 'rtnet': field 'routes[0]'"),
+    ({"to": "198.51.100.50/32", "via": "10.66.0.11", "proxy_arp": "maybe"},
+     "network 'rtnet': routes[0].proxy_arp: 'maybe' is not a boolean; use true or false"),
+])
+def test_bad_proxy_routes(route, want):
+    msgs = _nftnet.check([dict(RT, routes=[route])], LINKS)
+    assert any(m.startswith(want) for m in msgs), msgs

@@ -220,3 +220,28 @@ def test_vxlan_attrs_from_a_spec_and_from_changed_fields():
                                             ("IFLA_VXLAN_LEARNING", 0)]
     assert _nlwire.vxlan_attrs({"local": "fd00::1"}) == [("IFLA_VXLAN_LOCAL6", "fd00::1")]
     assert _nlwire.vxlan_attrs({"learning": True}, 0) == [("IFLA_VXLAN_LINK", 0), ("IFLA_VXLAN_LEARNING", 1)]
+
+
+@pytest.mark.parametrize("action, address", [("add", "192.0.2.50"), ("del", "192.0.2.50"), ("add", "2001:db8::50")])
+def test_proxy_requests_are_the_bytes_pyroute2_would_send_and_read_back(action, address):
+    ndmsg = importlib.import_module("pyroute2.netlink.rtnl.ndmsg").ndmsg
+    msg = ndmsg()
+    msg["family"] = _nlwire.AF_INET6 if ":" in address else _nlwire.AF_INET
+    msg["ifindex"], msg["state"], msg["flags"] = 4, _nlwire.NUD_PERMANENT, _nlwire.NTF_PROXY
+    msg["header"]["type"] = _nlwire.RTM_NEWNEIGH if action == "add" else _nlwire.RTM_DELNEIGH
+    msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_ACK | (
+        _nlwire.NLM_F_CREATE | _nlwire.NLM_F_EXCL if action == "add" else 0)
+    msg["header"]["sequence_number"] = 5
+    msg["attrs"] = [("NDA_DST", address)] + ([("NDA_PROTOCOL", 74)] if action == "add" else [])
+    msg.encode()
+    data = _nlwire.proxy_request(action, 4, address, 74)(5)
+    assert data == bytes(msg.data)
+    expected = {"index": 4, "address": address, "protocol": 74 if action == "add" else None}
+    assert _nlwire.parse_proxy(data, 0, len(data)) == expected
+
+
+def test_a_proxy_dump_asks_for_proxy_entries_only():
+    data = _nlwire.dump_request(_nlwire.RTM_GETNEIGH, 8, 0, _nlwire.NTF_PROXY)
+    assert len(data) == 16 + 12 and data[16 + 10] == _nlwire.NTF_PROXY  # ndm_flags
+    fdb = _nlwire.fdb_request("add", 4, _nlwire.ZERO_MAC, "192.0.2.7")(1)
+    assert _nlwire.parse_proxy(fdb, 0, len(fdb)) is None  # a bridge's entry, not a proxy

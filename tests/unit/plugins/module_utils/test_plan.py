@@ -260,3 +260,18 @@ def test_vxlan_purged_by_prefix_and_its_underlay_must_exist():
         _plan.build(vxlan_spec(underlay="eth9"), vxlan_current())
     assert str(err.value) == ("vxlan 'vx0': underlay 'eth9' not found in the host namespace; create it first or fix"
                               " 'underlay'")
+
+
+def test_proxy_entries_follow_routes_change_by_difference_and_go_with_their_bridge():
+    route, old, new = "192.0.2.48/29 via 10.0.0.2", "192.0.2.50 dev eth0", "192.0.2.51 dev eth0"
+    current = {"eth0": link("eth0", "veth", 2),
+               "br0": link("br0", "bridge", 3, addresses=["10.0.0.1/24"], routes=[route], proxy_arp=[old])}
+    desired = specs({"kind": "bridge", "name": "br0", "addresses": ["10.0.0.1/24"], "routes": [route],
+                     "proxy_arp": [new, old]})
+    plan = _plan.build(desired, current)
+    assert [(o["op"], o["action"], o["entry"]) for o in plan.ops] == [("proxy", "add", new)]
+    assert plan.summary() == ["add proxy ARP %s for bridge 'br0'" % new]
+    assert plan.after["br0"]["proxy_arp"] == [old, new]
+    assert not _plan.build(specs({"kind": "bridge", "name": "br0", "routes": [route]}), current).changed  # left alone
+    gone = _plan.build(specs({"kind": "bridge", "name": "br0", "state": "absent"}), current)
+    assert ops(gone) == [("delete", "br0"), ("proxy", "br0")] and gone.ops[1]["action"] == "del"
