@@ -196,6 +196,22 @@ def install_boot_cli(lib):
     return os.path.join(str(lib), _bootfiles.CLI)
 
 
+def nft_networks(tmp_path, netns, networks, state="present", ports=()):
+    """The real nft_networks module inside `netns`, its files under tmp_path/etc; returns its result."""
+    args = {"networks": networks, "state": state, "ruleset_path": str(tmp_path / "etc" / "nftables.json"),
+            "state_path": str(tmp_path / "etc" / "netdevs.json"), "ports": list(ports)}
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("nft", args)], in_netns=netns)
+    assert rc == 0, results
+    return results["nft"]
+
+
+def boot_networks(tmp_path, netns):
+    """The real boot CLI inside `netns` on tmp_path/etc/netdevs.json: the devices, the table, then the sysctls."""
+    cli = install_boot_cli(tmp_path / "lib")
+    proc = sh(sys.executable, cli, str(tmp_path / "etc" / "netdevs.json"), netns=netns, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
 def run_playbook(playbook_text, tmp_path, check=False, diff=True, extra_vars=None, in_netns=None):
     """Run a playbook against localhost with the collection from this checkout.
 

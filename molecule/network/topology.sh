@@ -2,7 +2,8 @@
 # The lab around the host, inside the lab container (idempotent; run in prepare and again after the restart):
 #   outside   netns: the "internet", 198.51.100.2 (allowed), .3 (rejected), .200 (outside the allow list);
 #             reached through the veth wan0 (198.51.100.1/24 in the container: the nat uplink). It has
-#             no route back to the guests' subnets, so replies reach them only when masqueraded. wan0 is the
+#             no route back to the guests' subnets, so replies reach them only when masqueraded. IPv6: the
+#             outside is 2001:db8:ff::2, wan0 2001:db8:ff::1; the guests take addresses by SLAAC. wan0 is the
 #             host's NIC: made at every boot by hostnet-lab-wan.service, before hostnet-qemu-network.service.
 #   g1, g2    netns guests on the isolated bridge hqiso0 (192.168.60.11/.12), g3 on the nat bridge hqnat0,
 #             g4 on the routed bridge hqrt0 (10.66.0.11; the outside routes 10.66.0.0/24 through wan0), also
@@ -25,10 +26,12 @@ set -eu
 ip netns list | grep -qw outside || ip netns add outside
 ip link show wan0 >/dev/null 2>&1 || ip link add wan0 type veth peer name wan0-out netns outside
 ip addr replace 198.51.100.1/24 dev wan0
+ip addr replace 2001:db8:ff::1/64 dev wan0 nodad
 ip link set wan0 up
 ip -n outside link set lo up
 ip -n outside link set wan0-out up
 for a in 198.51.100.2 198.51.100.3 198.51.100.200; do ip -n outside addr replace $a/24 dev wan0-out; done
+ip -n outside addr replace 2001:db8:ff::2/64 dev wan0-out nodad
 SH
   chmod 0755 /usr/local/sbin/hostnet-lab-wan
   cat >/etc/systemd/system/hostnet-lab-wan.service <<'UNIT'
@@ -79,6 +82,7 @@ done
 ip -n outside route replace 10.88.0.0/16 via 198.51.100.1 dev wan0-out
 ip -n outside route replace 10.66.0.0/24 via 198.51.100.1 dev wan0-out
 ip -n outside route replace 10.67.0.0/24 via 198.51.100.1 dev wan0-out
+ip -n outside route replace fd00:66::/64 via 2001:db8:ff::1 dev wan0-out  # the routed network's IPv6 prefix
 ip -n g4 addr replace 10.67.0.1/32 dev lo  # a subnet behind the "guest" g4, routed to it by rtnet's routes
 ip -n g4 addr replace 198.51.100.50/32 dev lo  # an address of the outside's LAN, published by proxy ARP on wan0
 ip link show foreignbr0 >/dev/null 2>&1 || ip link add foreignbr0 type bridge

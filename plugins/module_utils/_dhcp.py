@@ -306,8 +306,6 @@ def render(net):
     another field, a newline another option)."""
     what = "network '%s'" % net["name"]
     name, bridge = _v(net["name"], what), _v(net["bridge"], what + ": bridge")
-    host = netaddr.IPNetwork(net["address"])
-    subnet = netaddr.IPNetwork(net["subnet"])
     dhcp, dns = net.get("dhcp"), net.get("dns")
     lines = [
         "# Managed by Ansible (hostnet.qemu.network); local changes will be overwritten.",
@@ -324,6 +322,7 @@ def render(net):
     if dns is None:
         lines += ["# DNS off", "port=0"]
     else:
+        host = netaddr.IPNetwork(net["address"])
         lines += [
             "# DNS on %s port 53" % host.ip,
             "domain-needed",
@@ -341,6 +340,7 @@ def render(net):
                 names = [item["name"]] + (["%s.%s" % (item["name"], dns["domain"])] if dns["domain"] else [])
                 lines.append("host-record=%s" % ",".join(_v(v, what + ": dhcp.hosts") for v in names + [item["address"]]))
     if dhcp is not None:
+        subnet, host = netaddr.IPNetwork(net["subnet"]), netaddr.IPNetwork(net["address"])
         mask = subnet.netmask
         lines.append("# DHCP")
         for item in dhcp["ranges"]:
@@ -368,7 +368,21 @@ def render(net):
             "dhcp-authoritative",
             "dhcp-leasefile=%s/%s.leases" % (LEASES_DIR, name),
         ]
+    lines += _router_advertisements(net, bridge, dns is not None)
     return "\n".join(lines) + "\n"
+
+
+def _router_advertisements(net, bridge, dns):
+    """The IPv6 part: router advertisements for the bridge's prefix (SLAAC), stateless DHCPv6 for the DNS server
+    when the network has DNS; an isolated network is no default router (router lifetime 0)."""
+    six = net.get("ipv6")
+    if not six or not six["address"]:
+        return []
+    lines = ["# IPv6: router advertisements for %s; guests form their addresses by SLAAC" % six["prefix"], "enable-ra",
+             "dhcp-range=::,constructor:%s,%s,64" % (bridge, "ra-stateless" if dns else "ra-only")]
+    if net["kind"] not in _netspec.GATEWAY_KINDS:
+        lines += ["# nothing is forwarded from this network: no default route", "ra-param=%s,0,0" % bridge]
+    return lines
 
 
 def _v(value, what):
@@ -379,4 +393,5 @@ def instances(networks):
     """The dnsmasq instances of normalised networks (present ones with dhcp or dns): name, bridge, unit, conf."""
     return [{"name": n["name"], "bridge": n["bridge"], "unit": UNIT % n["name"], "conf": render(n)}
             for n in networks
-            if n["state"] == "present" and (n.get("dhcp") is not None or n.get("dns") is not None)]
+            if n["state"] == "present" and (n.get("dhcp") is not None or n.get("dns") is not None
+                                            or (n.get("ipv6") or {}).get("address"))]

@@ -14,6 +14,11 @@ the saved state (`forwarding_before`), the table drops what enters by such an up
 a nat network behind it (`guarded`), and when no nat network uses the uplink any more the recorded value is
 written back (`restore`).
 
+IPv6 has no per-interface `forwarding` switch (`conf/IF/forwarding` there only makes the interface a router);
+Linux 6.17 added `conf/IF/force_forwarding`, which the networks with `ipv6` switch on in the same way. Its value
+before is recorded as `ipv6/UPLINK` (a name no interface can have), restored the same way, and an uplink that did
+not forward IPv6 before (nor the host globally) gets the guard for IPv6.
+
 Keys are written in sysctl's slash form (`net/ipv4/conf/eth0.100/forwarding`) so that an interface name with a dot
 stays one path component; dotted keys (`net.ipv4.ip_forward`, from older saved states) still work.
 """
@@ -31,6 +36,10 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 
 WHAT = "networks"
 KEY = "net/ipv4/conf/%s/forwarding"
+KEY6 = "net/ipv6/conf/%s/force_forwarding"
+KEY6_ALL = "net/ipv6/conf/all/forwarding"
+KEY_RA = "net/ipv6/conf/%s/accept_ra"
+RECORD6 = "ipv6/"  # the prefix of an uplink's recorded IPv6 value
 LEGACY_KEY = "net.ipv4.ip_forward"
 # where systemd-sysctl and procps read settings (besides the collection's own drop-in)
 SYSCTL_FILES = ("/etc/sysctl.conf", "/etc/sysctl.d/*.conf", "/run/sysctl.d/*.conf", "/usr/local/lib/sysctl.d/*.conf",
@@ -79,13 +88,23 @@ def uplinks(normalised):
     return dict((up, sorted(bridges)) for up, bridges in out.items())
 
 
+def uplinks6(normalised):
+    """{uplink: [bridges]} of the present nat and routed networks with IPv6."""
+    return uplinks([n for n in normalised if n.get("ipv6")])
+
+
 def sysctls(normalised):
     """The forwarding switches the networks need: on for each nat network's bridge and uplink, off for the bridges
-    of isolated networks (so that they stay closed also on a host that routes by default)."""
-    keys = dict((KEY % n["bridge"], "0") for n in normalised if n["kind"] == "isolated" and n["state"] == "present")
-    for up, bridges in uplinks(normalised).items():
-        for name in [up] + bridges:
-            keys[KEY % name] = "1"
+    of isolated networks (so that they stay closed also on a host that routes by default); IPv6 on for the bridge
+    and uplink of each gateway network with IPv6. The host takes no router advertisements on its guests' bridges
+    (`accept_ra` 0): they are its own dnsmasq's, or a guest's that would make itself the host's router."""
+    present = [n for n in normalised if n["state"] == "present" and n["kind"] in ("isolated", "nat", "routed")]
+    keys = dict((KEY_RA % n["bridge"], "0") for n in present)
+    keys.update((KEY % n["bridge"], "0") for n in present if n["kind"] == "isolated")
+    for key, found in ((KEY, uplinks(normalised)), (KEY6, uplinks6(normalised))):
+        for up, bridges in found.items():
+            for name in [up] + bridges:
+                keys[key % name] = "1"
     return keys
 
 
@@ -148,20 +167,31 @@ def plan(normalised, state_path, sysctl_file=None):
         else:
             live = read(KEY % up)
             before[up] = live if live in ("0", "1") else (read(KEY % "default") or "0")
+    for up in uplinks6(normalised):
+        if RECORD6 + up not in old:
+            live = read(KEY6 % up)
+            before[RECORD6 + up] = live if live in ("0", "1") else (read(KEY6 % "default") or "0")
+        else:
+            before[RECORD6 + up] = old[RECORD6 + up]
     restore = {}
-    for up, value in sorted(old.items()):
-        if up not in found and read(KEY % up) not in (None, value):
-            restore[KEY % up] = value
+    for record, value in sorted(old.items()):
+        up, key, users = (record[len(RECORD6):], KEY6, uplinks6(normalised)) if record.startswith(RECORD6) \
+            else (record, KEY, found)
+        if up not in users and read(key % up) not in (None, value):
+            restore[key % up] = value
     return {"before": before, "restore": restore, "legacy": was_legacy, "guarded": guarded(before)}
 
 
 def guarded(before):
-    """The uplinks whose forwarding was off before the collection switched it on."""
-    return sorted(up for up, value in (before or {}).items() if value != "1")
+    """The uplinks whose forwarding was off before the collection switched it on; `ipv6/UPLINK` for those that did
+    not forward IPv6 (when the host does not forward IPv6 on every interface anyway)."""
+    global6 = read(KEY6_ALL) == "1"
+    return sorted(up for up, value in (before or {}).items()
+                  if value != "1" and not (up.startswith(RECORD6) and global6))
 
 
 def restore_lines(result):
-    return ["set %s = %s (the value found before a nat network switched it on)" % item
+    return ["set %s = %s (the value found before a network switched it on)" % item
             for item in sorted(result["restore"].items())]
 
 

@@ -33,6 +33,7 @@ FORWARD = dict(
     guest=dict(type="str", required=True),
     guest_port=dict(type="int"),
 )
+IPV6 = dict(address=dict(type="str", required=True), nat=dict(type="bool"))
 ROUTE = dict(to=dict(type="str", required=True), via=dict(type="str", required=True), proxy_arp=dict(type="bool"))
 CONTROL_PLANES = ["static", "evpn"]
 # A network spanning several hosts over VXLAN. vni, control_plane, port, mtu and gateway_host are what the user
@@ -65,6 +66,7 @@ NETWORK = dict(
     span=dict(type="dict", options=SPAN),
     forwards=dict(type="list", elements="dict", options=FORWARD),
     routes=dict(type="list", elements="dict", options=ROUTE),
+    ipv6=dict(type="dict", options=IPV6),
 )
 
 

@@ -19,7 +19,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _netspec,
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _net6, _netspec,
                                                                    _routednet, _spannet, _uplinkhost, _validate)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
@@ -62,6 +62,7 @@ def check(networks, links=None):
     dhcp_ranges = []  # (network, field, range) of present networks: DHCP ranges must not overlap across them
     vnis = {}  # VNI -> network name (spanned networks)
     forwarded = {}  # (proto, host address or *, port) -> the forward that claims it
+    prefixes6 = []  # (network, IPv6 prefix) of present networks
     for index, net in enumerate(networks):
         name = net["name"]
         label = "network '%s'" % name
@@ -149,6 +150,7 @@ def check(networks, links=None):
         elif net.get("link"):
             errors.append("%s: field 'link' only applies to kind macvtap; drop it or set kind: macvtap" % label)
         errors.extend(_routednet.check(net, label, kind, host, subnet))
+        errors.extend(_net6.check(net, label, kind, prefixes6))
         rules = net.get("filter") or {}
         for key in ("allow", "reject"):
             for value in rules.get(key) or []:
@@ -269,7 +271,7 @@ def validate_on_host(networks, tunnels=True):
     dump = _uplinkhost.host_dump()
     typed = validate(networks, dict((name, link.get("master")) for name, link in dump.items()))
     errors = _uplinkhost.check_host(uplinks(typed)) + (_spannet.on_host(typed, dump) if tunnels else [])
-    errors += _routednet.on_host(normalise(typed), dump)
+    errors += _routednet.on_host(normalise(typed), dump) + _net6.on_host(normalise(typed))
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return typed
@@ -285,7 +287,8 @@ def normalise(networks):
         rules = net.get("filter") or {}
         if not _spannet.owner(net):
             # another host is this spanned network's gateway and DHCP/DNS owner: here it is a bare bridge
-            kind, host, rules, net = "isolated", None, {}, dict((k, v) for k, v in net.items() if k not in ("dhcp", "dns"))
+            kind, host, rules = "isolated", None, {}
+            net = dict((k, v) for k, v in net.items() if k not in ("dhcp", "dns"))
         out.append({
             "name": net["name"],
             "kind": kind,
@@ -305,6 +308,9 @@ def normalise(networks):
             if kind == "routed" else [],
         })
         out[-1]["proxy_arp"] = _routednet.proxies(net) if kind == "routed" else []
+        out[-1]["ipv6"] = _net6.normalise(net, kind)
+        if out[-1]["ipv6"] and not _spannet.owner(net):  # the gateway host's address; guests here use its prefix
+            out[-1]["ipv6"].update(address=None, nat=False)
         out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
         if out[-1]["span"] and out[-1]["dhcp"]:  # guests on a spanned network learn its MTU (option 26)
             out[-1]["dhcp"]["mtu"] = out[-1]["span"]["mtu"]
@@ -333,8 +339,9 @@ def devices(networks):
             if net["span"]:
                 out.append({"kind": "vxlan", "name": net["span"]["device"], "state": "absent"})
         else:
+            addresses = [a for a in (net["address"], (net["ipv6"] or {}).get("address")) if a]
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
-                        "addresses": [net["address"]] if net["address"] else [], "routes": net["routes"],
+                        "addresses": addresses, "routes": net["routes"],
                         "proxy_arp": net["proxy_arp"]})
             span = net["span"]
             if span:

@@ -11,7 +11,9 @@ known before the guest starts). What the guest sends through it is held to its N
 - IPv4 only from its addresses: the NIC's declared address (which is also its DHCP reservation), or, for a NIC
   that leases from the pool, any address of the network's subnet; plus the DHCP request from 0.0.0.0; a guest that
   is the gateway of a routed network's `routes` also sends from the subnets behind it;
-- IPv6 only from link-local addresses and the unspecified address (the networks carry no IPv6 prefix yet);
+- IPv6 only from link-local addresses, the unspecified address (duplicate address detection) and the network's
+  IPv6 prefix (its guests form their addresses by SLAAC, which the host cannot know beforehand);
+- no router advertisements and no DHCPv6 server replies (a guest would otherwise become its neighbours' router);
 - no other EtherType (a VLAN tag would otherwise carry anything past the checks above).
 
 A NIC with `trust: true` (a router guest) is not filtered. One base chain on the bridge prerouting hook jumps by
@@ -86,6 +88,7 @@ def normalise(ports, networks):
             allowed += [r.split(" via ")[0] for r in net.get("routes") or [] if r.split(" via ")[1] in allowed]
         out.append({"ifname": ifname, "mac": mac, "bridge": net["bridge"], "network": net["name"], "label": label,
                     "trust": port["trust"], "allowed": allowed, "lan": net["kind"] == "uplink",
+                    "prefix6": (net.get("ipv6") or {}).get("prefix"),
                     "reject": net["reject"] if net["kind"] == "uplink" else [],
                     "allow": net["allow"] if net["kind"] == "uplink" else []})
     if errors:
@@ -145,9 +148,13 @@ def render(doc, ports):
                      "%s: DHCP requests" % who)
             _drop(doc, chain, [_match("ip", "saddr", "!=", {"set": _prefixes(port["allowed"])})],
                   "%s: IPv4 only from its addresses" % who)
+        _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-router-advert")], "%s: no router advertisements" % who)
+        _drop(doc, chain, [_match("udp", "sport", "==", 547)], "%s: no DHCPv6 server" % who)
         if not port["lan"]:  # on an uplink network the LAN gives IPv6 addresses the host does not know
-            _drop(doc, chain, [_match("ip6", "saddr", "!=", {"set": ["::", {"prefix": {"addr": "fe80::", "len": 10}}]})],
-                  "%s: IPv6 only link-local (the network has no IPv6 prefix)" % who)
+            sources = ["::", {"prefix": {"addr": "fe80::", "len": 10}}] + _prefixes([port["prefix6"]] if port["prefix6"] else [])
+            _drop(doc, chain, [_match("ip6", "saddr", "!=", {"set": sources})],
+                  "%s: IPv6 only link-local and from %s" % (who, port["prefix6"]) if port["prefix6"]
+                  else "%s: IPv6 only link-local (the network has no IPv6 prefix)" % who)
         _destinations(doc, chain, port, who)
         _drop(doc, chain, [_match("ether", "type", "!=", {"set": ["ip", "arp", "ip6"]})],
               "%s: no other EtherType (no VLAN tags)" % who)

@@ -100,6 +100,10 @@ def render(networks, table="hostnet_qemu", guarded=(), ports=()):
     for up in sorted(set(guarded) & set(behind)):
         doc.rule("forward", [_meta("iifname", up), _not_in("oifname", behind[up]), _COUNTER, _verdict("drop")],
                  "uplink %s: forwarding is on for the networks behind it only" % up)
+    behind6 = _forwarding.uplinks6(present)  # an uplink guarded above is guarded for both families
+    for up in sorted(set(g[len(_forwarding.RECORD6):] for g in guarded if g.startswith(_forwarding.RECORD6)) & set(behind6) - set(guarded)):
+        doc.rule("forward", [_meta("nfproto", "ipv6"), _meta("iifname", up), _not_in("oifname", behind6[up]),
+                             _COUNTER, _verdict("drop")], "uplink %s: IPv6 forwarding is on for the networks behind it only" % up)
     for net in present:
         br, name = net["bridge"], net["name"]
         # guests on one network always see each other, also when br_netfilter hands bridged frames to this hook
@@ -131,6 +135,9 @@ def render(networks, table="hostnet_qemu", guarded=(), ports=()):
         if net["kind"] == "nat":
             doc.rule("postrouting", [_meta("oifname", up), _addr("saddr", net["subnet"]), _COUNTER,
                                      {"masquerade": None}], "network %s" % name)
+        if net["ipv6"] and net["ipv6"]["nat"]:
+            doc.rule("postrouting", [_meta("oifname", up), _addr("saddr", net["ipv6"]["prefix"]), _COUNTER,
+                                     {"masquerade": None}], "network %s: IPv6" % name)
     return json.dumps(_document(doc, bridged), indent=1, sort_keys=True) + "\n"
 
 

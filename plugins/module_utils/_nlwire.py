@@ -117,10 +117,13 @@ def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, 
     if kind is not None:
         info = b"".join(_nla(_INFO_DATA[attr][0], _INFO_DATA[attr][1](value)) for attr, value in data)
         body += _nla(IFLA_LINKINFO, _nla(IFLA_INFO_KIND, kind.encode("ascii") + b"\0") + _nla(IFLA_INFO_DATA, info))
-    nlflags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_EXCL if create else 0)
+    return _request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_EXCL if create else 0), body)
 
+
+def _request(mtype, nlflags, body):
+    """A hand-packed request as the batch writer takes it: seq -> bytes."""
     def encode(seq):
-        return _HDR.pack(16 + len(body), RTM_NEWLINK, nlflags, seq, 0) + body
+        return _HDR.pack(16 + len(body), mtype, nlflags, seq, 0) + body
     return encode
 
 
@@ -178,10 +181,7 @@ def fdb_request(action, index, mac, dst):
         mtype, nlflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND
     else:
         mtype, nlflags = RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK
-
-    def encode(seq):
-        return _HDR.pack(16 + len(body), mtype, nlflags, seq, 0) + body
-    return encode
+    return _request(mtype, nlflags, body)
 
 
 def proxy_request(action, index, address, protocol):
@@ -194,10 +194,7 @@ def proxy_request(action, index, address, protocol):
         mtype, nlflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
     else:
         mtype, nlflags = RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK
-
-    def encode(seq):
-        return _HDR.pack(16 + len(body), mtype, nlflags, seq, 0) + body
-    return encode
+    return _request(mtype, nlflags, body)
 
 
 def parse_proxy(data, offset, length):

@@ -36,11 +36,14 @@ description:
     such in the saved state, and the table drops whatever enters by it unless it goes to a bridge of a nat network
     behind it, so the host routes nothing new between other interfaces. When no nat network uses an uplink any
     more, its recorded value is written back.
+  - IPv6 (a network's C(ipv6)) is forwarded in the same way with C(net.ipv6.conf.IF.force_forwarding) (Linux 6.17
+    or later), recorded as C(ipv6/UPLINK). The bridges of isolated, nat and routed networks take no router
+    advertisements (C(accept_ra) 0), and their dnsmasq advertises the network's prefix.
   - O(ports) are the guests' taps on isolated and nat networks (the role derives them from the
     P(hostnet.qemu.guest#role) role's guests). What a guest sends through its tap is held to its NIC in the table
     C(bridge) O(table) (anti-spoofing). Frames only from the NIC's MAC, ARP and IPv4 only from its addresses (its
-    declared ones, else the network's subnet, plus the DHCP request), IPv6 only link-local, no other EtherType. A
-    port with C(trust) is not held.
+    declared ones, else the network's subnet, plus the DHCP request), IPv6 only link-local and the network's
+    prefix, no router advertisements or DHCPv6 replies, no other EtherType. A port with C(trust) is not held.
   - The whole run holds the collection's host-wide lock.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
@@ -148,13 +151,15 @@ nft:
   type: list
   elements: str
 dnsmasq:
-  description: The dnsmasq units of the present networks with C(dhcp) or C(dns).
+  description: The dnsmasq units of the present networks with C(dhcp), C(dns) or C(ipv6) (router advertisements).
   returned: always
   type: list
   elements: str
   sample: [hostnet-qemu-dnsmasq@isonet.service]
 sysctls:
-  description: Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink.
+  description:
+    - Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink,
+      C(net/ipv6/conf/IF/force_forwarding) for those with IPv6, C(net/ipv6/conf/BRIDGE/accept_ra) 0.
   returned: always
   type: dict
   sample: {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/hqnat0/forwarding": "1"}

@@ -97,7 +97,9 @@ dnsmasq:
   type: list
   elements: dict
 sysctls:
-  description: Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink.
+  description:
+    - Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink,
+      C(net/ipv6/conf/IF/force_forwarding) for those with IPv6, C(net/ipv6/conf/BRIDGE/accept_ra) 0.
   returned: always
   type: dict
 missing_packages:

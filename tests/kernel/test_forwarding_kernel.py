@@ -18,7 +18,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from conftest import COLLECTIONS, install_boot_cli, run_tasks, sh, throwaway_netns
+from conftest import COLLECTIONS, boot_networks, nft_networks, sh, throwaway_netns
 
 NAT = {"name": "natnet", "kind": "nat", "bridge": "hqboot0", "address": "192.168.77.1/24", "uplink": "hqwan0"}
 # host side name, host address, namespace address, routes in the namespace
@@ -66,19 +66,11 @@ def forwarding(netns, name):
 
 
 def converge(tmp_path, netns, networks, state="present"):
-    """The real nft_networks module in H; returns its result."""
-    args = {"networks": networks, "state": state, "ruleset_path": str(tmp_path / "etc" / "nftables.json"),
-            "state_path": str(tmp_path / "etc" / "netdevs.json")}
-    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("nft", args)], in_netns=netns)
-    assert rc == 0, results
-    return results["nft"]
+    return nft_networks(tmp_path, netns, networks, state=state)
 
 
 def boot(tmp_path, netns):
-    """The real boot CLI: the bridge, the table, then the saved sysctls."""
-    cli = install_boot_cli(tmp_path / "lib")
-    proc = sh(sys.executable, cli, str(tmp_path / "etc" / "netdevs.json"), netns=netns, check=False)
-    assert proc.returncode == 0, proc.stderr
+    boot_networks(tmp_path, netns)
     sh("ip", "-n", netns, "link", "set", "hqg0", "master", "hqboot0")
 
 
@@ -97,7 +89,8 @@ def test_a_nat_network_forwards_for_its_guests_and_nothing_new(tmp_path, lab):
                       "g->10.81.1.2": False}
     result = converge(tmp_path, host, [NAT])
     assert result["changed"] and result["sysctls"] == {"net/ipv4/conf/hqboot0/forwarding": "1",
-                                                       "net/ipv4/conf/hqwan0/forwarding": "1"}
+                                                       "net/ipv4/conf/hqwan0/forwarding": "1",
+                                                       "net/ipv6/conf/hqboot0/accept_ra": "0"}
     saved = json.loads((tmp_path / "etc" / "netdevs.json").read_text())
     assert saved["forwarding_before"] == {"hqwan0": "0"}
     boot(tmp_path, host)

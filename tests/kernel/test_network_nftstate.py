@@ -45,7 +45,8 @@ def test_present_writes_loads_then_is_idempotent(tmp_path, netns, nft):
     assert "masquerade" in ruleset
     saved = json.loads(open(state).read())
     assert saved["devices"][0]["name"] == "hqnat0" and saved["sysctls"] == {
-        "net/ipv4/conf/hqnat0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1"}
+        "net/ipv4/conf/hqnat0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1",
+        "net/ipv6/conf/hqnat0/accept_ra": "0"}
     assert stat.S_IMODE(os.stat(rules).st_mode) == 0o600
     again = _nftstate.plan([NAT], "hostnet_qemu", rules, state, nft=nft)
     assert not again["changed"]

@@ -143,7 +143,8 @@ def test_gateway_host_gets_the_address_dhcp_with_mtu_and_the_tunnel():
          "peers": ["192.0.2.2", "192.0.2.3"], "learning": True, "master": "lab", "mtu": 1450, "up": True}]
     conf = _dhcp.instances(_nftnet.normalise(networks))[0]["conf"]
     assert "dhcp-option=option:mtu,1450\n" in conf and "dhcp-option=option:router,10.42.0.1\n" in conf
-    assert _nftnet.sysctls(networks) == {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/lab/forwarding": "1"}
+    assert _nftnet.sysctls(networks) == {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/lab/forwarding": "1",
+                                         "net/ipv6/conf/lab/accept_ra": "0"}
 
 
 def test_other_hosts_get_a_bare_bridge_no_dhcp_no_nat():
@@ -153,7 +154,8 @@ def test_other_hosts_get_a_bare_bridge_no_dhcp_no_nat():
                           "mtu": 1450}
     assert devices[1]["local"] == "192.0.2.2"
     assert _dhcp.instances(_nftnet.normalise(networks)) == []
-    assert _nftnet.sysctls(networks) == {"net/ipv4/conf/lab/forwarding": "0"}  # a bare bridge here: closed
+    assert _nftnet.sysctls(networks) == {"net/ipv4/conf/lab/forwarding": "0",  # a bare bridge here: closed
+                                         "net/ipv6/conf/lab/accept_ra": "0"}
     rules = json.dumps(json.loads(_nftrules.render(networks)))
     assert "masquerade" not in rules
 
@@ -226,3 +228,17 @@ def test_what_the_role_sees_on_a_play_host_wins_over_the_inventory():
     gone = network_spans(["h1", "h2"], [[lab()], [lab()]], None, None, [facts("192.0.2.1"), facts("192.0.2.2")], None,
                          ["", {"networks": [lab()], "state": "absent"}])
     assert gone["networks"]["h1"][0]["span"]["peers"] == []
+
+
+def test_ipv6_on_a_spanned_network_is_the_gateway_hosts_and_the_other_hosts_hold_their_ports_to_its_prefix():
+    from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _nftports
+    six = {"address": "fd00:42::1/64"}
+    gateway = _nftnet.normalise(typed(dict(host_part(True), ipv6=six)))
+    other = _nftnet.normalise(typed(dict(host_part(False), ipv6=six)))
+    assert gateway[0]["ipv6"] == {"address": "fd00:42::1/64", "prefix": "fd00:42::/64", "nat": True}
+    assert other[0]["ipv6"] == {"address": None, "prefix": "fd00:42::/64", "nat": False}
+    assert _nftnet.devices(typed(dict(host_part(False), ipv6=six)))[0]["addresses"] == []
+    assert _dhcp.instances(other) == [] and "enable-ra" in _dhcp.instances(gateway)[0]["conf"]
+    ports = _nftports.normalise([{"ifname": "vm1-n0", "mac": "52:54:00:00:00:01", "network": "lab", "addresses": [],
+                                  "trust": False}], other)
+    assert ports[0]["prefix6"] == "fd00:42::/64"

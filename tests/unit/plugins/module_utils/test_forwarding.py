@@ -69,7 +69,7 @@ def test_an_uplink_no_nat_network_uses_is_written_back_once(tmp_path, live):
     # wan1 was 1 before: nothing to write; gone0 no longer exists: nothing to write
     assert result["restore"] == {"net/ipv4/conf/wan0/forwarding": "0"} and result["before"] == {}
     assert _forwarding.restore_lines(result) == [
-        "set net/ipv4/conf/wan0/forwarding = 0 (the value found before a nat network switched it on)"]
+        "set net/ipv4/conf/wan0/forwarding = 0 (the value found before a network switched it on)"]
     live["net/ipv4/conf/wan0/forwarding"] = "0"
     assert _forwarding.plan(_nftnet.normalise([ISO]), path)["restore"] == {}
 

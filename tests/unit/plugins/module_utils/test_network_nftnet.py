@@ -192,9 +192,10 @@ def test_a_comment_stays_within_nft_limit():
 
 
 def test_forwarding_on_for_nat_bridge_and_uplink_only_and_off_for_isolated_bridges():
-    assert _nftnet.sysctls([ISO]) == {"net/ipv4/conf/hqiso0/forwarding": "0"}
-    assert _nftnet.sysctls([ISO, NAT]) == {"net/ipv4/conf/hqiso0/forwarding": "0", "net/ipv4/conf/hqnat0/forwarding": "1",
-                                           "net/ipv4/conf/wan0/forwarding": "1"}
+    no_ra = {"net/ipv6/conf/hqiso0/accept_ra": "0", "net/ipv6/conf/hqnat0/accept_ra": "0"}  # guests' bridges
+    assert _nftnet.sysctls([ISO]) == {"net/ipv4/conf/hqiso0/forwarding": "0", "net/ipv6/conf/hqiso0/accept_ra": "0"}
+    assert _nftnet.sysctls([ISO, NAT]) == dict(no_ra, **{
+        "net/ipv4/conf/hqiso0/forwarding": "0", "net/ipv4/conf/hqnat0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1"})
     assert _nftnet.sysctls([dict(NAT, state="absent")]) == {}
 
 

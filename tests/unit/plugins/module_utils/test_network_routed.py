@@ -30,7 +30,8 @@ def test_the_lan_reaches_the_guests_and_nothing_is_masqueraded():
 
 def test_forwarding_and_the_guard_cover_routed_networks():
     normalised = _nftnet.normalise([RT])
-    assert _forwarding.sysctls(normalised) == {"net/ipv4/conf/hqrt0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1"}
+    assert _forwarding.sysctls(normalised) == {"net/ipv4/conf/hqrt0/forwarding": "1", "net/ipv4/conf/wan0/forwarding": "1",
+                                               "net/ipv6/conf/hqrt0/accept_ra": "0"}
     doc = json.loads(_nftrules.render([RT], guarded=["wan0"]))["nftables"]
     first = [c["add"]["rule"] for c in doc if "rule" in c.get("add", {})][0]
     assert first["comment"] == "uplink wan0: forwarding is on for the networks behind it only"

@@ -75,6 +75,8 @@ def test_each_held_port_gets_its_own_chain_reached_through_one_verdict_map():
                      "guest 'vm1' nics[0] (vm1-n0): ARP only for its addresses",
                      "guest 'vm1' nics[0] (vm1-n0): DHCP requests",
                      "guest 'vm1' nics[0] (vm1-n0): IPv4 only from its addresses",
+                     "guest 'vm1' nics[0] (vm1-n0): no router advertisements",
+                     "guest 'vm1' nics[0] (vm1-n0): no DHCPv6 server",
                      "guest 'vm1' nics[0] (vm1-n0): IPv6 only link-local (the network has no IPv6 prefix)",
                      "guest 'vm1' nics[0] (vm1-n0): no other EtherType (no VLAN tags)"]
     ipv4 = [o["expr"][0] for o in objs if o.get("chain") == "port1" and "IPv4 only" in o["comment"]][0]
@@ -94,6 +96,7 @@ def test_a_port_on_an_uplink_network_keeps_its_mac_and_the_networks_destination_
     comments = [c for c, _e in rules]
     who = "guest 'vm1' nics[0] (vm1-n0)"
     assert comments == [who + ": frames only from 52:54:00:00:00:01", who + ": ARP only for its MAC",
+                        who + ": no router advertisements", who + ": no DHCPv6 server",
                         who + ": reject 157.88.10.20/32", who + ": DHCP requests",
                         who + ": IPv4 only to the allowed destinations",
                         who + ": IPv6 only to the allowed destinations (and link-local)",

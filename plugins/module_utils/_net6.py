@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IPv6 on a managed network (field `ipv6`: the host's address with its /64 prefix, and NAT66 or not).
+
+The bridge takes the address; the network's dnsmasq sends router advertisements for the prefix, so guests take
+addresses by SLAAC (and the DNS server by stateless DHCPv6 when the network has DNS). On nat and routed networks
+the host forwards IPv6 for the bridge and the uplink only (`force_forwarding`, Linux 6.17 and later: IPv6 has no
+per-interface `forwarding` switch before it, only the global one, which the collection never sets), and
+masquerades the prefix on the uplink when `nat` is true (the default of kind nat). An isolated network
+advertises no default route. The guest ports hold IPv6 to link-local addresses and the prefix.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+
+KINDS = ("isolated", "nat", "routed")
+FORCE_KEY = "net/ipv6/conf/%s/force_forwarding"
+PREFIX_LENGTH = 64  # SLAAC forms addresses from a /64 only
+
+
+def check(net, label, kind, seen):
+    """The problems of field `ipv6`; `seen` collects (network, prefix) of present networks (overlaps between them)."""
+    six = net.get("ipv6")
+    if six is None:
+        return []
+    if kind not in KINDS:
+        return ["%s: field 'ipv6' applies to kinds isolated, nat and routed (%s); drop it"
+                % (label, "macvtap guests sit on the parent's LAN" if kind == "macvtap"
+                   else "the guests of an uplink network take IPv6 from the LAN")]
+    address = six.get("address")
+    host = _validate.network(address) if isinstance(address, str) and "/" in address else None
+    if host is None or host.version != 6:
+        return ["%s: field 'ipv6.address' %r is not an IPv6 address with its prefix length; give the host's address,"
+                " e.g. fd00:50::1/64" % (label, address)]
+    errors = []
+    if host.prefixlen != PREFIX_LENGTH:
+        errors.append("%s: field 'ipv6.address' %s: the prefix must be a /64 (guests form their addresses from it by"
+                      " SLAAC); give e.g. %s/64" % (label, address, host.ip))
+    elif host.ip == host.network or host.ip.is_link_local() or host.ip.is_multicast() or host.ip.is_loopback():
+        errors.append("%s: field 'ipv6.address' %s is not a host address of its prefix; give e.g. %s1/64"
+                      % (label, address, host.network))
+    if six.get("nat") and kind == "isolated":
+        errors.append("%s: field 'ipv6.nat' applies to kinds nat and routed (an isolated network forwards nothing);"
+                      " drop it" % label)
+    if errors or net.get("state", "present") != "present":
+        return errors
+    for other_name, other in seen:
+        if host.cidr.first <= other.last and other.first <= host.cidr.last:
+            errors.append("%s: ipv6 prefix %s overlaps prefix %s of network '%s'; give each network its own prefix"
+                          % (label, host.cidr, other, other_name))
+    seen.append((net["name"], host.cidr))
+    return errors
+
+
+def normalise(net, kind):
+    """A checked network's IPv6: {address, prefix, nat} or None."""
+    six = net.get("ipv6")
+    if six is None or kind not in KINDS:
+        return None
+    host = _validate.network(six["address"])
+    nat = six.get("nat")
+    return {"address": "%s/%d" % (host.ip, host.prefixlen), "prefix": str(host.cidr),
+            "nat": (kind == "nat") if nat is None else bool(nat) and kind != "isolated"}
+
+
+def gateways(normalised):
+    """The present nat and routed networks with IPv6: the ones the host forwards IPv6 for."""
+    return [n for n in normalised if n.get("ipv6") and n["kind"] in ("nat", "routed") and n["state"] == "present"]
+
+
+def on_host(normalised, proc="/proc/sys"):
+    """A network that forwards IPv6 needs the per-interface switch; without IPv6 on the host, none has IPv6."""
+    errors = []
+    wanted = [n for n in normalised if n.get("ipv6") and n["state"] == "present"]
+    if wanted and not os.path.isdir(os.path.join(proc, "net/ipv6")):
+        return ["network '%s': field 'ipv6': IPv6 is disabled on this host (no %s/net/ipv6); enable it or drop 'ipv6'"
+                % (wanted[0]["name"], proc)]
+    for net in gateways(normalised):
+        if not os.path.exists(os.path.join(proc, FORCE_KEY % "default")):
+            errors.append("network '%s': field 'ipv6' on a %s network needs IPv6 forwarding for single interfaces"
+                          " (net.ipv6.conf.IF.force_forwarding, Linux 6.17 and later); this kernel (%s) forwards IPv6"
+                          " only for all interfaces at once, which the collection does not switch on. Use a newer"
+                          " kernel, or kind isolated for IPv6 between the guests and the host"
+                          % (net["name"], net["kind"], os.uname()[2]))
+    return errors
