@@ -125,10 +125,11 @@ class Kernel(RoutesMixin):
                     return result
         return result
 
-    def _dump(self, mtype, family=0, ndm_flags=0):
-        """Send one dump request; return the raw reply messages as (data, offset, length)."""
+    def _dump(self, mtype, family=0, ndm_flags=0, request=None):
+        """Send one dump request (`request`: seq -> bytes, else the plain one); return the raw reply messages as
+        (data, offset, length)."""
         seq = self._next_seq()
-        self._sock.send(dump_request(mtype, seq, family, ndm_flags))
+        self._sock.send(request(seq) if request else dump_request(mtype, seq, family, ndm_flags))
         out = []
         for rtype, rseq, data, offset, length in self._replies():
             if rseq != seq:

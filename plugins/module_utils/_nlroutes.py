@@ -18,8 +18,8 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 from ansible_collections.hostnet.qemu.plugins.module_utils._validate import within
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, NLM_F_CREATE, NLM_F_EXCL, RTM_DELROUTE,
-    NTF_PROXY, RTM_GETADDR, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_SCOPE_LINK, RT_TABLE_COMPAT,
-    parse_address, parse_proxy, parse_route, proxy_request)
+    NETLINK_GET_STRICT_CHK, NTF_PROXY, RTM_GETADDR, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_SCOPE_LINK,
+    RT_TABLE_COMPAT, SOL_NETLINK, parse_address, parse_proxy, parse_route, proxy_request, route_dump_request)
 
 
 def _message(name):
@@ -55,9 +55,9 @@ class RoutesMixin(object):
         entry belongs to the link that carries the traffic it draws in."""
         for link in links.values():
             link["routes"], link["proxy_arp"] = [], []
-        for route in self.routes():
+        for route in self.managed_route_list():
             name = names.get(route["oif"])
-            if name is not None and route["protocol"] == RTPROT_HOSTNET and route["table"] == RT_TABLE_MAIN:
+            if name is not None:
                 links[name]["routes"].append(route_text(route["dst"], route["gateway"]))
         routed = [link for link in links.values() if link["routes"]]
         for entry in (self.proxy_entries() if routed else []):
@@ -69,6 +69,24 @@ class RoutesMixin(object):
         for link in links.values():
             link["routes"].sort()
             link["proxy_arp"].sort()
+
+    def managed_route_list(self):
+        """The routes of protocol RTPROT_HOSTNET in the main table, as routes() gives them. The kernel filters the
+        dump (strict checking), so a host with a full routing table does not send it all on every run."""
+        raw = []
+        try:
+            self._sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        except OSError:  # a kernel before 4.20: the whole dump, filtered below
+            raw = self._dump(RTM_GETROUTE)
+        else:
+            try:
+                for family in (AF_INET, AF_INET6):
+                    raw += self._dump(RTM_GETROUTE, request=lambda seq, f=family: route_dump_request(
+                        seq, f, RTPROT_HOSTNET, RT_TABLE_MAIN))
+            finally:
+                self._sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
+        return [r for r in (parse_route(*item) for item in raw)
+                if r is not None and r["protocol"] == RTPROT_HOSTNET and r["table"] == RT_TABLE_MAIN]
 
     def proxy_entries(self):
         """Every proxy neighbour entry of the namespace, ARP and NDP: [{index, address, protocol}]."""

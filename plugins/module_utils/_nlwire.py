@@ -17,6 +17,7 @@ import socket
 import struct
 
 NETLINK_ROUTE = 0
+SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
@@ -140,6 +141,14 @@ def dump_request(mtype, seq, family=0, ndm_flags=0):
     else:
         body = _U8.pack(family) + b"\0" * (_DUMP_BODY[mtype] - 1)
     return _HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
+
+
+def route_dump_request(seq, family, protocol, table):
+    """A route dump the kernel filters itself: one family, only the routes of `protocol` in `table`. Honoured on a
+    socket with NETLINK_GET_STRICT_CHK (Linux 4.20 and later); others send every route."""
+    body = _RTMSG.pack(family, 0, 0, 0, table if table < 256 else RT_TABLE_COMPAT, protocol, 0, 0, 0)
+    body += _nla(RTA_TABLE, _U32.pack(table))
+    return _HDR.pack(16 + len(body), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
 def bridge_attrs(fields):

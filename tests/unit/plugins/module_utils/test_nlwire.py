@@ -245,3 +245,15 @@ def test_a_proxy_dump_asks_for_proxy_entries_only():
     assert len(data) == 16 + 12 and data[16 + 10] == _nlwire.NTF_PROXY  # ndm_flags
     fdb = _nlwire.fdb_request("add", 4, _nlwire.ZERO_MAC, "192.0.2.7")(1)
     assert _nlwire.parse_proxy(fdb, 0, len(fdb)) is None  # a bridge's entry, not a proxy
+
+
+def test_a_filtered_route_dump_is_the_request_pyroute2_would_send():
+    rtmsg = importlib.import_module("pyroute2.netlink.rtnl.rtmsg").rtmsg
+    msg = rtmsg()
+    msg["family"], msg["table"], msg["proto"] = _nlwire.AF_INET6, 254, 74
+    msg["header"]["type"] = _nlwire.RTM_GETROUTE
+    msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_DUMP
+    msg["header"]["sequence_number"] = 9
+    msg["attrs"] = [("RTA_TABLE", 254)]
+    msg.encode()
+    assert _nlwire.route_dump_request(9, _nlwire.AF_INET6, 74, 254) == bytes(msg.data)
