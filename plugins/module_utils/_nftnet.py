@@ -19,8 +19,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _net6, _netspec,
-                                                                   _routednet, _spannet, _uplinkhost, _validate)
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _macvtapnet, _net6,
+                                                                   _netspec, _routednet, _spannet, _uplinkhost, _validate)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -146,7 +146,7 @@ def check(networks, links=None):
             errors.append("%s: field 'uplink' only applies to kinds nat, routed and uplink; drop it or set kind: nat"
                           % label)
         if kind == "macvtap":
-            errors.extend(_check_macvtap(net, label, bridge, state, links))
+            errors.extend(_macvtapnet.check(net, label, bridge, state, links))
         elif net.get("link"):
             errors.append("%s: field 'link' only applies to kind macvtap; drop it or set kind: macvtap" % label)
         errors.extend(_routednet.check(net, label, kind, host, subnet))
@@ -170,24 +170,6 @@ def check(networks, links=None):
             subnets.append((name, subnet))
     errors.extend(_check_uplink_claims(networks, seen_bridges, uplink_nics))
     errors.extend(_routednet.check_overlaps(networks, subnets))
-    return errors
-
-
-def _check_macvtap(net, label, host_if, state, links):
-    """Problems of a macvtap network: its parent link, and the host interface that needs an address."""
-    errors = []
-    link = net.get("link")
-    if not link:
-        return ["%s: a macvtap network needs field 'link' (the parent interface its guests' macvtaps sit on, e.g. eth1)"
-                % label]
-    if link == host_if:
-        errors.append("%s: field 'link' is the network's own host interface; give the parent interface" % label)
-    elif links is not None and link not in links and state == "present":
-        errors.append("%s: field 'link' '%s' does not exist on this host; give an existing interface (found: %s)"
-                      % (label, link, ", ".join(sorted(links)) or "none"))
-    if net.get("host_interface") and not net.get("address"):
-        errors.append("%s: field 'host_interface' needs field 'address' (the host's address on the guests' LAN);"
-                      " add it, or drop host_interface" % label)
     return errors
 
 
@@ -271,7 +253,8 @@ def validate_on_host(networks, tunnels=True):
     dump = _uplinkhost.host_dump()
     typed = validate(networks, dict((name, link.get("master")) for name, link in dump.items()))
     errors = _uplinkhost.check_host(uplinks(typed)) + (_spannet.on_host(typed, dump) if tunnels else [])
-    errors += _routednet.on_host(normalise(typed), dump) + _net6.on_host(normalise(typed))
+    normalised = normalise(typed)
+    errors += _routednet.on_host(normalised, dump) + _net6.on_host(normalised) + _macvtapnet.on_host(normalised, dump)
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return typed
