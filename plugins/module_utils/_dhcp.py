@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _escape, _netspec
+from ansible_collections.hostnet.qemu.plugins.module_utils import _escape, _netspec, _validate
 
 try:
     import netaddr
@@ -189,12 +189,12 @@ def _check_ranges(net, dhcp, label, host, subnet, state, seen_ranges):
                 errors.append("%s: field '%s' %s contains the %s %s; give %s"
                               % (label, field, text, what, address, inside))
         for other_field, other in mine:
-            if span.first <= other.last and other.first <= span.last:
+            if _validate.overlaps(span, other):
                 errors.append("%s: field '%s' %s overlaps field '%s' %s-%s; give ranges that do not overlap"
                               % (label, field, text, other_field, other[0], other[-1]))
         if state == "present":
             for other_net, other_field, other in seen_ranges:
-                if other_net != net.get("name") and span.first <= other.last and other.first <= span.last:
+                if other_net != net.get("name") and _validate.overlaps(span, other):
                     errors.append("%s: field '%s' %s overlaps field '%s' %s-%s of network '%s'; give each network"
                                   " ranges inside its own subnet" % (label, field, text, other_field, other[0],
                                                                      other[-1], other_net))

@@ -165,21 +165,27 @@ def plan(normalised, state_path, sysctl_file=None):
         elif was_legacy:
             before[up] = "1" if _configured(up, sysctl_file) else "0"
         else:
-            live = read(KEY % up)
-            before[up] = live if live in ("0", "1") else (read(KEY % "default") or "0")
-    for up in uplinks6(normalised):
-        if RECORD6 + up not in old:
-            live = read(KEY6 % up)
-            before[RECORD6 + up] = live if live in ("0", "1") else (read(KEY6 % "default") or "0")
-        else:
-            before[RECORD6 + up] = old[RECORD6 + up]
+            before[up] = _live(KEY, up)
+    found6 = uplinks6(normalised)
+    for up in found6:
+        before[RECORD6 + up] = old[RECORD6 + up] if RECORD6 + up in old else _live(KEY6, up)
     restore = {}
     for record, value in sorted(old.items()):
-        up, key, users = (record[len(RECORD6):], KEY6, uplinks6(normalised)) if record.startswith(RECORD6) \
-            else (record, KEY, found)
+        up, key, users = (record[len(RECORD6):], KEY6, found6) if record.startswith(RECORD6) else (record, KEY, found)
         if up not in users and read(key % up) not in (None, value):
             restore[key % up] = value
     return {"before": before, "restore": restore, "legacy": was_legacy, "guarded": guarded(before)}
+
+
+def _live(key, up):
+    """An interface's live switch (`key` % up), or the default for new interfaces if it does not exist yet."""
+    live = read(key % up)
+    return live if live in ("0", "1") else (read(key % "default") or "0")
+
+
+def guarded6(guarded_uplinks):
+    """The uplinks that guarded() lists for IPv6 (its `ipv6/UPLINK` entries)."""
+    return [g[len(RECORD6):] for g in guarded_uplinks if g.startswith(RECORD6)]
 
 
 def guarded(before):

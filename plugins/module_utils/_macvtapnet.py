@@ -13,7 +13,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _uplinkhost, _validate
 
 
 def check(net, label, host_if, state, links):
@@ -44,13 +44,10 @@ def on_host(normalised, dump):
         if net["kind"] != "macvtap" or net["state"] != "present" or not net["address"]:
             continue
         subnet = netaddr.IPNetwork(net["subnet"])
-        for cidr in (dump.get(net["link"]) or {}).get("addresses") or []:
-            address = cidr.split(" ")[0]
-            theirs = _validate.network(address)
+        for theirs, address in _uplinkhost.address_networks(dump, net["link"]):
             # a wider prefix on the parent loses to the network's own route; an equal or narrower one wins
-            if theirs is None or theirs.version != subnet.version or theirs.prefixlen < subnet.prefixlen \
-                    or theirs.prefixlen == (32 if theirs.version == 4 else 128) \
-                    or not (subnet.first <= theirs.cidr.last and theirs.cidr.first <= subnet.last):
+            if theirs.prefixlen < subnet.prefixlen or theirs.prefixlen == (32 if theirs.version == 4 else 128) \
+                    or not _validate.overlaps(subnet, theirs.cidr):
                 continue
             errors.append("network '%s': the parent '%s' keeps address %s in the network's subnet %s, so the host's"
                           " traffic to the guests would leave by '%s', where macvtap guests never see it (the macvlan"

@@ -17,10 +17,9 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _netspec, _validate
 
-KINDS = ("isolated", "nat", "routed")
-FORCE_KEY = "net/ipv6/conf/%s/force_forwarding"
+KINDS = ("isolated",) + _netspec.GATEWAY_KINDS
 PREFIX_LENGTH = 64  # SLAAC forms addresses from a /64 only
 
 
@@ -51,7 +50,7 @@ def check(net, label, kind, seen):
     if errors or net.get("state", "present") != "present":
         return errors
     for other_name, other in seen:
-        if host.cidr.first <= other.last and other.first <= host.cidr.last:
+        if _validate.overlaps(host.cidr, other):
             errors.append("%s: ipv6 prefix %s overlaps prefix %s of network '%s'; give each network its own prefix"
                           % (label, host.cidr, other, other_name))
     seen.append((net["name"], host.cidr))
@@ -71,7 +70,7 @@ def normalise(net, kind):
 
 def gateways(normalised):
     """The present nat and routed networks with IPv6: the ones the host forwards IPv6 for."""
-    return [n for n in normalised if n.get("ipv6") and n["kind"] in ("nat", "routed") and n["state"] == "present"]
+    return [n for n in normalised if n.get("ipv6") and n["kind"] in _netspec.GATEWAY_KINDS and n["state"] == "present"]
 
 
 def on_host(normalised, proc="/proc/sys"):
@@ -82,7 +81,7 @@ def on_host(normalised, proc="/proc/sys"):
         return ["network '%s': field 'ipv6': IPv6 is disabled on this host (no %s/net/ipv6); enable it or drop 'ipv6'"
                 % (wanted[0]["name"], proc)]
     for net in gateways(normalised):
-        if not os.path.exists(os.path.join(proc, FORCE_KEY % "default")):
+        if not os.path.exists(os.path.join(proc, _forwarding.KEY6 % "default")):
             errors.append("network '%s': field 'ipv6' on a %s network needs IPv6 forwarding for single interfaces"
                           " (net.ipv6.conf.IF.force_forwarding, Linux 6.17 and later); this kernel (%s) forwards IPv6"
                           " only for all interfaces at once, which the collection does not switch on. Use a newer"

@@ -164,7 +164,7 @@ def check(networks, links=None):
         errors.extend(_dhcp.check(net, label, kind, host, subnet, state, dhcp_ranges))
         if subnet is not None and state == "present":
             for other_name, other in subnets:
-                if subnet.first <= other.last and other.first <= subnet.last and subnet.version == other.version:
+                if _validate.overlaps(subnet, other):
                     errors.append("%s: subnet %s overlaps subnet %s of network '%s'; give each network its own subnet"
                                   % (label, subnet, other, other_name))
             subnets.append((name, subnet))
@@ -268,7 +268,8 @@ def normalise(networks):
         host = _host_address(net["address"]) if net.get("address") else None
         subnet = _cidr(net["subnet"]) if net.get("subnet") else (host.cidr if host is not None else None)
         rules = net.get("filter") or {}
-        if not _spannet.owner(net):
+        owner = _spannet.owner(net)
+        if not owner:
             # another host is this spanned network's gateway and DHCP/DNS owner: here it is a bare bridge
             kind, host, rules = "isolated", None, {}
             net = dict((k, v) for k, v in net.items() if k not in ("dhcp", "dns"))
@@ -292,7 +293,7 @@ def normalise(networks):
         })
         out[-1]["proxy_arp"] = _routednet.proxies(net) if kind == "routed" else []
         out[-1]["ipv6"] = _net6.normalise(net, kind)
-        if out[-1]["ipv6"] and not _spannet.owner(net):  # the gateway host's address; guests here use its prefix
+        if out[-1]["ipv6"] and not owner:  # the gateway host's address; guests here use its prefix
             out[-1]["ipv6"].update(address=None, nat=False)
         out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
         if out[-1]["span"] and out[-1]["dhcp"]:  # guests on a spanned network learn its MTU (option 26)

@@ -101,7 +101,7 @@ def render(networks, table="hostnet_qemu", guarded=(), ports=()):
         doc.rule("forward", [_meta("iifname", up), _not_in("oifname", behind[up]), _COUNTER, _verdict("drop")],
                  "uplink %s: forwarding is on for the networks behind it only" % up)
     behind6 = _forwarding.uplinks6(present)  # an uplink guarded above is guarded for both families
-    for up in sorted(set(g[len(_forwarding.RECORD6):] for g in guarded if g.startswith(_forwarding.RECORD6)) & set(behind6) - set(guarded)):
+    for up in sorted(set(_forwarding.guarded6(guarded)) & set(behind6) - set(guarded)):
         doc.rule("forward", [_meta("nfproto", "ipv6"), _meta("iifname", up), _not_in("oifname", behind6[up]),
                              _COUNTER, _verdict("drop")], "uplink %s: IPv6 forwarding is on for the networks behind it only" % up)
     for net in present:

@@ -14,7 +14,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _uplinkhost, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 
@@ -35,7 +35,7 @@ def check(net, label, kind, host, subnet):
         if subnet is not None and (via not in subnet or (host is not None and via == host.ip)):
             errors.append("%s: gateway %s is not a guest address of the network (%s, the host's %s); give the address"
                           " of the guest that routes %s" % (where, via, subnet, host.ip if host else "none", dst))
-        elif subnet is not None and dst.first <= subnet.last and subnet.first <= dst.last:
+        elif subnet is not None and _validate.overlaps(dst, subnet):
             errors.append("%s: %s overlaps the network's own subnet %s; give a subnet behind a guest" % (where, dst, subnet))
         elif route.get("proxy_arp") and (dst.version != 4 or dst.prefixlen != 32):
             errors.append("%s: proxy_arp answers for one IPv4 address of the uplink's LAN; give 'to' as ADDRESS/32"
@@ -52,8 +52,7 @@ def check_overlaps(networks, subnets):
         for index, route in enumerate(net.get("routes") or []):
             dst = _validate.network(route.get("to"))
             for other_name, other in subnets:
-                if dst is not None and other_name != net["name"] and dst.version == other.version \
-                        and dst.first <= other.last and other.first <= dst.last:
+                if dst is not None and other_name != net["name"] and _validate.overlaps(dst, other):
                     errors.append("network '%s': field 'routes[%d]' %s overlaps subnet %s of network '%s'; give a"
                                   " subnet no network has" % (net["name"], index, route["to"], other, other_name))
     return errors
@@ -75,11 +74,9 @@ def on_host(normalised, dump):
         if net["kind"] != "routed" or net["state"] != "present" or not net["subnet"]:
             continue
         subnet = netaddr.IPNetwork(net["subnet"])
-        theirs = [(_validate.network(cidr.split(" ")[0]), cidr.split(" ")[0])
-                  for cidr in (dump.get(net["uplink"]) or {}).get("addresses") or []]
-        theirs = [(lan, text) for lan, text in theirs if lan is not None and lan.version == 4]
+        theirs = [(lan, text) for lan, text in _uplinkhost.address_networks(dump, net["uplink"]) if lan.version == 4]
         for lan, text in theirs:
-            if lan.prefixlen < 32 and subnet.first <= lan.cidr.last and lan.cidr.first <= subnet.last:
+            if lan.prefixlen < 32 and _validate.overlaps(subnet, lan.cidr):
                 errors.append("network '%s': subnet %s overlaps subnet %s of its uplink '%s' (address %s); a routed"
                               " network needs a subnet of its own that the LAN routes to the host (or a route with"
                               " proxy_arp for single addresses of the LAN)" % (net["name"], subnet, lan.cidr, net["uplink"], text))

@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _files
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import WHAT, describe, plan, uplink_label
@@ -41,6 +41,18 @@ def host_dump(netns=None):
     """Every link of the host with its master, MTU and addresses (what the networks' checks need to know)."""
     with Kernel(netns) as kernel:
         return kernel.dump()
+
+
+def address_networks(dump, ifname):
+    """The addresses of `ifname` in a host_dump() as [(netaddr network, 'ip/len')] (a point-to-point peer left out,
+    an unreadable entry skipped): what a network's checks compare with the host's own subnets."""
+    out = []
+    for entry in (dump.get(ifname) or {}).get("addresses") or []:
+        text = entry.split(" ")[0]
+        found = _validate.network(text)
+        if found is not None:
+            out.append((found, text))
+    return out
 
 
 def host_links(netns=None):

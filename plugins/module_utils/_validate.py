@@ -224,6 +224,11 @@ def route(value, what="route"):
     return "%s via %s" % (net.cidr, via)
 
 
+def overlaps(one, other):
+    """Whether two netaddr networks or ranges of one family share an address."""
+    return one.version == other.version and one.first <= other.last and other.first <= one.last
+
+
 def within(address, cidr):
     """Whether the address text lies in the network text `cidr` (False across families); both already valid."""
     net, _sep, length = cidr.partition("/")
