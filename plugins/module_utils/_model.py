@@ -72,6 +72,7 @@ VXLAN_OPTIONS = dict(
     underlay=dict(type="str"),
     port=dict(type="int", default=4789),
     learning=dict(type="bool", default=True),
+    neigh_suppress=dict(type="bool", default=False),
     peers=dict(type="list", elements="str"),
     master=dict(type="str"),
     recreate=dict(type="bool", default=False),
@@ -233,9 +234,12 @@ def _vxlan(spec, merged, label):
         _validate.ifname(merged["underlay"], what="%s: underlay" % label)
     if underlay == spec["name"]:
         raise HostnetError("%s: 'underlay' is the device itself; give the interface the tunnel runs over" % label)
+    master = _master(merged, label)
+    if merged.get("neigh_suppress") and master is None:
+        raise HostnetError("%s: neigh_suppress is a flag of the device's port in its bridge; give master" % label)
     spec.update({"vni": vni, "local": local, "underlay": underlay, "port": merged["port"],
-                 "learning": bool(merged["learning"]), "peers": peers, "master": _master(merged, label),
-                 "recreate": bool(merged.get("recreate"))})
+                 "learning": bool(merged["learning"]), "neigh_suppress": bool(merged.get("neigh_suppress")),
+                 "peers": peers, "master": master, "recreate": bool(merged.get("recreate"))})
 
 
 def _point_to_point(addresses, peer, kind, label):

@@ -30,8 +30,9 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._nlroutes import Rout
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_BRIDGE, AF_INET, AF_INET6, IFF_UP, NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE,
     NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_NEWADDR,
-    RT_SCOPE_LINK, BATCH_BYTES, ZERO_MAC, bridge_attrs, dump_request, error_code, fdb_request, messages, mode_attrs,
-    parse_address, parse_link, parse_neigh, setlink, vxlan_attrs)
+    RT_SCOPE_LINK, BATCH_BYTES, bridge_attrs, dump_request, error_code, messages, mode_attrs, parse_address,
+    parse_link, port_request, setlink, vxlan_attrs)
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC, fdb_request, parse_neigh
 
 HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
 PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else ImportError("No module named 'pyroute2'")
@@ -342,8 +343,11 @@ class Kernel(RoutesMixin):
                 master = self.resolve(fields["master"]) if fields["master"] else 0
             describe = (kind, name, "set " + ", ".join(sorted(fields)))
             index = self.index.get(name, 0)  # 0: the kernel finds the link by IFLA_IFNAME
-            reqs.append((setlink(index, name, flags, change, fields.get("mtu"), fields.get("mac"), master,
-                                 kind=kind if data else None, data=data), describe))
+            if set(fields) - {"bridge_port"}:
+                reqs.append((setlink(index, name, flags, change, fields.get("mtu"), fields.get("mac"), master,
+                                     kind=kind if data else None, data=data), describe))
+            if "bridge_port" in fields:  # after the request that may have put it in its bridge
+                reqs.append((port_request(index, name, fields["bridge_port"]), describe))
         self._send_batch(reqs)
 
     def fdb_changes(self, changes):

@@ -329,11 +329,14 @@ def devices(networks):
                         "proxy_arp": net["proxy_arp"]})
             span = net["span"]
             if span:
+                # static: the flood list is the peers and MACs are learned from traffic; evpn: FRR's zebra installs
+                # both from BGP (the flood list is left to it), and the bridge answers ARP/ND from what it knows
+                static = span["control_plane"] == "static"
                 out[-1]["mtu"] = span["mtu"]
                 out.append({"kind": "vxlan", "name": span["device"], "state": "present", "vni": span["vni"],
-                            "port": span["port"], "local": span["local"], "underlay": span["underlay"], "peers": span["peers"],
-                            "learning": span["control_plane"] == "static", "master": net["bridge"],
-                            "mtu": span["mtu"], "up": True})
+                            "port": span["port"], "local": span["local"], "underlay": span["underlay"],
+                            "peers": span["peers"] if static else None, "learning": static, "neigh_suppress": not static,
+                            "master": net["bridge"], "mtu": span["mtu"], "up": True})
     return out
 
 

@@ -19,7 +19,8 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._validate import with
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_INET, AF_INET6, IFA_F_MANAGETEMPADDR, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, NLM_F_CREATE, NLM_F_EXCL, RTM_DELROUTE,
     NETLINK_GET_STRICT_CHK, NTF_PROXY, RTM_GETADDR, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWROUTE, RTNH_F_ONLINK, RT_SCOPE_LINK,
-    RT_TABLE_COMPAT, SOL_NETLINK, parse_address, parse_proxy, parse_route, proxy_request, route_dump_request)
+    RT_TABLE_COMPAT, SOL_NETLINK, parse_address, parse_route, route_dump_request)
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import parse_proxy, proxy_request
 
 
 def _message(name):

@@ -43,17 +43,14 @@ _U32 = struct.Struct("=I")
 _NLA_TYPE_MASK = 0x3FFF
 # attribute numbers from linux/if_link.h, linux/if_addr.h
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 5, 10, 18
-IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
+IFLA_BRPORT_LEARNING, IFLA_BRPORT_NEIGH_SUPPRESS = 8, 32  # a bridge port's flags (linux/if_link.h)
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE, IFLA_TUN_PI, IFLA_TUN_VNET_HDR, IFLA_TUN_PERSIST, IFLA_TUN_MULTI_QUEUE = range(1, 8)
 IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 1, 5, 7
 IFLA_MACVLAN_MODE = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT, IFLA_VXLAN_LOCAL6 = 1, 3, 4, 7, 15, 17
-# bridge forwarding database entries (linux/neighbour.h)
-NDA_DST, NDA_LLADDR, NDA_MASTER, NDA_PROTOCOL = 1, 2, 9, 12
-NTF_SELF, NTF_MASTER, NTF_PROXY, NTF_EXT_LEARNED = 0x02, 0x04, 0x08, 0x10
-NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
-_NDMSG = struct.Struct("=BBHiHBB")
-ZERO_MAC = "00:00:00:00:00:00"
+_NDMSG = struct.Struct("=BBHiHBB")  # the header of neighbour messages (_nlneigh)
+NTF_PROXY = 0x08  # a dump of proxy neighbour entries
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 # addresses and routes in detail (the uplink move), from linux/if_addr.h, linux/rtnetlink.h
 IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 4, 6, 8
@@ -121,6 +118,19 @@ def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, 
     return _request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_EXCL if create else 0), body)
 
 
+def port_request(index, name, port):
+    """An RTM_NEWLINK that sets a bridge port's flags (IFLA_INFO_SLAVE_DATA) from `port` {learning, neigh_suppress}
+    (MAC learning, ARP/ND suppression). The link must be in its bridge when the kernel reads it (a port that an
+    earlier request of the same batch enslaved is)."""
+    body = _IFINFO.pack(0, 0, index, 0, 0)
+    if not index:
+        body += _nla(IFLA_IFNAME, name.encode("utf-8") + b"\0")
+    flags = b"".join(_nla(number, _U8.pack(1 if port[key] else 0)) for key, number in
+                     (("learning", IFLA_BRPORT_LEARNING), ("neigh_suppress", IFLA_BRPORT_NEIGH_SUPPRESS)) if key in port)
+    body += _nla(IFLA_LINKINFO, _nla(IFLA_INFO_SLAVE_KIND, b"bridge\0") + _nla(IFLA_INFO_SLAVE_DATA, flags))
+    return _request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body)
+
+
 def _request(mtype, nlflags, body):
     """A hand-packed request as the batch writer takes it: seq -> bytes."""
     def encode(seq):
@@ -179,44 +189,10 @@ def vxlan_attrs(fields, underlay=None):
     return attrs
 
 
-def fdb_request(action, index, mac, dst):
-    """An RTM_NEWNEIGH ('add', appended: a VXLAN device keeps one remote per destination of the same MAC) or
-    RTM_DELNEIGH ('del') for a permanent entry of a VXLAN device (NTF_SELF), packed by hand (seq -> bytes)."""
-    body = _NDMSG.pack(AF_BRIDGE, 0, 0, index, NUD_PERMANENT, NTF_SELF, 0)
-    body += _nla(NDA_LLADDR, bytes(bytearray(int(x, 16) for x in mac.split(":"))))
-    if dst:
-        body += _nla(NDA_DST, socket.inet_pton(AF_INET6 if ":" in dst else AF_INET, dst))
-    if action == "add":
-        mtype, nlflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND
-    else:
-        mtype, nlflags = RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK
-    return _request(mtype, nlflags, body)
 
 
-def proxy_request(action, index, address, protocol):
-    """An RTM_NEWNEIGH ('add', tagged with `protocol`) or RTM_DELNEIGH ('del') for a proxy neighbour entry: the
-    host answers ARP (NDP) on interface `index` for `address`, packed by hand (seq -> bytes)."""
-    family = AF_INET6 if ":" in address else AF_INET
-    body = _NDMSG.pack(family, 0, 0, index, NUD_PERMANENT, NTF_PROXY, 0) + _nla(NDA_DST, socket.inet_pton(family, address))
-    if action == "add":
-        body += _nla(NDA_PROTOCOL, _U8.pack(protocol))
-        mtype, nlflags = RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    else:
-        mtype, nlflags = RTM_DELNEIGH, NLM_F_REQUEST | NLM_F_ACK
-    return _request(mtype, nlflags, body)
 
 
-def parse_proxy(data, offset, length):
-    """One reply of a proxy-entry dump: {index, address, protocol (None: untagged)}; None for anything else."""
-    family, _pad, _pad2, index, _state, flags, _ntype = _NDMSG.unpack_from(data, offset + 16)
-    if family not in (AF_INET, AF_INET6) or not flags & NTF_PROXY:
-        return None
-    attrs = _attrs(data, offset + 16 + _NDMSG.size, offset + length)
-    dst = attrs.get(NDA_DST)
-    if dst is None:
-        return None
-    return {"index": index, "address": socket.inet_ntop(family, data[dst[0]:dst[1]]),
-            "protocol": _u8(data, attrs.get(NDA_PROTOCOL))}
 
 
 def _attrs(data, start, end):
@@ -249,8 +225,9 @@ def mode_attrs(kind, mode):
 
 
 def parse_link(data, offset, length):
-    """One RTM_NEWLINK reply: name, index, kind, up, mtu, mac, master and parent (ifindexes), and the fields of
-    its kind (tun/tap owner and flags, bridge STP and VLAN filtering, macvtap/macvlan mode)."""
+    """One RTM_NEWLINK reply: name, index, kind, up, mtu, mac, master and parent (ifindexes), the fields of its
+    kind (tun/tap owner and flags, bridge STP and VLAN filtering, macvtap/macvlan mode, VXLAN), and for a VXLAN
+    device in a bridge its port's MAC learning and ARP/ND suppression."""
     _family, _type, index, flags, _change = _IFINFO.unpack_from(data, offset + 16)
     attrs = _attrs(data, offset + 16 + _IFINFO.size, offset + length)
     mac = attrs.get(IFLA_ADDRESS)
@@ -271,6 +248,11 @@ def parse_link(data, offset, length):
     info = _attrs(data, info_span[0], info_span[1])
     kind = _text(data, info.get(IFLA_INFO_KIND)) or link["kind"]
     link["kind"] = kind
+    port = info.get(IFLA_INFO_SLAVE_DATA)
+    if kind == "vxlan" and port and _text(data, info.get(IFLA_INFO_SLAVE_KIND)) == "bridge":  # its bridge port's flags
+        flags = _attrs(data, port[0], port[1])
+        link["port_learning"] = bool(_u8(data, flags.get(IFLA_BRPORT_LEARNING)))
+        link["neigh_suppress"] = bool(_u8(data, flags.get(IFLA_BRPORT_NEIGH_SUPPRESS)))
     span = info.get(IFLA_INFO_DATA)
     found = _attrs(data, span[0], span[1]) if span else {}
     if kind == "tun":
@@ -307,25 +289,6 @@ def parse_link(data, offset, length):
     return link
 
 
-def parse_neigh(data, offset, length):
-    """One RTM_NEWNEIGH reply of an AF_BRIDGE dump: {index, mac, dst (None: a local entry), master (ifindex or
-    None), self, extern_learn, permanent}; None for other families."""
-    family, _pad, _pad2, index, state, flags, _ntype = _NDMSG.unpack_from(data, offset + 16)
-    if family != AF_BRIDGE:
-        return None
-    attrs = _attrs(data, offset + 16 + _NDMSG.size, offset + length)
-    mac = attrs.get(NDA_LLADDR)
-    dst = attrs.get(NDA_DST)
-    return {
-        "index": index,
-        "mac": ":".join("%02x" % b for b in bytearray(data[mac[0]:mac[1]])) if mac else None,
-        "dst": None if dst is None else socket.inet_ntop(AF_INET if dst[1] - dst[0] == 4 else AF_INET6,
-                                                         data[dst[0]:dst[1]]),
-        "master": _u32(data, attrs.get(NDA_MASTER)),
-        "self": bool(flags & NTF_SELF),
-        "extern_learn": bool(flags & NTF_EXT_LEARNED),
-        "permanent": bool(state & NUD_PERMANENT),
-    }
 
 
 def _peer(family, data, attrs):

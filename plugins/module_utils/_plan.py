@@ -19,7 +19,7 @@ __metaclass__ = type
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _planview
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import ZERO_MAC
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC
 from ansible_collections.hostnet.qemu.plugins.module_utils._planview import (
     ADDRESSED, MACVLAN_FAMILY, MANAGED_KINDS, PORTS, TUN_FAMILY)
 
@@ -78,7 +78,7 @@ class Plan(object):
         for op in self.ops:
             label = _label(op["kind"], op["name"])
             if op["op"] == "set":
-                lines.append("set %s: %s" % (label, ", ".join("%s=%s" % (k, v) for k, v in sorted(op["fields"].items()))))
+                lines.append("set %s: %s" % (label, ", ".join(_field(k, v) for k, v in sorted(op["fields"].items()))))
             elif op["op"] == "address":
                 lines.append("%s address %s on %s" % (op["action"], op["cidr"], label))
             elif op["op"] == "route":
@@ -95,6 +95,13 @@ class Plan(object):
             else:
                 lines.append("%s %s" % (op["op"], label))
         return lines
+
+
+def _field(key, value):
+    """One changed field of a summary line; a group of flags (bridge_port) as 'bridge_port(learning=False ...)'."""
+    if isinstance(value, dict):
+        return "%s(%s)" % (key, " ".join("%s=%s" % item for item in sorted(value.items())))
+    return "%s=%s" % (key, value)
 
 
 def _family(kind):
@@ -202,11 +209,20 @@ def _after_create(plan, spec):
         plan.routes.append((kind, name, "add", route))
     plan.proxies += [(kind, name, "add", e) for e in spec.get("proxy_arp") or []]
     if kind == "vxlan":
+        if spec.get("master") and (spec.get("neigh_suppress") or not spec["learning"]):
+            plan.set(kind, name, bridge_port=port_flags(spec))  # sent once the device is in its bridge (the same set)
         for peer in spec.get("peers") or []:
             plan.fdb.append((kind, name, "add", ZERO_MAC, peer))
     if kind == "macvtap":
         plan.nodes.append({"kind": kind, "name": name, "owner": spec["device_owner"],
                            "group": spec["device_group"], "mode": spec["device_mode"]})
+
+
+def port_flags(spec):
+    """A VXLAN device's flags as a port of its bridge: MAC learning follows the device's `learning` (a control
+    plane that installs the MACs wants neither to learn them), ARP/ND suppression is `neigh_suppress`."""
+    learning = spec.get("port_learning", spec.get("learning"))
+    return {"learning": bool(learning), "neigh_suppress": bool(spec.get("neigh_suppress"))}
 
 
 def _converge_existing(plan, spec, cur, ports):
@@ -259,6 +275,8 @@ def _converge_existing(plan, spec, cur, ports):
                 fields[key] = spec[key]
         if bool(cur.get("learning")) != spec["learning"]:
             fields["learning"] = spec["learning"]
+        if spec.get("master") and (cur.get("master") != spec["master"] or port_flags(cur) != port_flags(spec)):
+            fields["bridge_port"] = port_flags(spec)
         if spec.get("peers") is not None:
             have = set(cur.get("peers") or [])
             for peer in sorted(have - set(spec["peers"])):

@@ -15,6 +15,7 @@ MACVLAN_FAMILY = ("macvtap", "macvlan")  # children of a parent link, with a mod
 ADDRESSED = ("bridge", "macvlan", "tap", "tun")  # kinds whose addresses the engine manages
 PORTS = ("tap", "tun", "vxlan")  # kinds with a `master` option of their own
 VXLAN_FIELDS = ("vni", "local", "underlay", "port", "learning")
+PORT_FIELDS = ("port_learning", "neigh_suppress")  # a VXLAN device's flags in its bridge (None outside one)
 
 
 def view(link, ports=None):
@@ -36,7 +37,7 @@ def view(link, ports=None):
     elif kind == "macvlan":
         out.update({"link": link.get("link"), "mode": link.get("mode"), "addresses": list(link.get("addresses") or [])})
     elif kind == "vxlan":
-        out.update(dict((k, link.get(k)) for k in VXLAN_FIELDS))
+        out.update(dict((k, link.get(k)) for k in VXLAN_FIELDS + PORT_FIELDS))
         out["peers"] = sorted(link.get("peers") or [])
     elif kind == "macvtap":
         out.update({"link": link.get("link"), "mode": link.get("mode")})
@@ -110,7 +111,11 @@ def project(plan, spec, cur, ports_now):
         base["device"] = device
     entry = plan.sets.get(name)
     if entry:
-        base.update(dict((k, v) for k, v in entry[1].items() if k != "mode" or spec["kind"] in MACVLAN_FAMILY))
+        base.update(dict((k, v) for k, v in entry[1].items()
+                         if (k != "mode" or spec["kind"] in MACVLAN_FAMILY) and k != "bridge_port"))
+        flags = entry[1].get("bridge_port")
+        if flags:
+            base.update(port_learning=flags["learning"], neigh_suppress=flags["neigh_suppress"])
     for kind, rel in plan.releases:
         if rel == name:
             base["master"] = None

@@ -15,7 +15,8 @@ description:
   - Reads every link of a network namespace with one rtnetlink dump and reports what the kernel says about
     bridges (ports, STP and addresses); taps and tuns (owner, group, flags, master and persistence);
     macvtaps (parent, mode and their C(/dev/tapN) node with owner, group, mode); macvlans (parent, mode,
-    addresses); VXLAN devices (VNI, local endpoint, underlay, UDP port, learning, the flood list as C(peers) and
+    addresses); VXLAN devices (VNI, local endpoint, underlay, UDP port, learning, ARP/ND suppression on its bridge
+    port, the flood list as C(peers) and
     the whole forwarding database as C(fdb), that is which MAC is behind which remote endpoint and whether a
     control plane installed it); veth and physical links.
 author:
@@ -63,7 +64,7 @@ netdevs:
     vmnet0: {kind: bridge, ifindex: 7, up: true, stp: false, addresses: ["192.168.100.1/24"], ports: ["vm1-net0"]}
     vm1-net0: {kind: tap, ifindex: 8, owner: 1000, group: 1001, master: vmnet0, persist: true, multi_queue: false}
     vm3-mv0: {kind: macvtap, link: eth0, mode: bridge, device: /dev/tap9, device_group: 1001, device_mode: "0660"}
-    span0-vx: {kind: vxlan, vni: 4242, local: 192.0.2.11, underlay: eth0, port: 4789, learning: false,
+    span0-vx: {kind: vxlan, vni: 4242, local: 192.0.2.11, underlay: eth0, port: 4789, learning: false, neigh_suppress: true,
                master: span0, peers: [192.0.2.12],
                fdb: [{mac: "00:00:00:00:00:00", dst: 192.0.2.12, permanent: true, extern_learn: false},
                      {mac: "52:54:00:0a:0b:0c", dst: 192.0.2.12, permanent: false, extern_learn: true}]}

@@ -145,8 +145,14 @@ options:
         type: int
       learning:
         description:
-          - (vxlan) Learn remote MACs from received traffic (default C(true)). Turn it off when a control plane
-            (BGP EVPN) installs them.
+          - (vxlan) Learn remote MACs from received traffic (default C(true)), the device and its port in its bridge
+            alike. Turn it off when a control plane (BGP EVPN) installs them.
+        type: bool
+      neigh_suppress:
+        description:
+          - (vxlan) ARP and neighbour-discovery suppression on the device's port in its bridge (default C(false)).
+            The bridge answers those requests from the neighbour entries it knows instead of flooding them through
+            the tunnels, for a control plane (BGP EVPN) that installs the remote neighbours. Needs O(devices[].master).
         type: bool
       peers:
         description:

@@ -75,7 +75,7 @@ def test_a_second_run_changes_nothing_and_check_mode_writes_nothing(underlay):
     check = converge(here, overlay("10.77.0.1", ["10.77.0.2", "10.77.0.3"], "192.168.42.1/24", learning=True),
                      check_mode=True)
     assert check["changed"]
-    assert check["plan"] == ["set vxlan 'vx42': learning=True",
+    assert check["plan"] == ["set vxlan 'vx42': bridge_port(learning=True neigh_suppress=False), learning=True",
                              "add fdb entry 00:00:00:00:00:00 dst 10.77.0.3 on vxlan 'vx42'"]
     assert check["diff"]["after"]["vx42"]["peers"] == ["10.77.0.2", "10.77.0.3"]
     assert check["diff"]["before"]["vx42"]["peers"] == ["10.77.0.2"]
@@ -87,7 +87,7 @@ def test_peers_join_and_leave_without_recreating_the_device(underlay):
     converge(here, overlay("10.77.0.1", ["10.77.0.2", "10.77.0.3"], "192.168.42.1/24"))
     index = links(here)["vx42"]["ifindex"]
     result = converge(here, overlay("10.77.0.1", ["10.77.0.2", "10.77.0.4"], "192.168.42.1/24", learning=True))
-    assert result["plan"] == ["set vxlan 'vx42': learning=True",
+    assert result["plan"] == ["set vxlan 'vx42': bridge_port(learning=True neigh_suppress=False), learning=True",
                               "del fdb entry 00:00:00:00:00:00 dst 10.77.0.3 on vxlan 'vx42'",
                               "add fdb entry 00:00:00:00:00:00 dst 10.77.0.4 on vxlan 'vx42'"]
     vx = links(here)["vx42"]
@@ -163,3 +163,35 @@ def test_netdev_info_facts_report_the_vxlan_and_its_forwarding_database(underlay
     assert entries[("00:00:00:00:00:00", "10.77.0.2")]["permanent"] is True
     assert (there_mac, "10.77.0.2") in entries and entries[(there_mac, "10.77.0.2")]["permanent"] is False
     assert set(entries) == fdb(here, "vx42")
+
+
+def port_flags(netns, dev):
+    """The device's flags as a bridge port, as iproute2 reads them: (learning, neigh_suppress)."""
+    data = links(netns)[dev]["linkinfo"]["info_slave_data"]
+    return data["learning"], data["neigh_suppress"]
+
+
+def test_a_port_for_a_control_plane_neither_learns_nor_floods_neighbour_requests(underlay):
+    """What BGP EVPN wants (FRR installs the remote MACs and neighbours): learning off on the device and on its
+    bridge port, ARP/ND suppression on; no flood list of the engine's (peers unset leaves it to the control plane)."""
+    here, _there = underlay
+    devices = overlay("10.77.0.1", None, "192.168.42.1/24", neigh_suppress=True)
+    result = converge(here, devices)
+    assert "set vxlan 'vx42': bridge_port(learning=False neigh_suppress=True), master=ovl0, up=True" in result["plan"]
+    assert links(here)["vx42"]["linkinfo"]["info_data"]["learning"] is False
+    assert port_flags(here, "vx42") == (False, True)
+    assert fdb(here, "vx42") == set() or ("00:00:00:00:00:00", "10.77.0.2") not in fdb(here, "vx42")
+    assert not converge(here, devices)["changed"]
+    # someone turns the port's learning back on and suppression off: the next run puts them back, and says so
+    sh("bridge", "-n", here, "link", "set", "dev", "vx42", "learning", "on", "neigh_suppress", "off")
+    assert port_flags(here, "vx42") == (True, False)
+    check = converge(here, devices, check_mode=True)
+    assert check["plan"] == ["set vxlan 'vx42': bridge_port(learning=False neigh_suppress=True)"]
+    assert (check["diff"]["before"]["vx42"]["neigh_suppress"], check["diff"]["after"]["vx42"]["neigh_suppress"]) == (False, True)
+    assert port_flags(here, "vx42") == (True, False)  # check mode wrote nothing
+    converge(here, devices)
+    assert port_flags(here, "vx42") == (False, True)
+    # a flood entry another control plane installed is not the engine's to remove
+    sh("bridge", "-n", here, "fdb", "append", "00:00:00:00:00:00", "dev", "vx42", "dst", "10.77.0.2")
+    assert not converge(here, devices)["changed"]
+    assert ("00:00:00:00:00:00", "10.77.0.2") in fdb(here, "vx42")

@@ -15,10 +15,12 @@ image=${HOSTNET_LAB_IMAGE:-localhost/hostnet-lab:bookworm}
 suite=bookworm
 # dnsmasq-base: the network role's DHCP/DNS (the binary only, no system-wide dnsmasq service);
 # busybox: udhcpc and nslookup for the DHCP/DNS tests' netns clients.
-# genisoimage: cloud-init seeds; ovmf, swtpm: UEFI and TPM guests; openssh-client: the real-guest SSH proof.
+# genisoimage: cloud-init seeds; ovmf, swtpm: UEFI and TPM guests; openssh-client: the real-guest SSH proof;
+# frr, frr-pythontools: BGP EVPN for spanned networks (its unit disabled below: the network role enables it where
+# a network needs it, as on a host where the package was installed for something else).
 packages=(systemd systemd-sysv dbus python3 python3-pyroute2 python3-netaddr iproute2 kmod procps
           iputils-ping nftables sudo libcap2-bin qemu-system-x86 qemu-utils qemu-system-common
-          dnsmasq-base busybox genisoimage openssh-client ovmf swtpm swtpm-tools)
+          dnsmasq-base busybox genisoimage openssh-client ovmf swtpm swtpm-tools frr frr-pythontools)
 label=org.hostnet.lab.hash
 hash=$(cat "${BASH_SOURCE[0]}" "$here/mirror.sh" | sha256sum | cut -c1-16)
 
@@ -80,6 +82,7 @@ log "debootstrap: $(since "$t")"
   [ -z "$security" ] || echo "deb $security $suite-security main"
 } > "$rootfs/etc/apt/sources.list"
 rm -f "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin
+rm -f "$rootfs"/etc/systemd/system/*.wants/frr.service
 : > "$rootfs/etc/machine-id"
 echo hostnet-lab > "$rootfs/etc/hostname"
 

@@ -140,7 +140,7 @@ def test_gateway_host_gets_the_address_dhcp_with_mtu_and_the_tunnel():
          "mtu": 1450},
         {"kind": "vxlan", "name": "hnvx4242", "state": "present", "vni": 4242, "port": 4789, "local": "192.0.2.1",
          "underlay": "eth0",
-         "peers": ["192.0.2.2", "192.0.2.3"], "learning": True, "master": "lab", "mtu": 1450, "up": True}]
+         "peers": ["192.0.2.2", "192.0.2.3"], "learning": True, "neigh_suppress": False, "master": "lab", "mtu": 1450, "up": True}]
     conf = _dhcp.instances(_nftnet.normalise(networks))[0]["conf"]
     assert "dhcp-option=option:mtu,1450\n" in conf and "dhcp-option=option:router,10.42.0.1\n" in conf
     assert _nftnet.sysctls(networks) == {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/lab/forwarding": "1",

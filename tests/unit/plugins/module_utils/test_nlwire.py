@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nlwire
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nlneigh, _nlwire
 
 with open(os.path.join(os.path.dirname(__file__), "data", "rtnl-dump.json")) as _handle:
     CAPTURE = json.load(_handle)
@@ -110,10 +110,10 @@ def test_fdb_entries_match_iproute2():
     theirs = sorted((INDEX[e["ifname"]], e["mac"], e.get("dst"), "self" in e.get("flags", []),
                      e.get("state") == "permanent") for e in CAPTURE["bridge_fdb"])
     ours = sorted((e["index"], e["mac"], e["dst"], e["self"], e["permanent"])
-                  for e in parsed("fdb", _nlwire.parse_neigh))
+                  for e in parsed("fdb", _nlneigh.parse_neigh))
     assert ours == theirs
-    flood = sorted(e["dst"] for e in parsed("fdb", _nlwire.parse_neigh)
-                   if e["index"] == INDEX["cvx0"] and e["mac"] == _nlwire.ZERO_MAC)
+    flood = sorted(e["dst"] for e in parsed("fdb", _nlneigh.parse_neigh)
+                   if e["index"] == INDEX["cvx0"] and e["mac"] == _nlneigh.ZERO_MAC)
     assert flood == ["10.78.0.2", "10.78.0.3"]
 
 
@@ -157,20 +157,20 @@ def test_dump_requests_are_the_bytes_pyroute2_would_send(mtype, cls, family):
     assert _nlwire.dump_request(mtype, 77, family) == bytes(msg.data)
 
 
-@pytest.mark.parametrize("action, mac, dst", [("add", _nlwire.ZERO_MAC, "192.0.2.7"), ("del", _nlwire.ZERO_MAC, "fd00::7"),
+@pytest.mark.parametrize("action, mac, dst", [("add", _nlneigh.ZERO_MAC, "192.0.2.7"), ("del", _nlneigh.ZERO_MAC, "fd00::7"),
                                               ("add", "52:54:00:0a:0b:0c", "192.0.2.8")])
 def test_fdb_requests_are_the_bytes_pyroute2_would_send(action, mac, dst):
     ndmsg = importlib.import_module("pyroute2.netlink.rtnl.ndmsg").ndmsg
     msg = ndmsg()
     msg["family"], msg["ifindex"] = _nlwire.AF_BRIDGE, 9
-    msg["state"], msg["flags"] = _nlwire.NUD_PERMANENT, _nlwire.NTF_SELF
+    msg["state"], msg["flags"] = _nlneigh.NUD_PERMANENT, _nlneigh.NTF_SELF
     msg["header"]["type"] = _nlwire.RTM_NEWNEIGH if action == "add" else _nlwire.RTM_DELNEIGH
     msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_ACK | (
         _nlwire.NLM_F_CREATE | _nlwire.NLM_F_APPEND if action == "add" else 0)
     msg["header"]["sequence_number"] = 3
     msg["attrs"] = [("NDA_LLADDR", mac), ("NDA_DST", dst)]
     msg.encode()
-    assert _nlwire.fdb_request(action, 9, mac, dst)(3) == bytes(msg.data)
+    assert _nlneigh.fdb_request(action, 9, mac, dst)(3) == bytes(msg.data)
 
 
 @pytest.mark.parametrize("case", [
@@ -227,24 +227,24 @@ def test_proxy_requests_are_the_bytes_pyroute2_would_send_and_read_back(action, 
     ndmsg = importlib.import_module("pyroute2.netlink.rtnl.ndmsg").ndmsg
     msg = ndmsg()
     msg["family"] = _nlwire.AF_INET6 if ":" in address else _nlwire.AF_INET
-    msg["ifindex"], msg["state"], msg["flags"] = 4, _nlwire.NUD_PERMANENT, _nlwire.NTF_PROXY
+    msg["ifindex"], msg["state"], msg["flags"] = 4, _nlneigh.NUD_PERMANENT, _nlwire.NTF_PROXY
     msg["header"]["type"] = _nlwire.RTM_NEWNEIGH if action == "add" else _nlwire.RTM_DELNEIGH
     msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_ACK | (
         _nlwire.NLM_F_CREATE | _nlwire.NLM_F_EXCL if action == "add" else 0)
     msg["header"]["sequence_number"] = 5
     msg["attrs"] = [("NDA_DST", address)] + ([("NDA_PROTOCOL", 74)] if action == "add" else [])
     msg.encode()
-    data = _nlwire.proxy_request(action, 4, address, 74)(5)
+    data = _nlneigh.proxy_request(action, 4, address, 74)(5)
     assert data == bytes(msg.data)
     expected = {"index": 4, "address": address, "protocol": 74 if action == "add" else None}
-    assert _nlwire.parse_proxy(data, 0, len(data)) == expected
+    assert _nlneigh.parse_proxy(data, 0, len(data)) == expected
 
 
 def test_a_proxy_dump_asks_for_proxy_entries_only():
     data = _nlwire.dump_request(_nlwire.RTM_GETNEIGH, 8, 0, _nlwire.NTF_PROXY)
     assert len(data) == 16 + 12 and data[16 + 10] == _nlwire.NTF_PROXY  # ndm_flags
-    fdb = _nlwire.fdb_request("add", 4, _nlwire.ZERO_MAC, "192.0.2.7")(1)
-    assert _nlwire.parse_proxy(fdb, 0, len(fdb)) is None  # a bridge's entry, not a proxy
+    fdb = _nlneigh.fdb_request("add", 4, _nlneigh.ZERO_MAC, "192.0.2.7")(1)
+    assert _nlneigh.parse_proxy(fdb, 0, len(fdb)) is None  # a bridge's entry, not a proxy
 
 
 def test_a_filtered_route_dump_is_the_request_pyroute2_would_send():

@@ -215,6 +215,26 @@ def vxlan_spec(**kw):
     return specs(spec)
 
 
+def test_vxlan_for_a_control_plane_gets_its_port_flags_after_it_joins_its_bridge():
+    plan = _plan.build(vxlan_spec(learning=False, neigh_suppress=True, peers=None) + specs({"kind": "bridge", "name": "br0"}),
+                       {"eth0": link("eth0", "physical", 2)})
+    assert ops(plan) == [("create", "br0"), ("create", "vx0"), ("set", "br0"), ("set", "vx0")]
+    assert plan.ops[3]["fields"] == {"master": "br0", "up": True,
+                                     "bridge_port": {"learning": False, "neigh_suppress": True}}
+    assert plan.after["vx0"]["neigh_suppress"] is True and plan.after["vx0"]["port_learning"] is False
+
+
+@pytest.mark.parametrize("port_learning, neigh_suppress, expected", [
+    (False, True, None),  # converged
+    (True, True, {"learning": False, "neigh_suppress": True}),  # someone turned the port's learning back on
+    (False, False, {"learning": False, "neigh_suppress": True}),
+])
+def test_vxlan_port_flags_are_read_back_and_converged(port_learning, neigh_suppress, expected):
+    current = vxlan_current(learning=False, peers=[], port_learning=port_learning, neigh_suppress=neigh_suppress)
+    plan = _plan.build(vxlan_spec(learning=False, neigh_suppress=True, peers=None), current)
+    assert [o["fields"].get("bridge_port") for o in plan.ops] == ([] if expected is None else [expected])
+
+
 def test_vxlan_created_after_its_bridge_then_enslaved_then_its_flood_list():
     plan = _plan.build(vxlan_spec() + specs({"kind": "bridge", "name": "br0"}),
                        {"eth0": link("eth0", "physical", 2)})
@@ -232,7 +252,8 @@ def test_vxlan_converged_is_an_empty_plan():
     (dict(peers=["192.0.2.3"]), [("fdb", "del", "192.0.2.2"), ("fdb", "add", "192.0.2.3")]),
     (dict(peers=[]), [("fdb", "del", "192.0.2.2")]),
     (dict(peers=None), []),
-    (dict(learning=False), [("set", {"learning": False})]),
+    (dict(learning=False), [("set", {"learning": False, "bridge_port": {"learning": False, "neigh_suppress": False}})]),
+    (dict(neigh_suppress=True), [("set", {"bridge_port": {"learning": True, "neigh_suppress": True}})]),
     (dict(local="192.0.2.9"), [("set", {"local": "192.0.2.9"})]),
     (dict(local=None, underlay=None), []),
 ])
@@ -260,6 +281,9 @@ def test_vxlan_purged_by_prefix_and_its_underlay_must_exist():
         _plan.build(vxlan_spec(underlay="eth9"), vxlan_current())
     assert str(err.value) == ("vxlan 'vx0': underlay 'eth9' not found in the host namespace; create it first or fix"
                               " 'underlay'")
+    with pytest.raises(HostnetError) as err:
+        vxlan_spec(master=None, neigh_suppress=True)
+    assert str(err.value) == "vxlan 'vx0': neigh_suppress is a flag of the device's port in its bridge; give master"
 
 
 def test_proxy_entries_follow_routes_change_by_difference_and_go_with_their_bridge():
