@@ -13,8 +13,10 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 from ansible_collections.hostnet.qemu.plugins.plugin_utils import _span
 
 
-def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, facts=None, states=None, mine=None):
-    """Peers, VTEPs and gateways of the spanned networks of every host, checked across hosts. A host whose
+def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, facts=None, states=None, mine=None,
+                  evpn_asn=None, route_reflectors=None):
+    """Peers, VTEPs and gateways of the spanned networks of every host, checked across hosts, and the BGP of the
+    hosts whose networks use EVPN (one AS, a full mesh or the named route reflectors). A host whose
     hostnet_network_state is absent takes part in none. `mine`: per host, what the role itself sees on a host of
     the play (its variables may come from the play or include_role, which hostvars do not show), else empty."""
     hosts = list(hosts or [])
@@ -32,7 +34,7 @@ def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, fa
             data[host].update(networks=own.get("networks") or [], vtep_address=own.get("vtep_address"),
                               vtep_interface=own.get("vtep_interface"), absent=own.get("state") == "absent")
     try:
-        return _span.plan(data)
+        return _span.plan(data, {"asn": evpn_asn, "route_reflectors": route_reflectors})
     except HostnetError as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -36,9 +36,16 @@ FORWARD = dict(
 IPV6 = dict(address=dict(type="str", required=True), nat=dict(type="bool"))
 ROUTE = dict(to=dict(type="str", required=True), via=dict(type="str", required=True), proxy_arp=dict(type="bool"))
 CONTROL_PLANES = ["static", "evpn"]
+# This host's BGP for spanned networks with control_plane evpn: the AS (iBGP), the neighbours (their VTEPs) and
+# whether this host is a route reflector (its neighbours are then its clients).
+BGP = dict(
+    asn=dict(type="int", required=True),
+    neighbors=dict(type="list", elements="str", default=[]),
+    reflector=dict(type="bool", default=False),
+)
 # A network spanning several hosts over VXLAN. vni, control_plane, port, mtu and gateway_host are what the user
-# writes (the same on every host); local, peers and gateway are this host's part, which the network role derives
-# from the inventory (a direct caller of the networks module gives them).
+# writes (the same on every host); local, peers, gateway and bgp are this host's part, which the network role
+# derives from the inventory (a direct caller of the networks module gives them).
 SPAN = dict(
     vni=dict(type="int", required=True),
     control_plane=dict(type="str", choices=CONTROL_PLANES),
@@ -48,6 +55,7 @@ SPAN = dict(
     local=dict(type="str"),
     peers=dict(type="list", elements="str"),
     gateway=dict(type="bool"),
+    bgp=dict(type="dict", options=BGP),
 )
 
 NETWORK = dict(

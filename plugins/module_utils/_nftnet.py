@@ -170,6 +170,7 @@ def check(networks, links=None):
             subnets.append((name, subnet))
     errors.extend(_check_uplink_claims(networks, seen_bridges, uplink_nics))
     errors.extend(_routednet.check_overlaps(networks, subnets))
+    errors.extend(_spannet.check_host(networks))
     return errors
 
 

@@ -20,6 +20,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 
 TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 COMMENT_MAX = 128  # bytes, nftables' limit for a rule comment
+BGP_PORT = 179
 
 
 def _meta(key, value):
@@ -142,19 +143,23 @@ def render(networks, table="hostnet_qemu", guarded=(), ports=()):
 
 
 def _tunnel_rules(doc, spans):
-    """VXLAN reaches this host only from the peers of the networks on its port; nothing else new is opened."""
+    """VXLAN reaches this host only from the peers of the networks on its port, and BGP (EVPN) only from this host's
+    BGP neighbours; nothing else new is opened."""
     by_port = {}
     for span in spans:
-        by_port.setdefault(span["port"], set()).update(span["peers"])
-    for port, peers in sorted(by_port.items()):
-        dport = _nftexpr.match(_nftexpr.payload("udp", "dport"), port)
+        by_port.setdefault(("udp", span["port"]), set()).update(span["peers"])
+        if span["control_plane"] == "evpn":  # without neighbours (the only EVPN host so far): from nobody
+            by_port.setdefault(("tcp", BGP_PORT), set()).update((span.get("bgp") or {}).get("neighbors") or [])
+    for (proto, port), peers in sorted(by_port.items(), key=lambda item: (item[0][0] == "tcp", item[0][1])):
+        dport = _nftexpr.match(_nftexpr.payload(proto, "dport"), port)
+        what = ("BGP port %d: only from this host's BGP neighbours" if proto == "tcp"
+                else "VXLAN port %d: only from the peers of the spanned networks") % port
         for family, version in (("ip", 4), ("ip6", 6)):
             mine = sorted(p for p in peers if (":" in p) == (version == 6))
             match = [_meta("nfproto", "ipv%d" % version), dport]
             if mine:
                 match.append(_nftexpr.match(_nftexpr.payload(family, "saddr"), {"set": mine}, op="!="))
-            doc.rule("input", match + [_COUNTER, _verdict("drop")],
-                     "VXLAN port %d: only from the peers of the spanned networks" % port)
+            doc.rule("input", match + [_COUNTER, _verdict("drop")], what)
 
 
 def families(document):

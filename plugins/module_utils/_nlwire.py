@@ -189,12 +189,6 @@ def vxlan_attrs(fields, underlay=None):
     return attrs
 
 
-
-
-
-
-
-
 def _attrs(data, start, end):
     """{type: (value_start, value_end)} of the netlink attributes in data[start:end]."""
     out = {}
@@ -287,8 +281,6 @@ def parse_link(data, offset, length):
             "learning": bool(_u8(data, found.get(IFLA_VXLAN_LEARNING))),
         })
     return link
-
-
 
 
 def _peer(family, data, attrs):

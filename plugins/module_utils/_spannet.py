@@ -17,6 +17,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 from ansible_collections.hostnet.qemu.plugins.module_utils._model import VNI_RANGE
 
 DEFAULT_PORT = 4789
+ASN_RANGE = (1, 4294967295)
 # what VXLAN adds to a frame: outer IPv4 (20) or IPv6 (40) header, UDP (8), VXLAN (8), inner Ethernet (14)
 OVERHEAD = {4: 50, 6: 70}
 SPAN_KINDS = ("isolated", "nat")
@@ -61,17 +62,41 @@ def check(net, label, seen_vnis):
     mtu = span.get("mtu")
     if mtu is not None and not 68 <= mtu <= 65535:
         errors.append("%s: field 'span.mtu' %s is out of range (68..65535)" % (label, mtu))
+    bgp = span.get("bgp") or {}
     if (span.get("control_plane") or "static") == "evpn":
-        errors.append("%s: field 'span.control_plane' evpn is not available yet; use static (head-end replication"
-                      " to every peer)" % label)
+        if bgp and not ASN_RANGE[0] <= bgp["asn"] <= ASN_RANGE[1]:
+            errors.append("%s: field 'span.bgp.asn' %s is out of range (%d..%d); set hostnet_network_evpn_asn"
+                          % ((label, bgp["asn"]) + ASN_RANGE))
+    elif bgp:
+        errors.append("%s: field 'span.bgp' applies to control_plane evpn; drop it" % label)
     for field, values in (("local", [span["local"]] if span.get("local") is not None else []),
-                          ("peers", span.get("peers") or [])):
+                          ("peers", span.get("peers") or []), ("bgp.neighbors", bgp.get("neighbors") or [])):
         for value in values:
             try:
                 _validate.ip(value, what="%s: field 'span.%s'" % (label, field))
             except HostnetError as exc:
                 errors.append(str(exc))
     return errors
+
+
+def check_host(networks):
+    """Problems of this host's spanned networks together (typed networks): one BGP per host, and one control plane,
+    because FRR's advertise-all-vni takes every VXLAN device of the host into EVPN."""
+    present = [n for n in networks if n.get("span") and n.get("state", "present") == "present"]
+    evpn = [n for n in present if n["span"].get("control_plane") == "evpn"]
+    if not evpn:
+        return []
+    static = [n["name"] for n in present if n not in evpn]
+    if static:
+        return ["networks %s (control_plane static) and %s (evpn) on one host: FRR's EVPN takes every VXLAN device of"
+                " the host (advertise-all-vni), so a host uses one control plane; give them the same one"
+                % (", ".join("'%s'" % s for s in static), ", ".join("'%s'" % n["name"] for n in evpn))]
+    first = evpn[0]
+    for net in evpn[1:]:
+        if net["span"].get("bgp") != first["span"].get("bgp") or net["span"].get("local") != first["span"].get("local"):
+            return ["networks '%s' and '%s': field 'span.bgp' and 'span.local' differ; this host has one BGP speaker"
+                    " (one AS, router ID and neighbour list) for all its EVPN networks" % (first["name"], net["name"])]
+    return []
 
 
 def on_host(networks, dump):
@@ -93,6 +118,10 @@ def on_host(networks, dump):
             errors.append("%s: field 'span.local' (this host's VTEP address) is missing; the network role derives it"
                           " from hostnet_network_vtep_address or the host's default IPv4 address" % label)
             continue
+        if span.get("control_plane") == "evpn" and not span.get("bgp"):
+            errors.append("%s: field 'span.bgp' (this host's BGP AS and neighbours) is missing; the network role derives"
+                          " it from the inventory (hostnet_network_evpn_asn, the other hosts' VTEPs)" % label)
+            continue
         local = _validate.ip(local, what="%s: field 'span.local'" % label)
         if local not in holders:
             errors.append("%s: VTEP address %s is not an address of this host (found: %s); set"
@@ -110,6 +139,12 @@ def on_host(networks, dump):
     return errors
 
 
+def _bgp(bgp):
+    if not bgp:
+        return None
+    return {"asn": bgp["asn"], "reflector": bool(bgp.get("reflector")), "neighbors": sorted(set(bgp.get("neighbors") or []))}
+
+
 def normalise(net):
     """The normalised span of a valid network (None when it does not span)."""
     span = net.get("span")
@@ -125,4 +160,5 @@ def normalise(net):
         "underlay": span.get("underlay"),
         "peers": sorted(set(span.get("peers") or [])),
         "gateway": owner(net),
+        "bgp": _bgp(span.get("bgp")),
     }

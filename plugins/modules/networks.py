@@ -44,6 +44,13 @@ description:
     C(bridge) O(table) (anti-spoofing). Frames only from the NIC's MAC, ARP and IPv4 only from its addresses (its
     declared ones, else the network's subnet, plus the DHCP request), IPv6 only link-local and the network's
     prefix, no router advertisements or DHCPv6 replies, no other EtherType. A port with C(trust) is not held.
+  - Spanned networks with C(span.control_plane=evpn) get BGP EVPN through FRR. The module owns the default BGP
+    instance in O(frr_dir)C(/frr.conf) that carries the peer group C(hostnet-qemu), and C(bgpd=yes) in
+    O(frr_dir)C(/daemons); every other line of frr.conf is left as it is, and a C(router bgp) section of the
+    user's is refused rather than taken over. FRR is enabled and started, or reloaded when the section changed
+    (C(frr-reload.py) applies only the difference). The table admits BGP (TCP 179) from this host's neighbours
+    only. With O(state=absent), or when no network uses EVPN any more, the section is removed and FRR reloaded;
+    FRR itself is left installed and running.
   - The whole run holds the collection's host-wide lock.
 author:
   - hostnet.qemu developers (@hostnet-qemu)
@@ -110,6 +117,10 @@ options:
       - The text of the template unit C(hostnet-qemu-dnsmasq@.service) (it must have a C([Service]) section;
         the module records its hash there). Required with O(state=present) when a network has C(dhcp) or C(dns).
     type: str
+  frr_dir:
+    description: FRR's configuration directory (C(frr.conf), C(daemons)), used when a network has C(control_plane=evpn).
+    type: path
+    default: /etc/frr
 notes:
   - Check mode and diff are supported; the diff shows the devices, the table, every file (the boot CLI as one
     list of file digests) and the systemd actions in the plan.
@@ -118,6 +129,7 @@ requirements:
   - netaddr (Python)
   - pyroute2 (Python)
   - systemd
+  - FRR with frr-reload.py (Debian packages frr, frr-pythontools) for networks with C(control_plane=evpn)
 """
 
 EXAMPLES = r"""
@@ -145,6 +157,13 @@ devices:
   description: The device engine's result for the bridges (as M(hostnet.qemu.netdevs) returns it).
   returned: always
   type: dict
+frr:
+  description: What was (in check mode, would be) done to FRR for EVPN; empty when no network uses it.
+  returned: always
+  type: list
+  elements: str
+  sample: ["write the BGP EVPN section in /etc/frr/frr.conf", "bgpd=yes in /etc/frr/daemons", "enable frr.service",
+           "start frr.service"]
 nft:
   description: The table's actions (write, load, remove, delete_table with their path or table).
   returned: always
@@ -207,8 +226,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _forwarding, _model, _netset,
-                                                                   _nftnet, _nftports, _nftstate, _runner)
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _forwarding, _frr, _model,
+                                                                   _netset, _nftnet, _nftports, _nftstate, _runner)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -240,6 +259,7 @@ def main():
             nm_conf=dict(type="path", default="/etc/NetworkManager/conf.d/90-hostnet-qemu-unmanaged.conf"),
             network_unit=dict(type="str"),
             dnsmasq_unit=dict(type="str"),
+            frr_dir=dict(type="path", default="/etc/frr"),
         ),
         required_if=[("state", "present", ["network_unit"])],
         supports_check_mode=True,
@@ -264,6 +284,8 @@ def main():
         ruleset = os.path.join(params["config_dir"], "nftables.json")
         state_path = os.path.join(params["config_dir"], "netdevs.json")
         with host_lock("networks"):
+            # EVPN's FRR configuration is planned first: a host that cannot run it is refused before anything changes
+            frr = _frr.plan(_nftnet.normalise(networks) if present else [], params["frr_dir"], check_mode=check)
             # an uplink no nat network needs any more is switched back before the table drops its guard
             forwarding = _forwarding.plan(_nftnet.normalise(networks) if present else [], state_path,
                                           params["sysctl_file"])
@@ -290,6 +312,8 @@ def main():
                         os.rmdir(params["config_dir"])
                     except OSError:
                         pass  # not empty (the guest role's saved devices, a user's file) or not there
+            if not check:
+                _frr.apply(frr)  # after the VXLAN devices (zebra takes them as EVPN VNIs) and the table admitting BGP
         if not check:
             _netset.start_units(files)  # the boot unit takes the lock: not while this module holds it
         if forwarding["legacy"] and _forwarding.read(_forwarding.LEGACY_KEY) == "1":
@@ -301,10 +325,11 @@ def main():
         diff = []
         if engine["changed"]:
             diff.append(_engine.diff_entry(engine))
-        diff += table["diff"] + files["diff"]
+        diff += table["diff"] + files["diff"] + frr["diff"]
         restore = _forwarding.restore_lines(forwarding)
-        return {"changed": engine["changed"] or table["changed"] or files["changed"] or bool(restore),
-                "plan": restore + engine["plan"] + ["nft: " + line for line in nft_lines] + files["plan"],
+        return {"changed": engine["changed"] or table["changed"] or files["changed"] or frr["changed"] or bool(restore),
+                "plan": restore + engine["plan"] + ["nft: " + line for line in nft_lines] + files["plan"]
+                + ["frr: " + line for line in frr["plan"]], "frr": frr["plan"],
                 "devices": engine, "nft": nft_lines, "dnsmasq": files["dnsmasq"], "sysctls": spec["sysctls"],
                 "forwarding": dict((k, forwarding[k]) for k in ("before", "guarded", "restore")), "diff": diff,
                 "ports": [dict((k, p[k]) for k in ("ifname", "network", "allowed", "trust")) for p in ports]}

@@ -106,7 +106,8 @@ missing_packages:
   description:
     - With O(validate_only=true), the Debian packages the networks need that the host lacks (C(nftables)
       without an C(nft) binary; C(dnsmasq-base) when a network has C(dhcp) or C(dns) and C(/usr/sbin/dnsmasq)
-      is missing).
+      is missing; C(frr) and C(frr-pythontools) when a network has C(span.control_plane=evpn) and FRR's
+      C(bgpd) or C(frr-reload.py) is missing).
   returned: when O(validate_only=true)
   type: list
   elements: str
@@ -121,16 +122,16 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _nftnet, _nftports, _nftrules,
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _frr, _nftnet, _nftports, _nftrules,
                                                                    _nftstate, _runner)
 
 
-def missing_packages(module, dnsmasq):
-    """Debian's packages the networks need that this host lacks (nft; dnsmasq for DHCP/DNS)."""
+def missing_packages(module, dnsmasq, networks):
+    """Debian's packages the networks need that this host lacks (nft; dnsmasq for DHCP/DNS; FRR for EVPN)."""
     missing = [] if module.get_bin_path("nft", opt_dirs=["/usr/sbin", "/sbin"]) else ["nftables"]
     if dnsmasq and not os.path.exists("/usr/sbin/dnsmasq"):  # the path the dnsmasq unit runs
         missing.append("dnsmasq-base")
-    return missing
+    return missing + _frr.missing_packages(networks)
 
 
 def main():
@@ -155,7 +156,7 @@ def main():
                "uplinks": _nftnet.uplinks(networks), "changed": False}
         out["dnsmasq"] = _dhcp.instances(_nftnet.normalise(networks))  # DHCP/DNS: one dnsmasq per network
         if params["validate_only"]:
-            out["missing_packages"] = missing_packages(module, out["dnsmasq"])
+            out["missing_packages"] = missing_packages(module, out["dnsmasq"], _nftnet.normalise(networks))
             return out
         nft = module.get_bin_path("nft", required=True)
         forwarding = _forwarding.plan(_nftnet.normalise(networks), params["state_path"])

@@ -27,7 +27,8 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 # what every host must declare alike (the gateway host too: two hosts naming different gateways is a conflict)
 SAME = (("kind", "isolated"), ("subnet", None), ("span.vni", None), ("span.port", 4789), ("span.mtu", None),
         ("span.control_plane", "static"), ("span.gateway_host", None))
-DERIVED = ("local", "peers", "gateway")
+DERIVED = ("local", "peers", "gateway", "bgp")
+DEFAULT_ASN = 64512  # the first private 16-bit AS number (RFC 6996)
 
 
 def _field(net, path, default):
@@ -93,12 +94,13 @@ def _vtep(host, data):
     return address, None
 
 
-def plan(hosts):
+def plan(hosts, evpn=None):
     """hosts: {host: {networks, vtep_address, vtep_interface, facts, absent}} for every host of the inventory
-    (absent: the host's hostnet_network_state is absent, so it takes part in no network).
+    (absent: the host's hostnet_network_state is absent, so it takes part in no network). evpn: {asn,
+    route_reflectors} for the networks with control_plane evpn (one iBGP AS for the inventory).
 
-    Returns {"problems": [...], "networks": {host: its networks with span.local, span.peers and span.gateway
-    filled in}}. A host without spanned networks gets its networks back unchanged."""
+    Returns {"problems": [...], "networks": {host: its networks with span.local, span.peers, span.gateway and, under
+    EVPN, span.bgp filled in}}. A host without spanned networks gets its networks back unchanged."""
     if netaddr is None:
         raise HostnetError("the Python library netaddr is required on the controller for spanned networks"
                            " (pip install netaddr)")
@@ -134,6 +136,8 @@ def plan(hosts):
             problems.append("hosts '%s' and '%s' have the same VTEP address %s; give each host its own"
                             " (hostnet_network_vtep_address)" % (seen[address], host, address))
         seen.setdefault(address, host)
+    bgp, evpn_problems = _bgp(hosts, declared, members, vteps, evpn or {})
+    problems += evpn_problems
     out = {}
     for host in hosts:
         nets = hosts[host].get("networks")
@@ -143,8 +147,42 @@ def plan(hosts):
             if host in members.get(name, []):
                 net["span"]["local"] = vteps.get(host)
                 net["span"]["peers"] = sorted(vteps[h] for h in members[name] if h != host and vteps.get(h))
+                if host in bgp and _field(net, "span.control_plane", "static") == "evpn":
+                    net["span"]["bgp"] = bgp[host]
         out[host] = nets
     return {"problems": problems, "networks": out}
+
+
+def _bgp(hosts, declared, members, vteps, evpn):
+    """({host: {asn, neighbors, reflector}}, problems) for the hosts taking part in an EVPN network: one iBGP AS;
+    a full mesh of their VTEPs, or, with route reflectors named, each reflector peers with every other host and
+    every other host with the reflectors only."""
+    speakers = sorted(set(h for name in declared for h in members.get(name, [])
+                          if _field(declared[name][h], "span.control_plane", "static") == "evpn"))
+    asn = evpn.get("asn")
+    asn = DEFAULT_ASN if asn in (None, "") else asn
+    reflectors = evpn.get("route_reflectors") or []
+    problems = []
+    if not isinstance(asn, int) or isinstance(asn, bool) or not 1 <= asn <= 4294967295:
+        problems.append("hostnet_network_evpn_asn %r is not an AS number (1..4294967295)" % (asn,))
+    if not isinstance(reflectors, list):
+        return {}, problems + ["hostnet_network_evpn_route_reflectors %r is not a list of inventory hosts"
+                               % (reflectors,)]
+    for name in reflectors:
+        if name not in hosts:
+            problems.append("hostnet_network_evpn_route_reflectors: host '%s' is not in the inventory; name hosts"
+                            " that declare a network with control_plane evpn" % name)
+        elif name not in speakers:
+            problems.append("hostnet_network_evpn_route_reflectors: host '%s' declares no network with control_plane"
+                            " evpn, so it runs no BGP; name hosts that do (%s)" % (name, ", ".join(speakers) or "none"))
+    if problems or not speakers:
+        return {}, problems
+    out = {}
+    for host in speakers:
+        others = [h for h in speakers if h != host and (not reflectors or host in reflectors or h in reflectors)]
+        out[host] = {"asn": asn, "reflector": host in reflectors,
+                     "neighbors": sorted(vteps[h] for h in others if vteps.get(h))}
+    return out, problems
 
 
 def _differences(name, present):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import links, sh, snapshot, throwaway_netns
+from conftest import links, run_tasks, sh, snapshot, throwaway_netns
 from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
@@ -195,3 +195,26 @@ def test_a_port_for_a_control_plane_neither_learns_nor_floods_neighbour_requests
     sh("bridge", "-n", here, "fdb", "append", "00:00:00:00:00:00", "dev", "vx42", "dst", "10.77.0.2")
     assert not converge(here, devices)["changed"]
     assert ("00:00:00:00:00:00", "10.77.0.2") in fdb(here, "vx42")
+
+
+def test_span_info_reports_peers_and_the_macs_behind_each_with_their_origin(underlay, tmp_path):
+    """The module run inside the namespace: the flood list, a MAC learned from traffic and one installed as a control
+    plane does (extern_learn, as FRR's zebra installs type-2 routes). Its `bgp` depends on FRR on this machine, not
+    on the namespace, so it is not asserted here; the scenario multihost checks it against vtysh."""
+    here, there = underlay
+    converge(here, overlay("10.77.0.1", ["10.77.0.2"], "192.168.42.1/24", learning=True))
+    converge(there, overlay("10.77.0.2", ["10.77.0.1"], "192.168.42.2/24", learning=True))
+    sh("ping", "-c", "2", "-W", "2", "192.168.42.2", netns=here)  # the peer's bridge MAC is learned
+    there_mac = links(there)["ovl0"]["address"]
+    sh("bridge", "-n", here, "fdb", "add", "52:54:00:77:00:02", "dev", "vx42", "dst", "10.77.0.2", "self", "extern_learn")
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.span_info", [("all", {}), ("one", {"names": ["vx42"]}),
+                                                                 ("not vxlan", {"names": ["ovl0"]})], in_netns=here)
+    spans = results["all"]["spans"]
+    assert list(spans) == ["vx42"] and results["one"]["spans"] == spans and results["all"]["changed"] is False
+    vx = spans["vx42"]
+    assert (vx["vni"], vx["local"], vx["port"], vx["bridge"], vx["learning"], vx["peers"]) == \
+        (4242, "10.77.0.1", 4789, "ovl0", True, ["10.77.0.2"])
+    assert {"mac": there_mac, "origin": "learned"} in vx["macs"]["10.77.0.2"]
+    assert {"mac": "52:54:00:77:00:02", "origin": "bgp"} in vx["macs"]["10.77.0.2"]
+    assert results["not vxlan"]["failed"] and results["not vxlan"]["msg"] == (
+        "ovl0: not VXLAN devices (bridge); name the VXLAN devices of spanned networks (hnvxVNI)")

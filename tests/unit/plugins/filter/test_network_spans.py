@@ -175,8 +175,11 @@ def test_the_table_admits_vxlan_only_from_the_peers():
 @pytest.mark.parametrize("span, message", [
     ({"vni": 0}, "network 'lab': field 'span.vni' 0 is out of range (1..16777215)"),
     ({"port": 70000}, "network 'lab': field 'span.port' 70000 is out of range (1..65535)"),
-    ({"control_plane": "evpn"}, "network 'lab': field 'span.control_plane' evpn is not available yet; use static"
-                                " (head-end replication to every peer)"),
+    ({"control_plane": "evpn", "bgp": {"asn": 0}}, "network 'lab': field 'span.bgp.asn' 0 is out of range"
+                                                   " (1..4294967295); set hostnet_network_evpn_asn"),
+    ({"control_plane": "evpn", "bgp": {"asn": 65000, "neighbors": ["10.0.0"]}},
+     "network 'lab': field 'span.bgp.neighbors' '10.0.0' is not an IP address"),
+    ({"bgp": {"asn": 65000}}, "network 'lab': field 'span.bgp' applies to control_plane evpn; drop it"),
     ({"peers": ["10.0.0.0/8"]}, "network 'lab': field 'span.peers' '10.0.0.0/8' is not an IP address (IPv4 a.b.c.d"
                                 " or IPv6 x::y, without a prefix length)"),
 ])
@@ -200,6 +203,9 @@ def test_span_on_a_macvtap_network_and_a_vni_twice_on_one_host():
     ({"mtu": 1451}, "network 'lab': field 'span.mtu' 1451 does not fit the underlay: eth0 has MTU 1500 and VXLAN"
                     " needs 50 bytes of it; give 1450 or less, or raise the underlay's MTU"),
     ({"local": None}, "network 'lab': field 'span.local' (this host's VTEP address) is missing"),
+    ({"control_plane": "evpn"}, "network 'lab': field 'span.bgp' (this host's BGP AS and neighbours) is missing; the"
+                                " network role derives it from the inventory (hostnet_network_evpn_asn, the other"
+                                " hosts' VTEPs)"),
 ])
 def test_what_only_the_host_knows(span, message):
     networks = _nftnet.validate([host_part(True, **span)], dict((k, None) for k in DUMP))
