@@ -134,6 +134,7 @@ def plan(networks, frr_dir, check_mode=False):
         out["files"].append((conf_path, new))
         out["diff"].append({"before_header": conf_path, "after_header": conf_path, "before": text or "", "after": new})
         out["plan"].append("%s BGP EVPN section in %s" % ("write the" if section else "remove the", conf_path))
+    state = _unit_state()
     if spans:
         daemons = _files.read_text(daemons_path, "FRR") or ""
         wanted = _BGPD.sub("bgpd=yes", daemons) if _BGPD.search(daemons) else daemons + "bgpd=yes\n"
@@ -142,11 +143,11 @@ def plan(networks, frr_dir, check_mode=False):
             out["diff"].append({"before_header": daemons_path, "after_header": daemons_path,
                                 "before": daemons, "after": wanted})
             out["plan"].append("bgpd=yes in %s" % daemons_path)
-        state = _unit_state()
         out["start"] = state["ActiveState"] not in ("active", "reloading", "activating")
         out["enable"] = state["UnitFileState"] not in ("enabled", "enabled-runtime", "static")
         out["plan"] += (["enable %s" % UNIT] if out["enable"] else []) + (["start %s" % UNIT] if out["start"] else [])
-    out["reload"] = bool(out["files"]) and not out["start"] and (bool(spans) or _unit_state()["ActiveState"] == "active")
+    # a running FRR takes the new files; removing the section from a stopped one needs nothing more
+    out["reload"] = bool(out["files"]) and not out["start"] and (bool(spans) or state["ActiveState"] == "active")
     if out["reload"]:
         out["plan"].append("reload %s (frr-reload.py applies the difference)" % UNIT)
     out["changed"] = bool(out["plan"])

@@ -209,13 +209,16 @@ def _after_create(plan, spec):
         plan.routes.append((kind, name, "add", route))
     plan.proxies += [(kind, name, "add", e) for e in spec.get("proxy_arp") or []]
     if kind == "vxlan":
-        if spec.get("master") and (spec.get("neigh_suppress") or not spec["learning"]):
+        if spec.get("master") and port_flags(spec) != NEW_PORT:
             plan.set(kind, name, bridge_port=port_flags(spec))  # sent once the device is in its bridge (the same set)
         for peer in spec.get("peers") or []:
             plan.fdb.append((kind, name, "add", ZERO_MAC, peer))
     if kind == "macvtap":
         plan.nodes.append({"kind": kind, "name": name, "owner": spec["device_owner"],
                            "group": spec["device_group"], "mode": spec["device_mode"]})
+
+
+NEW_PORT = {"learning": True, "neigh_suppress": False}  # what the kernel gives a device it puts in a bridge
 
 
 def port_flags(spec):

@@ -270,9 +270,10 @@ def main():
         # typed from here on; removing everything needs no tunnel endpoint
         networks = _nftnet.validate_on_host(params["networks"], tunnels=params["state"] == "present")
         present = params["state"] == "present"
-        ports = _nftports.normalise(params["ports"], _nftnet.normalise(networks)) if present else []
+        normalised = _nftnet.normalise(networks)
+        ports = _nftports.normalise(params["ports"], normalised) if present else []
         devices = _nftnet.devices(networks)
-        instances = _dhcp.instances(_nftnet.normalise(networks))
+        instances = _dhcp.instances(normalised)
         if present and instances and not params["dnsmasq_unit"]:
             raise HostnetError("networks %s have dhcp or dns: dnsmasq_unit is required"
                                % ", ".join(i["name"] for i in instances))
@@ -285,10 +286,9 @@ def main():
         state_path = os.path.join(params["config_dir"], "netdevs.json")
         with host_lock("networks"):
             # EVPN's FRR configuration is planned first: a host that cannot run it is refused before anything changes
-            frr = _frr.plan(_nftnet.normalise(networks) if present else [], params["frr_dir"], check_mode=check)
+            frr = _frr.plan(normalised if present else [], params["frr_dir"], check_mode=check)
             # an uplink no nat network needs any more is switched back before the table drops its guard
-            forwarding = _forwarding.plan(_nftnet.normalise(networks) if present else [], state_path,
-                                          params["sysctl_file"])
+            forwarding = _forwarding.plan(normalised if present else [], state_path, params["sysctl_file"])
             if not check:
                 _forwarding.apply_restore(forwarding)
             if present:

@@ -154,13 +154,14 @@ def main():
         networks = _nftnet.validate_on_host(params["networks"], tunnels=params["state"] == "present")
         out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks),
                "uplinks": _nftnet.uplinks(networks), "changed": False}
-        out["dnsmasq"] = _dhcp.instances(_nftnet.normalise(networks))  # DHCP/DNS: one dnsmasq per network
+        normalised = _nftnet.normalise(networks)
+        out["dnsmasq"] = _dhcp.instances(normalised)  # DHCP/DNS: one dnsmasq per network
         if params["validate_only"]:
-            out["missing_packages"] = missing_packages(module, out["dnsmasq"], _nftnet.normalise(networks))
+            out["missing_packages"] = missing_packages(module, out["dnsmasq"], normalised)
             return out
         nft = module.get_bin_path("nft", required=True)
-        forwarding = _forwarding.plan(_nftnet.normalise(networks), params["state_path"])
-        ports = _nftports.normalise(params["ports"], _nftnet.normalise(networks))
+        forwarding = _forwarding.plan(normalised, params["state_path"])
+        ports = _nftports.normalise(params["ports"], normalised)
         if params["state"] == "present":
             out["ruleset"] = _nftrules.render(networks, params["table"], guarded=forwarding["guarded"], ports=ports)
         result = _nftstate.converge(networks, params["table"], params["ruleset_path"], params["state_path"],

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - the filter says so
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._argspec import plain
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._spannet import ASN_RANGE
 
 # what every host must declare alike (the gateway host too: two hosts naming different gateways is a conflict)
 SAME = (("kind", "isolated"), ("subnet", None), ("span.vni", None), ("span.port", 4789), ("span.mtu", None),
@@ -163,8 +164,8 @@ def _bgp(hosts, declared, members, vteps, evpn):
     asn = DEFAULT_ASN if asn in (None, "") else asn
     reflectors = evpn.get("route_reflectors") or []
     problems = []
-    if not isinstance(asn, int) or isinstance(asn, bool) or not 1 <= asn <= 4294967295:
-        problems.append("hostnet_network_evpn_asn %r is not an AS number (1..4294967295)" % (asn,))
+    if not isinstance(asn, int) or isinstance(asn, bool) or not ASN_RANGE[0] <= asn <= ASN_RANGE[1]:
+        problems.append("hostnet_network_evpn_asn %r is not an AS number (%d..%d)" % ((asn,) + ASN_RANGE))
     if not isinstance(reflectors, list):
         return {}, problems + ["hostnet_network_evpn_route_reflectors %r is not a list of inventory hosts"
                                % (reflectors,)]
