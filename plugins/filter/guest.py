@@ -54,22 +54,16 @@ def guest_netdevs(guests):
 def guest_reservations(networks, guests, settings=None):
     """The network role's networks with the DHCP reservations (and DNS names) of the guests' static addresses.
     Guests that do not validate add nothing: the guest role's preflight reports them."""
-    try:
-        plan = _guest.normalise_all(guests or [], settings, {"networks": networks or []})
-    except HostnetError:
-        return networks
-    return _wrap(_cloudinit.reservations, networks, plan)
+    plan = _guest.normalise_lenient(guests, settings, networks)
+    return networks if plan is None else _wrap(_cloudinit.reservations, networks, plan)
 
 
 def guest_ports(networks, guests, settings=None):
     """The taps of the guests on the isolated and nat networks, which the network role holds to their NICs
     (hostnet.qemu.networks ports). Guests that do not validate add nothing: the guest role's preflight reports
     them."""
-    try:
-        plan = _guest.normalise_all(guests or [], settings, {"networks": networks or []})
-    except HostnetError:
-        return []
-    return _wrap(_cloudinit.ports, networks, plan)
+    plan = _guest.normalise_lenient(guests, settings, networks)
+    return [] if plan is None else _wrap(_cloudinit.ports, networks, plan)
 
 
 class FilterModule(object):

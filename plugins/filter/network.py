@@ -10,15 +10,17 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.plugin_utils import _span
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit, _guest, _span
 
 
 def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, facts=None, states=None, mine=None,
-                  evpn_asn=None, route_reflectors=None):
+                  evpn_asn=None, route_reflectors=None, guests=None, mac_prefixes=None):
     """Peers, VTEPs and gateways of the spanned networks of every host, checked across hosts, and the BGP of the
     hosts whose networks use EVPN (one AS, a full mesh or the named route reflectors). A host whose
     hostnet_network_state is absent takes part in none. `mine`: per host, what the role itself sees on a host of
-    the play (its variables may come from the play or include_role, which hostvars do not show), else empty."""
+    the play (its variables may come from the play or include_role, which hostvars do not show), else empty.
+    `guests`, `mac_prefixes`: per host, its hostnet_guest_guests and hostnet_guest_mac_prefix (`mine` may carry
+    them too): the static addresses of every member's guests join the DHCP and DNS of a spanned network's gateway."""
     hosts = list(hosts or [])
 
     def column(values):
@@ -29,10 +31,15 @@ def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, fa
                 for host, nets, address, iface, host_facts, state in zip(
                     hosts, column(networks), column(vtep_addresses), column(vtep_interfaces), column(facts),
                     column(states)))
-    for host, own in zip(hosts, column(mine)):
+    for host, own, host_guests, prefix in zip(hosts, column(mine), column(guests), column(mac_prefixes)):
         if isinstance(own, dict) and own:
             data[host].update(networks=own.get("networks") or [], vtep_address=own.get("vtep_address"),
                               vtep_interface=own.get("vtep_interface"), absent=own.get("state") == "absent")
+            host_guests, prefix = own.get("guests", host_guests), own.get("mac_prefix", prefix)
+        nets = data[host]["networks"]
+        if isinstance(nets, list) and any(isinstance(n, dict) and n.get("span") for n in nets):
+            plan = _guest.normalise_lenient(host_guests, {"mac_prefix": prefix or "52:54:00"}, nets)
+            data[host]["reserved"] = _cloudinit.static_addresses(plan or [])
     try:
         return _span.plan(data, {"asn": evpn_asn, "route_reflectors": route_reflectors})
     except HostnetError as exc:

@@ -168,12 +168,10 @@ def seed(guest, spec, state_dir):
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 
-def reservations(networks, guests):
-    """The networks with each guest NIC's static address joining its network's DHCP and DNS: for every NIC of a
-    present guest (normalised) with an address on a network of the list that runs DHCP, a `dhcp.hosts` entry
-    (MAC, address, and the guest's host name when it is a DNS label, which dnsmasq also answers as NAME.DOMAIN).
-    A host the user declared with the same MAC or address is kept as it is. A removed guest's entries are gone
-    with it, as they are derived on every run."""
+def static_addresses(guests):
+    """{network: [{mac, address, name, guest}]}: every NIC of a present guest (normalised) with a static address on a
+    network of the network role; `name` is the guest's host name when it is a DNS label, `guest` names the NIC for
+    messages."""
     wanted = {}
     for guest in guests:
         if guest["state"] == "absent":
@@ -184,7 +182,21 @@ def reservations(networks, guests):
             if static and static.get("network"):
                 wanted.setdefault(static["network"], []).append({
                     "mac": nic["mac"], "address": static["address"].split("/")[0],
-                    "name": name if _LABEL.match(name) else None})
+                    "name": name if _LABEL.match(name) else None,
+                    "guest": "guest '%s' nics[%d]" % (guest["name"], nic["index"])})
+    return wanted
+
+
+def reservations(networks, guests):
+    """The networks with each guest NIC's static address joining its network's DHCP and DNS (see reserve())."""
+    return reserve(networks, static_addresses(guests))
+
+
+def reserve(networks, wanted):
+    """The networks with the addresses of `wanted` ({network: [entry of static_addresses()]}) joining DHCP and DNS:
+    for each network of the list that runs DHCP, a `dhcp.hosts` entry per address (MAC, address, and the host name,
+    which dnsmasq also answers as NAME.DOMAIN). A host the user declared with the same MAC or address is kept as it
+    is. A removed guest's entries are gone with it, as they are derived on every run."""
     out = []
     for net in networks or []:
         dhcp = net.get("dhcp") if isinstance(net, dict) else None
@@ -205,8 +217,10 @@ def reservations(networks, guests):
                 continue
             if entry["name"] and entry["name"].lower() in names:
                 entry = dict(entry, name=None)
-            hosts.append(dict((k, v) for k, v in entry.items() if v is not None))
+            hosts.append(dict((k, entry[k]) for k in ("mac", "address", "name") if entry.get(k) is not None))
             names.add((entry["name"] or "").lower())
+            macs.add(entry["mac"])
+            addresses.add(entry["address"])
         out.append(dict(net, dhcp=dict(dhcp, hosts=hosts)))
     return out
 

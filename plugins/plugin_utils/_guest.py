@@ -374,3 +374,12 @@ def normalise_all(guests, settings=None, host=None):
     if problems:
         raise HostnetError("; ".join(problems))
     return out
+
+
+def normalise_lenient(guests, settings, networks):
+    """normalise_all for what the network role derives from the guests (reservations, ports), against the network
+    role's networks; None when the guests do not validate, as the guest role's preflight reports them."""
+    try:
+        return normalise_all(guests or [], settings, {"networks": networks or []})
+    except HostnetError:
+        return None

@@ -24,6 +24,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._argspec import plain
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._spannet import ASN_RANGE
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit
 
 # what every host must declare alike (the gateway host too: two hosts naming different gateways is a conflict)
 SAME = (("kind", "isolated"), ("subnet", None), ("span.vni", None), ("span.port", 4789), ("span.mtu", None),
@@ -96,12 +97,14 @@ def _vtep(host, data):
 
 
 def plan(hosts, evpn=None):
-    """hosts: {host: {networks, vtep_address, vtep_interface, facts, absent}} for every host of the inventory
-    (absent: the host's hostnet_network_state is absent, so it takes part in no network). evpn: {asn,
-    route_reflectors} for the networks with control_plane evpn (one iBGP AS for the inventory).
+    """hosts: {host: {networks, vtep_address, vtep_interface, facts, absent, reserved}} for every host of the
+    inventory (absent: the host's hostnet_network_state is absent, so it takes part in no network; reserved: the
+    static addresses of its guests, _cloudinit.static_addresses()). evpn: {asn, route_reflectors} for the networks
+    with control_plane evpn (one iBGP AS for the inventory).
 
     Returns {"problems": [...], "networks": {host: its networks with span.local, span.peers, span.gateway and, under
-    EVPN, span.bgp filled in}}. A host without spanned networks gets its networks back unchanged."""
+    EVPN, span.bgp filled in; on the gateway host, the other members' guests' static addresses in its DHCP and
+    DNS}}. A host without spanned networks gets its networks back unchanged."""
     if netaddr is None:
         raise HostnetError("the Python library netaddr is required on the controller for spanned networks"
                            " (pip install netaddr)")
@@ -139,6 +142,8 @@ def plan(hosts, evpn=None):
         seen.setdefault(address, host)
     bgp, evpn_problems = _bgp(hosts, declared, members, vteps, evpn or {})
     problems += evpn_problems
+    remote, clashes = _reserved(hosts, members, owners)
+    problems += clashes
     out = {}
     for host in hosts:
         nets = hosts[host].get("networks")
@@ -150,8 +155,28 @@ def plan(hosts, evpn=None):
                 net["span"]["peers"] = sorted(vteps[h] for h in members[name] if h != host and vteps.get(h))
                 if host in bgp and _field(net, "span.control_plane", "static") == "evpn":
                     net["span"]["bgp"] = bgp[host]
-        out[host] = nets
+        out[host] = _cloudinit.reserve(nets, remote.get(host) or {}) if remote.get(host) else nets
     return {"problems": problems, "networks": out}
+
+
+def _reserved(hosts, members, owners):
+    """({gateway host: {network: [static address of another member's guest]}}, problems): a spanned network's DHCP
+    and DNS run on its gateway, so the static addresses of the guests of every other member are reserved there. Two
+    guests of the segment taking one address is refused, naming both."""
+    remote, problems = {}, []
+    for name in sorted(members):
+        owner, seen = owners.get(name), {}
+        for host in members[name]:
+            for entry in plain((hosts[host].get("reserved") or {}).get(name)) or []:
+                who = "%s on %s" % (entry.get("guest"), host)
+                if entry["address"] in seen:
+                    problems.append("network '%s': %s and %s both take address %s; give one of them another"
+                                    % (name, seen[entry["address"]], who, entry["address"]))
+                    continue
+                seen[entry["address"]] = who
+                if owner and host != owner:
+                    remote.setdefault(owner, {}).setdefault(name, []).append(entry)
+    return remote, problems
 
 
 def _bgp(hosts, declared, members, vteps, evpn):

@@ -248,3 +248,43 @@ def test_ipv6_on_a_spanned_network_is_the_gateway_hosts_and_the_other_hosts_hold
     ports = _nftports.normalise([{"ifname": "vm1-n0", "mac": "52:54:00:00:00:01", "network": "lab", "addresses": [],
                                   "trust": False}], other)
     assert ports[0]["prefix6"] == "fd00:42::/64"
+
+
+# -- the guests' static addresses on a spanned network join its gateway's DHCP and DNS ------------------------------
+def guest(name, address, mac, bridge="lab"):
+    return {"name": name, "kernel": "/boot/vmlinuz", "nics": [{"kind": "tap", "bridge": bridge, "mac": mac, "address": address}]}
+
+
+def dhcp_hosts(out, host):
+    return out["networks"][host][0]["dhcp"].get("hosts")
+
+
+def test_a_members_static_guest_is_reserved_on_the_gateway_only():
+    priv = {"name": "priv", "address": "10.43.0.1/24", "dhcp": {}}  # a private network of the same name on h1 and h2
+    columns = (["h1", "h2", "h3"], [[lab(), priv], [lab(), priv], [lab()]],
+               None, None, [facts("192.0.2.1"), facts("192.0.2.2"), facts("192.0.2.3")])
+    guests = [[], [guest("g2", "10.42.0.12", "52:54:00:42:00:02"), guest("p2", "10.43.0.7", "52:54:00:42:00:07", "priv")],
+              None]
+    out = network_spans(*columns, guests=guests, mac_prefixes=["52:54:00"] * 3)
+    assert out["problems"] == []
+    # host 1 serves the segment: g2 (on host 2) gets its reservation and DNS name there, p2's private network is no
+    # business of host 1's; host 2 and host 3 run no DHCP for the network and are left as they were
+    assert dhcp_hosts(out, "h1") == [{"mac": "52:54:00:42:00:02", "address": "10.42.0.12", "name": "g2"}]
+    assert dhcp_hosts(out, "h2") is None and dhcp_hosts(out, "h3") is None
+    assert out["networks"]["h1"][1] == priv
+    # what the role itself sees on a host of the play (mine) wins over hostvars; an empty mine (a host outside
+    # --limit) falls back to hostvars, so a limited run on the gateway keeps the other hosts' reservations
+    mine = ["", {"networks": [lab()], "guests": [guest("g9", "10.42.0.19", "52:54:00:42:00:09")]}, ""]
+    out = network_spans(*columns, mine=mine, guests=guests)
+    assert dhcp_hosts(out, "h1") == [{"mac": "52:54:00:42:00:09", "address": "10.42.0.19", "name": "g9"}]
+    # a guest that does not validate adds nothing (the guest role's preflight names it)
+    out = network_spans(*columns, guests=[[], [guest("g2", "10.99.0.1", "52:54:00:42:00:02")], None])
+    assert out["problems"] == [] and dhcp_hosts(out, "h1") is None
+
+
+def test_two_guests_of_the_segment_with_one_address_are_refused_naming_both():
+    columns = (["h1", "h2"], [[lab()], [lab()]], None, None, [facts("192.0.2.1"), facts("192.0.2.2")])
+    out = network_spans(*columns, guests=[[guest("g1", "10.42.0.12", "52:54:00:42:00:01")],
+                                          [guest("g2", "10.42.0.12", "52:54:00:42:00:02")]])
+    assert out["problems"] == ["network 'lab': guest 'g1' nics[0] on h1 and guest 'g2' nics[0] on h2 both take"
+                               " address 10.42.0.12; give one of them another"]
