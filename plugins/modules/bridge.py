@@ -93,11 +93,11 @@ EXAMPLES = r"""
     routes: [192.0.2.50/32 via 10.66.0.2]
     proxy_arp: [192.0.2.50 dev eth0]
 
-- name: A bridge that owns exactly these ports
+- name: A bridge that owns exactly these ports (vm2-net0, a tap in no bridge yet)
   hostnet.qemu.bridge:
     name: br-lab
     stp: false
-    ports: [vm1-net0, vm2-net0]
+    ports: [vm2-net0]
     exclusive_ports: true
 
 - name: Remove it

@@ -43,7 +43,7 @@ options:
         type: str
         required: true
       unit:
-        description: The unit's file name in O(unit_dir), for example C(hostnet-qemu-guest-vm1.service).
+        description: The unit's file name in O(unit_dir), for example C(hostnet-guest-vm1.service).
         type: str
         required: true
       state:
@@ -211,7 +211,7 @@ EXAMPLES = r"""
   hostnet.qemu.guests:
     guests:
       - name: vm1
-        unit: hostnet-qemu-guest-vm1.service
+        unit: hostnet-guest-vm1.service
         state: started
         user: qemu
         content: "{{ lookup('ansible.builtin.file', 'vm1.service') }}"
@@ -220,7 +220,7 @@ EXAMPLES = r"""
             create: new
             size: 8G
       - name: old
-        unit: hostnet-qemu-guest-old.service
+        unit: hostnet-guest-old.service
         state: absent
         remove_disks: true
         disks:
@@ -238,9 +238,9 @@ guests:
   description: Per guest, its unit and the actions planned (and, outside check mode, done).
   returned: always
   type: dict
-  sample: {vm1: {unit: hostnet-qemu-guest-vm1.service, pending_restart: null,
-                 actions: ["write unit /etc/systemd/system/hostnet-qemu-guest-vm1.service", start]},
-           vm2: {unit: hostnet-qemu-guest-vm2.service, pending_restart: "memory 512 -> 1024", actions: []}}
+  sample: {vm1: {unit: hostnet-guest-vm1.service, pending_restart: null,
+                 actions: ["write unit /etc/systemd/system/hostnet-guest-vm1.service", start]},
+           vm2: {unit: hostnet-guest-vm2.service, pending_restart: "memory 512 -> 1024", actions: []}}
 pending:
   description: The guests that need a restart and were left running (O(restart_policy=pending)), with why.
   returned: always

@@ -200,6 +200,7 @@ EXAMPLES = r"""
       - kind: tap
         name: vm2-net0
         owner: qemu
+        multi_queue: true
         master: vmnet0
       - kind: macvtap
         name: vm3-mv0

@@ -99,6 +99,7 @@ seealso:
 """
 
 EXAMPLES = r"""
+# the network role's job runner must be installed (the role installs it; so does hostnet.qemu.networks)
 - name: Move eth1 onto br0, rolled back after 120 s unless confirmed
   hostnet.qemu.uplink:
     uplinks: [{bridge: br0, nic: eth1}]
