@@ -136,3 +136,73 @@ def test_guest_ports_hold_ipv6_to_the_prefix_and_refuse_router_advertisements(tm
     assert sh("ping", "-6", "-c1", "-W1", "-I", "fd00:99::5", "fd00:66::1", netns=lab["r"], check=False).returncode != 0
     chain = sh("nft", "list", "chain", "bridge", "hostnet_qemu", "port0", netns=host).stdout
     assert "nd-router-advert" in chain and "fd00:66::/64" in chain
+
+
+_LISTEN = r"""
+import select, socket, struct, sys
+raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+udp.bind(("::", 546))
+print("ready", flush=True)
+got = set()
+while True:
+    ready, _, _ = select.select([raw, udp], [], [], 4)
+    if not ready:
+        break
+    for s in ready:
+        data = s.recv(2048)
+        if s is raw and data[0] == 134:
+            got.add("ra")
+        elif s is udp and data == b"hostnet-dhcpv6-reply":
+            got.add("dhcpv6")
+print(" ".join(sorted(got)) or "nothing", flush=True)
+"""
+
+_SEND = r"""
+import socket, struct
+index = socket.if_nametoindex("eth0")
+raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+udp.bind(("::", 547))
+for _ in range(3):
+    # a router advertisement (type 134: hop limit 64, router lifetime 1800 s) and a DHCPv6 server's reply (547 -> 546)
+    raw.sendto(struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0), ("ff02::1", 0, 0, index))
+    udp.sendto(b"hostnet-dhcpv6-reply", ("ff02::1", 546, 0, index))
+"""
+
+
+def heard(lab, listener, sender):
+    """What a guest namespace hears of a router advertisement and a DHCPv6 server reply that another one sends to
+    all nodes of the segment: 'dhcpv6 ra', one of them, or 'nothing'."""
+    proc = subprocess.Popen(["ip", "netns", "exec", lab[listener], sys.executable, "-c", _LISTEN],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        sh(sys.executable, "-c", _SEND, netns=lab[sender])
+        return proc.stdout.readline().strip()
+    finally:
+        proc.wait(timeout=15)
+
+
+def test_a_guest_port_drops_the_guests_router_advertisements_and_dhcpv6_replies(tmp_path, lab):
+    """The RA guard with real packets: r's port is held (anti-spoofing), w's is not; both on the routed bridge."""
+    host = lab["H"]
+    with throwaway_netns() as w:
+        lab = dict(lab, w=w)
+        sh("ip", "-n", host, "link", "add", "hq6w0", "type", "veth", "peer", "name", "eth0", "netns", w)
+        sh("ip", "-n", w, "link", "set", "eth0", "up")
+        sh("ip", "-n", host, "link", "set", "hq6w0", "up")
+        mac = json.loads(sh("ip", "-n", lab["r"], "-j", "link", "show", "eth0").stdout)[0]["address"]
+        nft_networks(tmp_path, host, [NAT, ROUTED], ports=[{"ifname": "hq6r0", "mac": mac, "network": "rt6"}])
+        boot(tmp_path, host)
+        sh("ip", "-n", host, "link", "set", "hq6w0", "master", "hq6rt0")
+        assert reach(lab, "r", "fd00:66::1")  # r's port passes its ordinary traffic
+        for _attempt in range(20):  # both link-local addresses out of duplicate address detection
+            if "tentative" not in sh("ip", "-n", w, "-6", "addr", "show", "dev", "eth0").stdout + \
+                    sh("ip", "-n", lab["r"], "-6", "addr", "show", "dev", "eth0").stdout:
+                break
+            time.sleep(0.5)
+        assert heard(lab, "r", "w") == "dhcpv6 ra"  # w is no guest the table holds: r hears both from it
+        assert heard(lab, "w", "r") == "nothing"  # r's port drops both
