@@ -123,9 +123,9 @@ def plan(networks, frr_dir, check_mode=False):
             out["changed"] = True
             return out
         if missing:
-            raise HostnetError("%s: BGP EVPN needs FRR on this host (bgpd, zebra and frr-reload.py); the packages %s"
-                               " are not installed; let the network role install them or install them, or use"
-                               " control_plane static" % (label, ", ".join(missing)))
+            raise HostnetError("%s: BGP EVPN needs FRR on this host (bgpd, zebra and frr-reload.py), and the packages"
+                               " %s are not installed; install them (the network role installs missing packages"
+                               " itself), or use control_plane static" % (label, ", ".join(missing)))
         _foreign(text, label)
         bgp = spans[0]["bgp"]
         section = render(bgp["asn"], spans[0]["local"], bgp["neighbors"], bgp["reflector"])

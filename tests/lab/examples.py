@@ -42,7 +42,7 @@ PREREQUISITES = """
 # runner, which the networks example removed with everything else ("normally done by the network role")
 BEFORE = {"uplink": [{"name": "Examples | prerequisites - the network role (its job runner), no networks",
                       "ansible.builtin.include_role": {"name": "hostnet.qemu.network"},
-                      "vars": {"hostnet_network_networks": [], "hostnet_network_install_packages": False}}]}
+                      "vars": {"hostnet_network_networks": []}}]}
 # modules the roles call with their own templates: their examples run with that role's variables, as in the role
 ROLE_VARS = {"networks": "network"}
 UNIT = """[Unit]
