@@ -97,6 +97,12 @@ def _nla(atype, value):
     return _NLA.pack(length, atype) + value + b"\0" * (-length % 4)
 
 
+def _link_header(index, name, flags=0, change=0):
+    """The ifinfomsg of a request about one link: addressed by its index, or with index 0 by its name (IFLA_IFNAME)."""
+    body = _IFINFO.pack(0, 0, index, flags, change)
+    return body if index else body + _nla(IFLA_IFNAME, name.encode("utf-8") + b"\0")
+
+
 def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, data=(), create=False):
     """An RTM_NEWLINK packed by hand (seq -> bytes): a change of an existing link, or with create=True a new
     link of kind (bridge, macvtap, macvlan, vxlan) on parent ifindex link. data: IFLA_INFO_DATA as bridge_attrs() or
@@ -104,9 +110,8 @@ def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, 
 
     With index 0 the link is found by name (IFLA_IFNAME), which saves a lookup per new tap.
     """
-    body = _IFINFO.pack(0, 0, index, flags, change)
-    for atype, value in ((IFLA_IFNAME, None if index else name.encode("utf-8") + b"\0"),
-                         (IFLA_LINK, None if link is None else _U32.pack(link)),
+    body = _link_header(index, name, flags, change)
+    for atype, value in ((IFLA_LINK, None if link is None else _U32.pack(link)),
                          (IFLA_MTU, None if mtu is None else _U32.pack(mtu)),
                          (IFLA_ADDRESS, None if mac is None else bytes(bytearray(int(x, 16) for x in mac.split(":")))),
                          (IFLA_MASTER, None if master is None else _U32.pack(master))):
@@ -122,9 +127,7 @@ def port_request(index, name, port):
     """An RTM_NEWLINK that sets a bridge port's flags (IFLA_INFO_SLAVE_DATA) from `port` {learning, neigh_suppress}
     (MAC learning, ARP/ND suppression). The link must be in its bridge when the kernel reads it (a port that an
     earlier request of the same batch enslaved is)."""
-    body = _IFINFO.pack(0, 0, index, 0, 0)
-    if not index:
-        body += _nla(IFLA_IFNAME, name.encode("utf-8") + b"\0")
+    body = _link_header(index, name)
     flags = b"".join(_nla(number, _U8.pack(1 if port[key] else 0)) for key, number in
                      (("learning", IFLA_BRPORT_LEARNING), ("neigh_suppress", IFLA_BRPORT_NEIGH_SUPPRESS)) if key in port)
     body += _nla(IFLA_LINKINFO, _nla(IFLA_INFO_SLAVE_KIND, b"bridge\0") + _nla(IFLA_INFO_SLAVE_DATA, flags))
