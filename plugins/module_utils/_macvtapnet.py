@@ -28,9 +28,10 @@ def check(net, label, host_if, state, links):
     elif links is not None and link not in links and state == "present":
         errors.append("%s: field 'link' '%s' does not exist on this host; give an existing interface (found: %s)"
                       % (label, link, ", ".join(sorted(links)) or "none"))
-    if net.get("host_interface") and not net.get("address"):
-        errors.append("%s: field 'host_interface' needs field 'address' (the host's address on the guests' LAN);"
-                      " add it, or drop host_interface" % label)
+    for field in ("host_interface", "takeover"):
+        if net.get(field) and not net.get("address"):
+            errors.append("%s: field '%s' needs field 'address' (the host's address on the guests' LAN);"
+                          " add it, or drop %s" % (label, field, field))
     return errors
 
 
@@ -38,10 +39,20 @@ def on_host(normalised, dump):
     """(normalised networks) The host reaches macvtap guests only through its macvlan: the macvlan layer does not
     hand the parent's own traffic to the guests. A parent that keeps an address in the network's subnet (with a
     prefix route as long as the network's, or longer) has the host's traffic to the guests leave by the parent,
-    where it never arrives."""
+    where it never arrives: refused, unless the network takes the parent's addresses over (`takeover`), which needs
+    the network's address on the parent (or, moved already, on the host's macvlan)."""
     errors = []
     for net in normalised:
         if net["kind"] != "macvtap" or net["state"] != "present" or not net["address"]:
+            continue
+        if net["takeover"]:
+            found = [a for i in (net["link"], net["host_interface"]) for _n, a in _uplinkhost.address_networks(dump, i)]
+            if net["address"] not in found:
+                errors.append("network '%s': field 'takeover' moves the parent's addresses to '%s', but the parent '%s'"
+                              " does not have the network's address %s (it has: %s); give as address the one the"
+                              " parent has" % (net["name"], net["host_interface"], net["link"], net["address"],
+                                               ", ".join(a for _n, a in _uplinkhost.address_networks(dump, net["link"]))
+                                               or "none"))
             continue
         subnet = netaddr.IPNetwork(net["subnet"])
         for theirs, address in _uplinkhost.address_networks(dump, net["link"]):
@@ -51,8 +62,7 @@ def on_host(normalised, dump):
                 continue
             errors.append("network '%s': the parent '%s' keeps address %s in the network's subnet %s, so the host's"
                           " traffic to the guests would leave by '%s', where macvtap guests never see it (the macvlan"
-                          " layer does not hairpin to its parent). Either use a subnet '%s' does not have, or move the"
-                          " host's address (and the routes through it) from '%s' to the network's host interface by"
-                          " hand, from a console, and give address: %s here"
-                          % (net["name"], net["link"], address, subnet, net["link"], net["link"], net["link"], address))
+                          " layer does not hairpin to its parent). Either use a subnet '%s' does not have, or let the"
+                          " network take the parent's addresses and routes over: address: %s and takeover: true"
+                          % (net["name"], net["link"], address, subnet, net["link"], net["link"], address))
     return errors

@@ -65,6 +65,7 @@ NETWORK = dict(
     bridge=dict(type="str", check=_validate.ifname),
     host_interface=dict(type="str", check=_validate.ifname),
     link=dict(type="str", check=_validate.ifname),
+    takeover=dict(type="bool"),
     uplink=dict(type="str", check=_validate.ifname),
     address=dict(type="str"),
     subnet=dict(type="str"),

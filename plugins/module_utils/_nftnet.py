@@ -147,8 +147,9 @@ def check(networks, links=None):
                           % label)
         if kind == "macvtap":
             errors.extend(_macvtapnet.check(net, label, bridge, state, links))
-        elif net.get("link"):
-            errors.append("%s: field 'link' only applies to kind macvtap; drop it or set kind: macvtap" % label)
+        else:
+            errors += ["%s: field '%s' only applies to kind macvtap; drop it or set kind: macvtap" % (label, field)
+                       for field in ("link", "takeover") if net.get(field)]
         errors.extend(_routednet.check(net, label, kind, host, subnet))
         errors.extend(_net6.check(net, label, kind, prefixes6))
         rules = net.get("filter") or {}
@@ -232,9 +233,17 @@ def _uplink_bridges(networks):
 
 
 def uplinks(networks):
-    """The uplink networks, for the uplink module: [{name, bridge, nic, state}]."""
-    return [{"name": n["name"], "bridge": n["bridge"], "nic": n["uplink"], "state": n["state"]}
-            for n in normalise(networks) if n["kind"] == "uplink"]
+    """The NICs whose addresses and routes move, for the uplink module: [{name, bridge, nic, state, via}] - an
+    uplink network's NIC onto its bridge, a macvtap network's parent (takeover) onto the host's macvlan."""
+    out = []
+    for n in normalise(networks):
+        if n["kind"] == "uplink":
+            out.append({"name": n["name"], "bridge": n["bridge"], "nic": n["uplink"], "state": n["state"],
+                        "via": "bridge"})
+        elif n["takeover"]:
+            out.append({"name": n["name"], "bridge": n["host_interface"], "nic": n["link"], "state": n["state"],
+                        "via": "macvlan"})
+    return out
 
 
 def validate(networks, links=None):
@@ -282,6 +291,8 @@ def normalise(networks):
             "bridge": None if kind == "macvtap" else (net.get("bridge") or net["name"]),
             "host_interface": (net.get("host_interface") or net["name"]) if kind == "macvtap" and host is not None else None,
             "link": net.get("link") if kind == "macvtap" else None,
+            # the host's macvlan takes over the parent's addresses and routes (moved like an uplink NIC's)
+            "takeover": bool(net.get("takeover")) and kind == "macvtap" and host is not None,
             "address": str(host) if host is not None else None,
             "subnet": str(subnet) if subnet is not None else None,
             "uplink": net.get("uplink") if kind in ("nat", "routed", "uplink") else None,
@@ -312,7 +323,9 @@ def devices(networks):
                 continue
             device = {"kind": "macvlan", "name": net["host_interface"], "state": net["state"]}
             if net["state"] == "present":
-                device.update({"link": net["link"], "mode": "bridge", "up": True, "addresses": [net["address"]]})
+                device.update({"link": net["link"], "mode": "bridge", "up": True})
+                if not net["takeover"]:  # taken over: its addresses are the parent's, moved by the uplink module
+                    device["addresses"] = [net["address"]]
             out.append(device)
         elif net["kind"] == "uplink":
             # no addresses here: they are the NIC's, moved by the uplink module, which also deletes the bridge

@@ -77,9 +77,9 @@ def apply_ops(kernel, ops, best_effort=False):
 
 def _apply_op(kernel, op):
     if op[0] == "create":
-        kernel.create_links([{"kind": "bridge", "name": op[1], "mac": op[2]}])
+        kernel.create_links([op[2]])
     elif op[0] == "delete":
-        kernel.delete([("bridge", op[1])])
+        kernel.delete([(op[2], op[1])])
     elif op[0] == "link":
         kernel.set_links([(op[2], op[1], op[3])])
     elif op[0] == "addr":
@@ -114,22 +114,24 @@ def check_host(uplinks, netns=None, root="/"):
     errors = []
     for u in wanted:
         label = "network '%s'" % u["name"]
+        field = "uplink" if (u.get("via") or "bridge") == "bridge" else "link"  # a macvtap takeover's parent: link
         nic, link = u["nic"], live["links"].get(u["nic"])
         if link is None or link.get("master"):
             continue
         if link["kind"] in ("bridge", "loopback"):
-            errors.append("%s: field 'uplink' '%s' is a %s, which cannot be a port of bridge '%s'; give the NIC"
-                          " (e.g. eth1)" % (label, nic, link["kind"], u["bridge"]))
+            errors.append("%s: field '%s' '%s' is a %s, which cannot give its addresses to %s '%s'; give the NIC"
+                          " (e.g. eth1)" % (label, field, nic, link["kind"], u.get("via") or "bridge", u["bridge"]))
             continue
         for entry in live["addresses"].get(nic, []):
             if entry["family"] == 4 and not entry["permanent"]:
-                errors.append("%s: field 'uplink' '%s' has the dynamic address %s (a DHCP lease, %s s left): the bridge"
-                              " would get a static copy that no DHCP client renews; give %s a static address, or run"
-                              " the DHCP client on bridge '%s' yourself, then rerun"
-                              % (label, nic, entry["address"], entry["valid_lft"], nic, u["bridge"]))
+                target = "%s '%s'" % (u.get("via") or "bridge", u["bridge"])
+                errors.append("%s: field '%s' '%s' has the dynamic address %s (a DHCP lease, %s s left): %s would get"
+                              " a static copy that no DHCP client renews; give %s a static address, or run the DHCP"
+                              " client on %s yourself, then rerun"
+                              % (label, field, nic, entry["address"], entry["valid_lft"], target, nic, target))
         for route in live["multipath"].get(nic, []):
-            errors.append("%s: field 'uplink' '%s' carries the multipath route %s; multipath routes are not moved:"
-                          " replace it by single-path routes through %s, then rerun" % (label, nic, route["dst"], nic))
+            errors.append("%s: field '%s' '%s' carries the multipath route %s; multipath routes are not moved:"
+                          " replace it by single-path routes through %s, then rerun" % (label, field, nic, route["dst"], nic))
         errors.extend(_managers(u, label, link["index"], root))
     return errors
 
@@ -153,27 +155,32 @@ _IFACE = re.compile(r"^\s*iface\s+(\S+)\s+(\S+)\s+(\S+)")
 def _managers(u, label, index, root):
     """NetworkManager, systemd-networkd or ifupdown configuring the NIC: one message each, naming the fix."""
     nic, br = u["nic"], u["bridge"]
+    bridged = (u.get("via") or "bridge") == "bridge"  # else a macvtap parent: only "leave the NIC alone" applies
+    field = "uplink" if bridged else "link"
     errors = []
     nm_path = os.path.join(root, "run/NetworkManager/devices", str(index))
     nm = _keyvalues(nm_path)
     if nm and nm.get("managed", "").lower() in ("true", "1", "yes"):
+        either = ("either let NetworkManager own the bridge (nmcli connection add type bridge ifname %s; nmcli"
+                  " connection add type bridge-slave ifname %s master %s) and drop this network, or " % (br, nic, br)
+                  if bridged else "")
         errors.append(
-            "%s: field 'uplink' '%s' is managed by NetworkManager (%s: managed=true), which would fight the move;"
-            " either let NetworkManager own the bridge (nmcli connection add type bridge ifname %s; nmcli connection"
-            " add type bridge-slave ifname %s master %s) and drop this network, or mark %s unmanaged ([keyfile]"
-            " unmanaged-devices=interface-name:%s in /etc/NetworkManager/conf.d/, then nmcli general reload conf;"
-            " NetworkManager may flush its addresses, so do it from a console and give %s a static address), then"
-            " rerun" % (label, nic, "/" + os.path.relpath(nm_path, root), br, nic, br, nic, nic, nic))
+            "%s: field '%s' '%s' is managed by NetworkManager (%s: managed=true), which would fight the move;"
+            " %smark %s unmanaged ([keyfile] unmanaged-devices=interface-name:%s in /etc/NetworkManager/conf.d/, then"
+            " nmcli general reload conf; NetworkManager may flush its addresses, so do it from a console and give %s"
+            " a static address), then rerun"
+            % (label, field, nic, "/" + os.path.relpath(nm_path, root), either, nic, nic, nic))
     nd_path = os.path.join(root, "run/systemd/netif/links", str(index))
     nd = _keyvalues(nd_path)
     if nd and (nd.get("NETWORK_FILE") or nd.get("ADMIN_STATE", "unmanaged") not in ("unmanaged", "linger", "")):
+        either = ("either let networkd own the bridge (a .netdev with Kind=bridge named %s, and Bridge=%s in %s's"
+                  " .network) and drop this network, or " % (br, br, nic) if bridged else "")
         errors.append(
-            "%s: field 'uplink' '%s' is configured by systemd-networkd (%s, state %s), which would fight the move;"
-            " either let networkd own the bridge (a .netdev with Kind=bridge named %s, and Bridge=%s in %s's"
-            " .network) and drop this network, or stop networkd from configuring %s (remove its .network file or"
-            " set Unmanaged=yes in its [Link] section, then networkctl reload), then rerun"
-            % (label, nic, nd.get("NETWORK_FILE") or "/" + os.path.relpath(nd_path, root),
-               nd.get("ADMIN_STATE", "?"), br, br, nic, nic))
+            "%s: field '%s' '%s' is configured by systemd-networkd (%s, state %s), which would fight the move;"
+            " %sstop networkd from configuring %s (remove its .network file or set Unmanaged=yes in its [Link]"
+            " section, then networkctl reload), then rerun"
+            % (label, field, nic, nd.get("NETWORK_FILE") or "/" + os.path.relpath(nd_path, root),
+               nd.get("ADMIN_STATE", "?"), either, nic))
     files = [os.path.join(root, "etc/network/interfaces")]
     ddir = os.path.join(root, "etc/network/interfaces.d")
     if os.path.isdir(ddir):
@@ -183,11 +190,12 @@ def _managers(u, label, index, root):
         for line in (text or "").splitlines():
             match = _IFACE.match(line)
             if match and match.group(1) == nic and match.group(3) != "manual":
+                alternative = (", or let ifupdown own the bridge (iface %s ... bridge_ports %s) and drop this network"
+                               % (br, nic) if bridged else "")
                 errors.append(
-                    "%s: field 'uplink' '%s' is configured by ifupdown (%s: 'iface %s %s %s'), which would configure it"
-                    " again at boot and fight the bridge; change that stanza to 'iface %s %s manual' (drop its address,"
-                    " gateway and dhcp lines), or let ifupdown own the bridge (iface %s ... bridge_ports %s) and drop"
-                    " this network, then rerun"
-                    % (label, nic, "/" + os.path.relpath(path, root), nic, match.group(2), match.group(3), nic,
-                       match.group(2), br, nic))
+                    "%s: field '%s' '%s' is configured by ifupdown (%s: 'iface %s %s %s'), which would configure it"
+                    " again at boot and fight the %s; change that stanza to 'iface %s %s manual' (drop its address,"
+                    " gateway and dhcp lines)%s, then rerun"
+                    % (label, field, nic, "/" + os.path.relpath(path, root), nic, match.group(2), match.group(3),
+                       "bridge" if bridged else "macvlan", nic, match.group(2), alternative))
     return errors

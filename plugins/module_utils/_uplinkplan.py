@@ -4,6 +4,11 @@
 """Uplink networks, the pure part: what moves with a NIC, the operations that take one entry to a direction
 (MOVED onto its bridge, or ORIGINAL), their text, and the diff view before and after.
 
+An entry moves its NIC's addresses and routes to `bridge`, the target device, `via` (default bridge):
+- bridge: the target is a bridge that takes the NIC as its port and its MAC (an uplink network);
+- macvlan: the target is the host's macvlan on the NIC (a macvtap network's host interface, `takeover`); the NIC
+  stays in no bridge, and the target keeps its own MAC.
+
 No kernel access here: `live` is _uplinkhost.read()'s one read of links, addresses and routes."""
 
 from __future__ import absolute_import, division, print_function
@@ -72,13 +77,28 @@ def _route_order(routes):
 
 # -- planning (pure: entry + one read -> ordered operations) --------------------------------------
 def uplink_label(entry):
-    return "uplink '%s' (bridge '%s')" % (entry["nic"], entry["bridge"])
+    return "uplink '%s' (%s '%s')" % (entry["nic"], _via(entry), entry["bridge"])
+
+
+def _via(entry):
+    return entry.get("via") or "bridge"
+
+
+def is_moved(entry, live):
+    """Whether the NIC is (at least partly) moved now: a port of its bridge, or its macvlan carries addresses the NIC
+    has no more."""
+    nic, target = live["links"].get(entry["nic"]), live["links"].get(entry["bridge"])
+    if nic is None or target is None:
+        return False
+    if _via(entry) == "bridge":
+        return nic.get("master") == entry["bridge"]
+    return bool(movable_addresses(live, entry["bridge"])) or not movable_addresses(live, entry["nic"])
 
 
 def plan(entry, direction, live, delete_bridge=False):
     """Operations that take the live state to `direction` (MOVED or ORIGINAL) for one entry.
 
-    An operation is a tuple: ('create', bridge, mac) | ('link', name, kind, fields) | ('delete', bridge)
+    An operation is a tuple: ('create', name, link spec) | ('link', name, kind, fields) | ('delete', name, kind)
     | ('addr', 'add'|'del', name, address entry) | ('route', 'add'|'del', name, route).
     """
     if direction == MOVED:
@@ -94,27 +114,33 @@ def _nic(entry, live, doing):
     return link
 
 
-def _bridge(entry, live):
-    link = live["links"].get(entry["bridge"])
-    if link is not None and link["kind"] != "bridge":
-        raise HostnetError("%s: '%s' exists and is a %s, not a bridge; remove it or choose another bridge name"
-                           % (uplink_label(entry), entry["bridge"], link["kind"]))
+def _target(entry, live):
+    link, via = live["links"].get(entry["bridge"]), _via(entry)
+    if link is not None and link["kind"] != via:
+        raise HostnetError("%s: '%s' exists and is a %s, not a %s; remove it or choose another name"
+                           % (uplink_label(entry), entry["bridge"], link["kind"], via))
+    if link is not None and via == "macvlan" and link.get("link") != entry["nic"]:
+        raise HostnetError("%s: the macvlan '%s' sits on '%s', not on '%s'; remove it or choose another name"
+                           % (uplink_label(entry), entry["bridge"], link.get("link"), entry["nic"]))
     return link
 
 
 def _plan_move(entry, live):
-    br, nic = entry["bridge"], entry["nic"]
-    nic_link = _nic(entry, live, "move it onto the bridge")
+    br, nic, via = entry["bridge"], entry["nic"], _via(entry)
+    nic_link = _nic(entry, live, "move its addresses to the %s" % via)
     master = nic_link.get("master")
     if master and master != br:
         raise HostnetError("%s: the NIC is already a port of '%s'; release it first (ip link set %s nomaster)"
                            % (uplink_label(entry), master, nic))
-    cur = _bridge(entry, live)
-    mac = nic_link.get("mac") or entry.get("mac")  # the NIC's own, now (a replaced NIC brings a new one)
+    cur = _target(entry, live)
+    # a bridge takes the NIC's MAC, its own now (a replaced NIC brings a new one); a macvlan keeps its own
+    mac = (nic_link.get("mac") or entry.get("mac")) if via == "bridge" else None
     ops = []
     if cur is None:
-        ops.append(("create", br, mac))
-        ops.append(("link", br, "bridge", {"up": True}))
+        spec = {"kind": "bridge", "name": br, "mac": mac} if via == "bridge" else \
+            {"kind": "macvlan", "name": br, "link": nic, "mode": "bridge"}
+        ops.append(("create", br, spec))
+        ops.append(("link", br, via, {"up": True}))
     else:
         fields = {}
         if mac and cur.get("mac") != mac:
@@ -122,13 +148,13 @@ def _plan_move(entry, live):
         if not cur.get("up"):
             fields["up"] = True
         if fields:
-            ops.append(("link", br, "bridge", fields))
+            ops.append(("link", br, via, fields))
     on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
     ops += [("route", "del", nic, r) for r in entry["routes"] if _route_key(r) in on_nic]
     have = set(a["address"] for a in live["addresses"].get(nic, []))
     ops += [("addr", "del", nic, a) for a in reversed(entry["addresses"]) if a["address"] in have]
     fields = {}
-    if master != br:
+    if via == "bridge" and master != br:
         fields["master"] = br
     if not nic_link.get("up"):
         fields["up"] = True
@@ -144,7 +170,7 @@ def _plan_move(entry, live):
 def _plan_restore(entry, live, delete_bridge):
     br, nic = entry["bridge"], entry["nic"]
     nic_link = _nic(entry, live, "give it its addresses back")
-    cur = _bridge(entry, live)
+    cur = _target(entry, live)
     ops = []
     if cur is not None:
         on_br = set(_route_key(r) for r in live["routes"].get(br, []))
@@ -153,7 +179,7 @@ def _plan_restore(entry, live, delete_bridge):
         ops += [("addr", "del", br, a) for a in reversed(entry["addresses"]) if a["address"] in have]
     fields = {}
     if cur is not None and delete_bridge:
-        ops.append(("delete", br))
+        ops.append(("delete", br, _via(entry)))
     elif nic_link.get("master") == br:
         fields["master"] = None
     if not nic_link.get("up"):
@@ -169,9 +195,11 @@ def _plan_restore(entry, live, delete_bridge):
 
 def describe(op):
     if op[0] == "create":
-        return "create bridge '%s' with MAC %s" % (op[1], op[2])
+        spec = op[2]
+        return "create %s '%s'%s" % (spec["kind"], op[1], " with MAC %s" % spec["mac"] if spec.get("mac")
+                                     else " on '%s'" % spec["link"] if spec.get("link") else "")
     if op[0] == "delete":
-        return "delete bridge '%s'" % op[1]
+        return "delete %s '%s'" % (op[2], op[1])
     if op[0] == "link":
         return "set '%s': %s" % (op[1], ", ".join("%s=%s" % (k, v) for k, v in sorted(op[3].items())))
     if op[0] == "addr":
@@ -203,7 +231,7 @@ def project(entry, direction, before, delete_bridge=False):
     src, dst = ("nic", "bridge") if direction == MOVED else ("bridge", "nic")
     if after["bridge"] is None and direction == MOVED:
         after["bridge"] = {"name": entry["bridge"], "master": None, "up": True, "addresses": [], "routes": [],
-                           "mac": entry.get("mac")}
+                           "mac": entry.get("mac") if _via(entry) == "bridge" else None}
     if after[src] is not None:
         after[src]["addresses"] = sorted(set(after[src]["addresses"]) - addrs)
         after[src]["routes"] = sorted(set(after[src]["routes"]) - routes)
@@ -211,9 +239,11 @@ def project(entry, direction, before, delete_bridge=False):
         after[dst]["addresses"] = sorted(set(after[dst]["addresses"]) | addrs)
         after[dst]["routes"] = sorted(set(after[dst]["routes"]) | routes)
         after[dst]["up"] = True
-    if direction == MOVED:
+    if direction == MOVED and _via(entry) == "bridge":
         after["nic"]["master"] = entry["bridge"]
         after["bridge"].update({"up": True, "mac": entry.get("mac") or after["bridge"].get("mac")})
+    elif direction == MOVED:
+        after["bridge"]["up"] = True
     else:
         if after["nic"] is not None and after["nic"]["master"] == entry["bridge"]:
             after["nic"]["master"] = None

@@ -29,6 +29,10 @@ description:
     C(local) that the kernel did not make itself (so the default route moves; prefix routes of addresses and
     router-advertised routes are re-made by the kernel). The bridge gets the NIC's MAC address, so the LAN's ARP
     caches stay right.
+  - With O(uplinks[].via=macvlan) the NIC's addresses and routes move instead to the host's macvlan on it
+    (O(uplinks[].bridge) names it; the macvlan keeps its own MAC and is created if missing, but never deleted
+    here), for a macvtap network that takes over its parent's address (C(takeover)), so that the host reaches the
+    macvtap guests beside it.
   - Meant to be called by the role; its preflight (M(hostnet.qemu.nft_networks)) refuses NICs with a dynamic
     (DHCP) IPv4 address or configured by NetworkManager, systemd-networkd or ifupdown.
 author:
@@ -43,13 +47,22 @@ options:
     default: []
     suboptions:
       bridge:
-        description: The bridge (created if missing; its MAC becomes the NIC's).
+        description:
+          - The bridge (created if missing; its MAC becomes the NIC's).
+          - With O(uplinks[].via=macvlan), the host's macvlan on the NIC that takes its addresses.
         type: str
         required: true
       nic:
-        description: The host NIC that becomes the bridge's port.
+        description: The host NIC that becomes the bridge's port (or, O(uplinks[].via=macvlan), the macvlan's parent).
         type: str
         required: true
+      via:
+        description:
+          - C(bridge) (the NIC becomes the bridge's port) or C(macvlan) (the NIC stays as it is, its addresses and
+            routes move to the macvlan on it).
+        type: str
+        choices: [bridge, macvlan]
+        default: bridge
       state:
         description: C(present) (moved onto the bridge) or C(absent) (given back, bridge deleted).
         type: str
@@ -158,6 +171,7 @@ def main():
             uplinks=dict(type="list", elements="dict", default=[], options=dict(
                 bridge=dict(type="str", required=True),
                 nic=dict(type="str", required=True),
+                via=dict(type="str", default="bridge", choices=["bridge", "macvlan"]),
                 state=dict(type="str", default="present", choices=["present", "absent"]),
                 name=dict(type="str"),
             )),
@@ -183,7 +197,8 @@ def main():
                     raise HostnetError("uplink '%s': '%s' is already used by the uplink of bridge '%s'; give each"
                                        " uplink its own bridge and NIC" % (nic, name, seen[name]))
                 seen[name] = bridge
-            uplinks.append({"bridge": bridge, "nic": nic, "state": item["state"], "name": item["name"] or bridge})
+            uplinks.append({"bridge": bridge, "nic": nic, "state": item["state"], "name": item["name"] or bridge,
+                            "via": item["via"]})
         if params["step"] == "confirm":
             if module.check_mode:
                 return {"changed": False, "armed": False, "plan": [], "uplinks": {}, "confirmed": []}

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import install_boot_cli, links, run_tasks, sh, snapshot
+from conftest import install_boot_cli, links, run_tasks, sh, snapshot, throwaway_netns
 from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _uplinkhost, _uplinkplan, _uplinkstate
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
@@ -316,3 +316,46 @@ def test_an_established_connection_survives_the_move(cli, lan, tmp_path):
     finally:
         server.kill()
         server.wait()
+
+
+def test_via_macvlan_the_host_reaches_a_macvlan_guest_on_its_nic_once_its_addresses_moved(cli, lan, tmp_path):
+    """A macvtap network's takeover: nic0's addresses and routes move to the host's macvlan on it, as an uplink's do
+    to a bridge. A macvlan in bridge mode in another namespace stands for the macvtap guest (a macvtap is a macvlan
+    with a character device)."""
+    host, _peer = lan
+    original = nic_state(host)
+    with throwaway_netns() as guest:
+        sh("ip", "-n", host, "link", "add", "gst0", "link", "nic0", "type", "macvlan", "mode", "bridge")
+        sh("ip", "-n", host, "link", "set", "gst0", "netns", guest)
+        sh("ip", "-n", guest, "addr", "add", "10.77.0.50/24", "dev", "gst0")
+        sh("ip", "-n", guest, "link", "set", "gst0", "up")
+        assert ping(guest, "10.77.0.1")  # the guest is on the LAN
+        assert not ping(host, "10.77.0.50")  # but the NIC's own traffic never reaches a macvlan on it
+        entry = dict(entry_of(host, "mvh0"), via="macvlan")
+        state_dir = str(tmp_path / "uplinks.d")
+        _uplinkstate.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=False))
+        rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
+        assert rc == 0 and result["ok"], result
+        assert result["lines"][:2] == ["create macvlan 'mvh0' on 'nic0'", "set 'mvh0': up=True"]
+        link = links(host)
+        assert link["mvh0"]["linkinfo"]["info_kind"] == "macvlan" and link["mvh0"]["link"] == "nic0"
+        assert link["mvh0"]["linkinfo"]["info_data"]["mode"] == "bridge" and link["nic0"].get("master") is None
+        assert link["mvh0"]["address"] != link["nic0"]["address"]  # a macvlan has its own MAC
+        assert addrs(host, "mvh0") == original["addrs"] and addrs(host, "nic0") == []
+        assert routes(host) == [(dst, gw, "mvh0", metric) for dst, gw, _dev, metric in original["v4"]]
+        assert routes(host, "-6") == [(dst, gw, "mvh0", metric) for dst, gw, _dev, metric in original["v6"]]
+        for ip in ("10.77.0.50", "10.77.0.1", "203.0.113.1", "2001:db8:77::1"):
+            assert ping(host, ip), ip
+        assert _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host) == []  # a second run changes nothing
+        # no confirm: the timer's job gives the NIC its addresses back; the macvlan is its network's and stays
+        rc, result = job(cli, host, "uplink-rollback", state_dir, tmp_path)
+        assert rc == 0 and result["ok"], result
+        assert nic_state(host) == original and addrs(host, "mvh0") == [] and "mvh0" in links(host)
+        assert ping(host, "203.0.113.1") and not ping(host, "10.77.0.50")
+        # committed as moved, then a boot: the NIC comes up with its addresses again (as the host's network
+        # configuration gives them), the macvlan is made bare by the engine; the boot job moves them over again
+        _uplinkstate.save(state_dir, dict(entry, committed="moved", pending=None, bridge_existed=True))
+        rc, result = job(cli, host, "uplink-boot", state_dir, tmp_path)
+        assert rc == 0 and result["ok"], result
+        assert addrs(host, "mvh0") == original["addrs"] and addrs(host, "nic0") == []
+        assert ping(host, "10.77.0.50") and ping(host, "203.0.113.1")

@@ -88,8 +88,8 @@ def test_devices_bridge_without_addresses_absent_left_to_the_module():
     assert _nftnet.devices([LAN]) == [{"kind": "bridge", "name": "br0", "state": "present", "up": True}]
     assert _nftnet.devices([dict(LAN, state="absent")]) == []
     assert _nftnet.uplinks([LAN, dict(LAN, name="x", bridge="x", uplink="eth2", state="absent")]) == [
-        {"name": "lan", "bridge": "br0", "nic": "eth1", "state": "present"},
-        {"name": "x", "bridge": "x", "nic": "eth2", "state": "absent"}]
+        {"name": "lan", "bridge": "br0", "nic": "eth1", "state": "present", "via": "bridge"},
+        {"name": "x", "bridge": "x", "nic": "eth2", "state": "absent", "via": "bridge"}]
 
 
 def test_nothing_rendered_for_uplink_networks():
@@ -261,6 +261,23 @@ def test_managers_ifupdown(tmp_path):
         " bridge_ports eth1) and drop this network, then rerun"]
 
 
+def test_managers_of_a_macvtap_parent_name_the_link_and_only_leaving_the_nic_alone(tmp_path):
+    root = _root(tmp_path, {"etc/network/interfaces": "iface eth1 inet static\n  address 192.0.2.10/24\n",
+                            "run/systemd/netif/links/2": "ADMIN_STATE=configured\n",
+                            "run/NetworkManager/devices/2": "[device]\nmanaged=true\n"})
+    parent = dict(UPLINK, bridge="ethost", via="macvlan")
+    msgs = _uplinkhost._managers(parent, "network 'lan'", 2, root)
+    assert [m.split(" which ")[0] for m in msgs] == [
+        "network 'lan': field 'link' 'eth1' is managed by NetworkManager (/run/NetworkManager/devices/2: managed=true),",
+        "network 'lan': field 'link' 'eth1' is configured by systemd-networkd (/run/systemd/netif/links/2, state"
+        " configured),",
+        "network 'lan': field 'link' 'eth1' is configured by ifupdown (/etc/network/interfaces: 'iface eth1 inet"
+        " static'),"]
+    assert not [m for m in msgs if "bridge" in m]
+    assert msgs[2].endswith("fight the macvlan; change that stanza to 'iface eth1 inet manual' (drop its address,"
+                            " gateway and dhcp lines), then rerun")
+
+
 # -- saved entries ------------------------------------------------------------------------------------------
 def test_entries_round_trip_and_wanted(tmp_path):
     state_dir = str(tmp_path / "uplinks.d")
@@ -270,8 +287,51 @@ def test_entries_round_trip_and_wanted(tmp_path):
     assert oct((tmp_path / "uplinks.d" / "br0.json").stat().st_mode & 0o777) == "0o600"
     assert json.loads((tmp_path / "uplinks.d" / "br0.json").read_text())["committed"] == "moved"
     assert _uplink._wanted([], saved, purge=True) == {
-        "br0": {"name": "br0", "bridge": "br0", "nic": "eth1", "state": "absent"}}
+        "br0": {"name": "br0", "bridge": "br0", "nic": "eth1", "state": "absent", "via": "bridge"}}
     with pytest.raises(HostnetError, match="it holds NIC 'eth1'"):
         _uplink._wanted([{"bridge": "br0", "nic": "eth2", "state": "present"}], saved, purge=False)
     _uplinkstate.remove(state_dir, "br0")
     assert _uplinkstate.load_all(state_dir) == {}
+
+
+# -- via macvlan: a macvtap network's host interface takes its parent's addresses over ----------------------------
+MV_ENTRY = dict(ENTRY, bridge="mvh0", via="macvlan")
+
+
+def live_mv(macvlan=True, on_nic=(), on_mv=(), routes_nic=(), routes_mv=(), parent="eth1"):
+    links = {"eth1": {"index": 2, "kind": "physical", "up": True, "mac": MAC, "master": None}}
+    if macvlan:
+        links["mvh0"] = {"index": 4, "kind": "macvlan", "up": True, "mac": "52:54:00:aa:bb:99", "master": None,
+                         "link": parent}
+    return {"links": links, "addresses": {"eth1": [dict(a, permanent=True) for a in on_nic],
+                                          "mvh0": [dict(a, permanent=True) for a in on_mv]},
+            "routes": {"eth1": list(routes_nic), "mvh0": list(routes_mv)}, "multipath": {}}
+
+
+def test_via_macvlan_moves_addresses_and_routes_and_leaves_the_nic_in_no_bridge():
+    before = live_mv(on_nic=[A4, A6], routes_nic=[DEFAULT])
+    assert kinds(_uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, before)) == [
+        "del route default via 192.0.2.1 on 'eth1'", "del address 2001:db8::10/64 on 'eth1'", "del address 192.0.2.10/24 on 'eth1'",
+        "add address 192.0.2.10/24 on 'mvh0'", "add address 192.0.2.11/24 on 'mvh0'", "add address 2001:db8::10/64 on 'mvh0'",
+        "add route 198.51.100.0/24 metric 10 on 'mvh0'", "add route default via 192.0.2.1 on 'mvh0'"]
+    assert not _uplinkplan.is_moved(MV_ENTRY, before)
+    moved = live_mv(on_mv=[A4, A4B, A6], routes_mv=[DEFAULT, ONLINK])
+    assert _uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, moved) == [] and _uplinkplan.is_moved(MV_ENTRY, moved)
+    # back: the addresses and routes return to the NIC; the macvlan is its network's and stays, even when asked
+    back = kinds(_uplinkplan.plan(MV_ENTRY, _uplinkplan.ORIGINAL, moved, delete_bridge=False))
+    assert back[:5] == ["del route default via 192.0.2.1 on 'mvh0'", "del route 198.51.100.0/24 metric 10 on 'mvh0'",
+                        "del address 2001:db8::10/64 on 'mvh0'", "del address 192.0.2.11/24 on 'mvh0'",
+                        "del address 192.0.2.10/24 on 'mvh0'"]
+    assert not [line for line in back if "delete" in line or "master" in line]
+    # a missing macvlan (check mode before the engine made it) is planned with its parent
+    assert kinds(_uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, live_mv(macvlan=False, on_nic=[A4])))[:2] == [
+        "create macvlan 'mvh0' on 'eth1'", "set 'mvh0': up=True"]
+    view = _uplinkplan.view(MV_ENTRY, before)
+    after = _uplinkplan.project(MV_ENTRY, _uplinkplan.MOVED, view)
+    assert after["nic"]["master"] is None and after["nic"]["addresses"] == [] and after["bridge"]["mac"] == view["bridge"]["mac"]
+    assert after["bridge"]["addresses"] == ["192.0.2.10/24", "192.0.2.11/24", "2001:db8::10/64"]
+
+
+def test_via_macvlan_refuses_a_macvlan_on_another_parent():
+    with pytest.raises(HostnetError, match="the macvlan 'mvh0' sits on 'eth7', not on 'eth1'"):
+        _uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, live_mv(parent="eth7", on_nic=[A4]))
