@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit, _guest, _span
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _span
 
 
 def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, facts=None, states=None, mine=None,
@@ -36,10 +36,7 @@ def network_spans(hosts, networks, vtep_addresses=None, vtep_interfaces=None, fa
             data[host].update(networks=own.get("networks") or [], vtep_address=own.get("vtep_address"),
                               vtep_interface=own.get("vtep_interface"), absent=own.get("state") == "absent")
             host_guests, prefix = own.get("guests", host_guests), own.get("mac_prefix", prefix)
-        nets = data[host]["networks"]
-        if isinstance(nets, list) and any(isinstance(n, dict) and n.get("span") for n in nets):
-            plan = _guest.normalise_lenient(host_guests, {"mac_prefix": prefix or "52:54:00"}, nets)
-            data[host]["reserved"] = _cloudinit.static_addresses(plan or [])
+        data[host].update(guests=host_guests, mac_prefix=prefix)
     try:
         return _span.plan(data, {"asn": evpn_asn, "route_reflectors": route_reflectors})
     except HostnetError as exc:

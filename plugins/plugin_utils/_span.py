@@ -24,7 +24,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._argspec import plain
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._spannet import ASN_RANGE
-from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit
+from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit, _guest
 
 # what every host must declare alike (the gateway host too: two hosts naming different gateways is a conflict)
 SAME = (("kind", "isolated"), ("subnet", None), ("span.vni", None), ("span.port", 4789), ("span.mtu", None),
@@ -97,10 +97,10 @@ def _vtep(host, data):
 
 
 def plan(hosts, evpn=None):
-    """hosts: {host: {networks, vtep_address, vtep_interface, facts, absent, reserved}} for every host of the
-    inventory (absent: the host's hostnet_network_state is absent, so it takes part in no network; reserved: the
-    static addresses of its guests, _cloudinit.static_addresses()). evpn: {asn, route_reflectors} for the networks
-    with control_plane evpn (one iBGP AS for the inventory).
+    """hosts: {host: {networks, vtep_address, vtep_interface, facts, absent, guests, mac_prefix}} for every host of
+    the inventory (absent: the host's hostnet_network_state is absent, so it takes part in no network; guests and
+    mac_prefix: its hostnet_guest_guests and hostnet_guest_mac_prefix). evpn: {asn, route_reflectors} for the
+    networks with control_plane evpn (one iBGP AS for the inventory).
 
     Returns {"problems": [...], "networks": {host: its networks with span.local, span.peers, span.gateway and, under
     EVPN, span.bgp filled in; on the gateway host, the other members' guests' static addresses in its DHCP and
@@ -162,12 +162,18 @@ def plan(hosts, evpn=None):
 def _reserved(hosts, members, owners):
     """({gateway host: {network: [static address of another member's guest]}}, problems): a spanned network's DHCP
     and DNS run on its gateway, so the static addresses of the guests of every other member are reserved there. Two
-    guests of the segment taking one address is refused, naming both."""
-    remote, problems = {}, []
+    guests of the segment taking one address is refused, naming both. A member's guests that do not validate add
+    nothing (the guest role's preflight names them)."""
+    remote, problems, static = {}, [], {}
     for name in sorted(members):
         owner, seen = owners.get(name), {}
         for host in members[name]:
-            for entry in plain((hosts[host].get("reserved") or {}).get(name)) or []:
+            if host not in static:  # each member's guests once, against its own networks
+                data = hosts[host]
+                found = _guest.normalise_lenient(plain(data.get("guests")), {"mac_prefix": data.get("mac_prefix")
+                                                                             or "52:54:00"}, data["networks"])
+                static[host] = _cloudinit.static_addresses(found or [])
+            for entry in static[host].get(name) or []:
                 who = "%s on %s" % (entry.get("guest"), host)
                 if entry["address"] in seen:
                     problems.append("network '%s': %s and %s both take address %s; give one of them another"
