@@ -46,13 +46,13 @@ def on_host(normalised, dump):
         if net["kind"] != "macvtap" or net["state"] != "present" or not net["address"]:
             continue
         if net["takeover"]:
-            found = [a for i in (net["link"], net["host_interface"]) for _n, a in _uplinkhost.address_networks(dump, i)]
-            if net["address"] not in found:
+            parent = [a for _n, a in _uplinkhost.address_networks(dump, net["link"])]
+            moved = [a for _n, a in _uplinkhost.address_networks(dump, net["host_interface"])]
+            if net["address"] not in parent + moved:
                 errors.append("network '%s': field 'takeover' moves the parent's addresses to '%s', but the parent '%s'"
                               " does not have the network's address %s (it has: %s); give as address the one the"
                               " parent has" % (net["name"], net["host_interface"], net["link"], net["address"],
-                                               ", ".join(a for _n, a in _uplinkhost.address_networks(dump, net["link"]))
-                                               or "none"))
+                                               ", ".join(parent) or "none"))
             continue
         subnet = netaddr.IPNetwork(net["subnet"])
         for theirs, address in _uplinkhost.address_networks(dump, net["link"]):

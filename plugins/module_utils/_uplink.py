@@ -31,7 +31,8 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_loc
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import apply_ops, converge, host_links, read
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
-    MOVED, ORIGINAL, WHAT, describe, is_moved, movable_addresses, movable_routes, plan, project, uplink_label, view)
+    MOVED, ORIGINAL, WHAT, describe, is_moved, movable_addresses, movable_routes, nic_field, plan, project, uplink_label,
+    via, view)
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkstate import load_all, remove, save
 
 APPLY_UNIT = "hostnet-qemu-uplink-apply"
@@ -70,7 +71,7 @@ def _rollback(state_dir, only_pending, netns=None, wait=0):
             time.sleep(0.2)  # at boot the NIC may still be on its way (udev renames it)
         try:
             # a bridge the move made goes with it; a macvlan is the engine's (its network's) and stays
-            made = not entry.get("bridge_existed") and (entry.get("via") or "bridge") == "bridge"
+            made = not entry.get("bridge_existed") and via(entry) == "bridge"
             lines += converge(entry, committed, committed == ORIGINAL and made, netns, best_effort=True)
         except HostnetError as exc:
             errors.append(str(exc))
@@ -131,7 +132,7 @@ def _wanted(uplinks, saved, purge):
     if purge:
         for bridge, entry in saved.items():
             wanted.setdefault(bridge, {"name": bridge, "bridge": bridge, "nic": entry["nic"], "state": "absent",
-                                       "via": entry.get("via") or "bridge"})
+                                       "via": via(entry)})
     for bridge, want in wanted.items():
         entry = saved.get(bridge)
         if entry is not None and entry["nic"] != want["nic"]:
@@ -190,16 +191,16 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
     out = {"changed": False, "armed": False, "plan": [], "diff": {"before": {}, "after": {}}, "uplinks": {}}
     pending, records, removals, direct = [], [], [], []
     for bridge, want in sorted(wanted.items()):
-        entry, nic, via = saved.get(bridge), want["nic"], want.get("via") or "bridge"
+        entry, nic, kind = saved.get(bridge), want["nic"], via(want)
         nic_link = live["links"].get(nic)
         br_link = live["links"].get(bridge)
-        moved_now = is_moved({"bridge": bridge, "nic": nic, "via": via}, live)
+        moved_now = is_moved({"bridge": bridge, "nic": nic, "via": kind}, live)
         if want["state"] == "present":
             direction, delete_bridge = MOVED, False
             if nic_link is None:
                 raise HostnetError("network '%s': field '%s' '%s' does not exist on this host; give an existing"
-                                   " interface" % (want.get("name", bridge), "uplink" if via == "bridge" else "link", nic))
-            new = {"bridge": bridge, "nic": nic, "via": via, "mac": nic_link.get("mac"),
+                                   " interface" % (want.get("name", bridge), nic_field(want), nic))
+            new = {"bridge": bridge, "nic": nic, "via": kind, "mac": nic_link.get("mac"),
                    "addresses": movable_addresses(live, nic), "routes": movable_routes(live, nic)}
             if moved_now:  # (partly) moved already: what was saved, else whatever is on the NIC and the bridge
                 if entry is not None:
@@ -210,15 +211,15 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
                     new["routes"] += movable_routes(live, bridge)
         else:
             # the macvlan of a macvtap network is the engine's: it goes with the network, not with the move
-            direction, delete_bridge = ORIGINAL, via == "bridge"
+            direction, delete_bridge = ORIGINAL, kind == "bridge"
             if entry is None and not moved_now:
-                if br_link is not None and br_link["kind"] == "bridge" and via == "bridge":  # a bridge without its NIC
+                if br_link is not None and br_link["kind"] == "bridge" and kind == "bridge":  # a bridge without its NIC
                     direct.append(("delete", bridge, "bridge"))
                     out["diff"]["before"][bridge] = view({"bridge": bridge, "nic": nic}, live)
                     out["diff"]["after"][bridge] = dict(out["diff"]["before"][bridge], bridge=None)
                 out["uplinks"][bridge] = {"nic": nic, "status": "absent"}
                 continue
-            new = {"bridge": bridge, "nic": nic, "via": via,
+            new = {"bridge": bridge, "nic": nic, "via": kind,
                    "mac": (entry or {}).get("mac") or (nic_link or {}).get("mac"),
                    "addresses": movable_addresses(live, bridge) if moved_now else entry["addresses"],
                    "routes": movable_routes(live, bridge) if moved_now else entry["routes"]}

@@ -16,7 +16,8 @@ import re
 from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
-from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import WHAT, describe, plan, uplink_label
+from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
+    WHAT, describe, nic_field, plan, uplink_label, via)
 
 
 def read(kernel):
@@ -114,17 +115,16 @@ def check_host(uplinks, netns=None, root="/"):
     errors = []
     for u in wanted:
         label = "network '%s'" % u["name"]
-        field = "uplink" if (u.get("via") or "bridge") == "bridge" else "link"  # a macvtap takeover's parent: link
+        field, target = nic_field(u), "%s '%s'" % (via(u), u["bridge"])
         nic, link = u["nic"], live["links"].get(u["nic"])
         if link is None or link.get("master"):
             continue
         if link["kind"] in ("bridge", "loopback"):
-            errors.append("%s: field '%s' '%s' is a %s, which cannot give its addresses to %s '%s'; give the NIC"
-                          " (e.g. eth1)" % (label, field, nic, link["kind"], u.get("via") or "bridge", u["bridge"]))
+            errors.append("%s: field '%s' '%s' is a %s, which cannot give its addresses to %s; give the NIC"
+                          " (e.g. eth1)" % (label, field, nic, link["kind"], target))
             continue
         for entry in live["addresses"].get(nic, []):
             if entry["family"] == 4 and not entry["permanent"]:
-                target = "%s '%s'" % (u.get("via") or "bridge", u["bridge"])
                 errors.append("%s: field '%s' '%s' has the dynamic address %s (a DHCP lease, %s s left): %s would get"
                               " a static copy that no DHCP client renews; give %s a static address, or run the DHCP"
                               " client on %s yourself, then rerun"
@@ -155,8 +155,7 @@ _IFACE = re.compile(r"^\s*iface\s+(\S+)\s+(\S+)\s+(\S+)")
 def _managers(u, label, index, root):
     """NetworkManager, systemd-networkd or ifupdown configuring the NIC: one message each, naming the fix."""
     nic, br = u["nic"], u["bridge"]
-    bridged = (u.get("via") or "bridge") == "bridge"  # else a macvtap parent: only "leave the NIC alone" applies
-    field = "uplink" if bridged else "link"
+    bridged, field = via(u) == "bridge", nic_field(u)  # a macvtap parent: only "leave the NIC alone" applies
     errors = []
     nm_path = os.path.join(root, "run/NetworkManager/devices", str(index))
     nm = _keyvalues(nm_path)

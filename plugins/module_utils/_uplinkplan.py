@@ -77,11 +77,17 @@ def _route_order(routes):
 
 # -- planning (pure: entry + one read -> ordered operations) --------------------------------------
 def uplink_label(entry):
-    return "uplink '%s' (%s '%s')" % (entry["nic"], _via(entry), entry["bridge"])
+    return "uplink '%s' (%s '%s')" % (entry["nic"], via(entry), entry["bridge"])
 
 
-def _via(entry):
+def via(entry):
+    """What the entry's NIC gives its addresses to: 'bridge' (saved entries from before `via` existed) or 'macvlan'."""
     return entry.get("via") or "bridge"
+
+
+def nic_field(entry):
+    """The network field that names the entry's NIC, for messages: an uplink network's `uplink`, a macvtap's `link`."""
+    return "uplink" if via(entry) == "bridge" else "link"
 
 
 def is_moved(entry, live):
@@ -90,7 +96,7 @@ def is_moved(entry, live):
     nic, target = live["links"].get(entry["nic"]), live["links"].get(entry["bridge"])
     if nic is None or target is None:
         return False
-    if _via(entry) == "bridge":
+    if via(entry) == "bridge":
         return nic.get("master") == entry["bridge"]
     return bool(movable_addresses(live, entry["bridge"])) or not movable_addresses(live, entry["nic"])
 
@@ -115,32 +121,32 @@ def _nic(entry, live, doing):
 
 
 def _target(entry, live):
-    link, via = live["links"].get(entry["bridge"]), _via(entry)
-    if link is not None and link["kind"] != via:
+    link, kind = live["links"].get(entry["bridge"]), via(entry)
+    if link is not None and link["kind"] != kind:
         raise HostnetError("%s: '%s' exists and is a %s, not a %s; remove it or choose another name"
-                           % (uplink_label(entry), entry["bridge"], link["kind"], via))
-    if link is not None and via == "macvlan" and link.get("link") != entry["nic"]:
+                           % (uplink_label(entry), entry["bridge"], link["kind"], kind))
+    if link is not None and kind == "macvlan" and link.get("link") != entry["nic"]:
         raise HostnetError("%s: the macvlan '%s' sits on '%s', not on '%s'; remove it or choose another name"
                            % (uplink_label(entry), entry["bridge"], link.get("link"), entry["nic"]))
     return link
 
 
 def _plan_move(entry, live):
-    br, nic, via = entry["bridge"], entry["nic"], _via(entry)
-    nic_link = _nic(entry, live, "move its addresses to the %s" % via)
+    br, nic, kind = entry["bridge"], entry["nic"], via(entry)
+    nic_link = _nic(entry, live, "move its addresses to the %s" % kind)
     master = nic_link.get("master")
     if master and master != br:
         raise HostnetError("%s: the NIC is already a port of '%s'; release it first (ip link set %s nomaster)"
                            % (uplink_label(entry), master, nic))
     cur = _target(entry, live)
     # a bridge takes the NIC's MAC, its own now (a replaced NIC brings a new one); a macvlan keeps its own
-    mac = (nic_link.get("mac") or entry.get("mac")) if via == "bridge" else None
+    mac = (nic_link.get("mac") or entry.get("mac")) if kind == "bridge" else None
     ops = []
     if cur is None:
-        spec = {"kind": "bridge", "name": br, "mac": mac} if via == "bridge" else \
+        spec = {"kind": "bridge", "name": br, "mac": mac} if kind == "bridge" else \
             {"kind": "macvlan", "name": br, "link": nic, "mode": "bridge"}
         ops.append(("create", br, spec))
-        ops.append(("link", br, via, {"up": True}))
+        ops.append(("link", br, kind, {"up": True}))
     else:
         fields = {}
         if mac and cur.get("mac") != mac:
@@ -148,13 +154,13 @@ def _plan_move(entry, live):
         if not cur.get("up"):
             fields["up"] = True
         if fields:
-            ops.append(("link", br, via, fields))
+            ops.append(("link", br, kind, fields))
     on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
     ops += [("route", "del", nic, r) for r in entry["routes"] if _route_key(r) in on_nic]
     have = set(a["address"] for a in live["addresses"].get(nic, []))
     ops += [("addr", "del", nic, a) for a in reversed(entry["addresses"]) if a["address"] in have]
     fields = {}
-    if via == "bridge" and master != br:
+    if kind == "bridge" and master != br:
         fields["master"] = br
     if not nic_link.get("up"):
         fields["up"] = True
@@ -179,7 +185,7 @@ def _plan_restore(entry, live, delete_bridge):
         ops += [("addr", "del", br, a) for a in reversed(entry["addresses"]) if a["address"] in have]
     fields = {}
     if cur is not None and delete_bridge:
-        ops.append(("delete", br, _via(entry)))
+        ops.append(("delete", br, via(entry)))
     elif nic_link.get("master") == br:
         fields["master"] = None
     if not nic_link.get("up"):
@@ -231,7 +237,7 @@ def project(entry, direction, before, delete_bridge=False):
     src, dst = ("nic", "bridge") if direction == MOVED else ("bridge", "nic")
     if after["bridge"] is None and direction == MOVED:
         after["bridge"] = {"name": entry["bridge"], "master": None, "up": True, "addresses": [], "routes": [],
-                           "mac": entry.get("mac") if _via(entry) == "bridge" else None}
+                           "mac": entry.get("mac") if via(entry) == "bridge" else None}
     if after[src] is not None:
         after[src]["addresses"] = sorted(set(after[src]["addresses"]) - addrs)
         after[src]["routes"] = sorted(set(after[src]["routes"]) - routes)
@@ -239,7 +245,7 @@ def project(entry, direction, before, delete_bridge=False):
         after[dst]["addresses"] = sorted(set(after[dst]["addresses"]) | addrs)
         after[dst]["routes"] = sorted(set(after[dst]["routes"]) | routes)
         after[dst]["up"] = True
-    if direction == MOVED and _via(entry) == "bridge":
+    if direction == MOVED and via(entry) == "bridge":
         after["nic"]["master"] = entry["bridge"]
         after["bridge"].update({"up": True, "mac": entry.get("mac") or after["bridge"].get("mac")})
     elif direction == MOVED:
