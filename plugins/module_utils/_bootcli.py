@@ -19,6 +19,8 @@ done. A missing, truncated or invalid state file is one line naming the file.
 
 `hostnet-qemu-network uplink-apply|uplink-rollback|uplink-boot STATE_DIR [RESULT]` runs one uplink job only:
 the move and its timed rollback run as transient systemd units started by the hostnet.qemu.uplink module.
+`hostnet-qemu-network deconfig|bound|renew|leasefail|nak` is udhcpc's script for the DHCP client of an uplink
+(_dhcpclient): the lease is in its environment.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,7 +32,7 @@ import json
 import os
 import sys
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _forwarding, _model, _proc, _uplink
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _engine, _forwarding, _model, _proc, _uplink
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 DEFAULT = "/etc/hostnet-qemu/netdevs.json"
@@ -109,6 +111,8 @@ def write_sysctls(sysctls, table_ok, failures):
 def main(argv):
     if len(argv) > 1 and argv[1].startswith("uplink-"):
         return _uplink.job_main(argv[1:])
+    if len(argv) == 2 and argv[1] in _dhcpclient.EVENTS and os.environ.get("interface"):
+        return _dhcpclient.event_main(argv[1], os.environ)  # udhcpc runs this CLI as its script
     path = argv[1] if len(argv) > 1 else DEFAULT
     base = os.path.dirname(path)
     failures = []

@@ -67,6 +67,8 @@ NETWORK = dict(
     link=dict(type="str", check=_validate.ifname),
     takeover=dict(type="bool"),
     uplink=dict(type="str", check=_validate.ifname),
+    dhcp_client=dict(type="bool"),
+    route_metric=dict(type="int"),
     address=dict(type="str"),
     subnet=dict(type="str"),
     filter=dict(type="dict", options=FILTER),

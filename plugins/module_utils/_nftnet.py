@@ -145,6 +145,10 @@ def check(networks, links=None):
         elif net.get("uplink"):
             errors.append("%s: field 'uplink' only applies to kinds nat, routed and uplink; drop it or set kind: nat"
                           % label)
+        if kind != "uplink":
+            errors += ["%s: field '%s' only applies to kind uplink (the DHCP client on the bridge that takes over the"
+                       " NIC); drop it" % (label, field) for field in ("dhcp_client", "route_metric")
+                       if net.get(field) is not None]
         if kind == "macvtap":
             errors.extend(_macvtapnet.check(net, label, bridge, state, links))
         else:
@@ -182,6 +186,12 @@ def _check_uplink(net, label, bridge, state, links, uplink_nics):
                      ("subnet", "the bridge takes over the NIC's own addresses")):
         if net.get(key):
             errors.append("%s: field '%s' does not apply to kind uplink (%s); drop it" % (label, key, why))
+    metric = net.get("route_metric")
+    if metric is not None and not net.get("dhcp_client"):
+        errors.append("%s: field 'route_metric' is the metric of the default route a DHCP lease gives; it needs"
+                      " dhcp_client: true (a NIC's own routes move with their metrics)" % label)
+    elif metric is not None and not 0 <= metric <= 4294967295:
+        errors.append("%s: field 'route_metric' %d is out of range; give 0 to 4294967295" % (label, metric))
     nic = net.get("uplink")
     if not nic:
         return errors + ["%s: an uplink network needs field 'uplink' (the host's NIC the bridge takes over with its"
@@ -233,16 +243,17 @@ def _uplink_bridges(networks):
 
 
 def uplinks(networks):
-    """The NICs whose addresses and routes move, for the uplink module: [{name, bridge, nic, state, via}] - an
-    uplink network's NIC onto its bridge, a macvtap network's parent (takeover) onto the host's macvlan."""
+    """The NICs whose addresses and routes move, for the uplink module: [{name, bridge, nic, state, via, dhcp,
+    route_metric}] - an uplink network's NIC onto its bridge, a macvtap network's parent (takeover) onto the host's
+    macvlan."""
     out = []
     for n in normalise(networks):
         if n["kind"] == "uplink":
             out.append({"name": n["name"], "bridge": n["bridge"], "nic": n["uplink"], "state": n["state"],
-                        "via": "bridge"})
+                        "via": "bridge", "dhcp": n["dhcp_client"], "route_metric": n["route_metric"] or 0})
         elif n["takeover"]:
             out.append({"name": n["name"], "bridge": n["host_interface"], "nic": n["link"], "state": n["state"],
-                        "via": "macvlan"})
+                        "via": "macvlan", "dhcp": False, "route_metric": 0})
     return out
 
 
@@ -296,6 +307,9 @@ def normalise(networks):
             "address": str(host) if host is not None else None,
             "subnet": str(subnet) if subnet is not None else None,
             "uplink": net.get("uplink") if kind in ("nat", "routed", "uplink") else None,
+            # the collection's DHCP client on the uplink's bridge asks for the NIC's IPv4 address
+            "dhcp_client": bool(net.get("dhcp_client")) and kind == "uplink",
+            "route_metric": net.get("route_metric") if kind == "uplink" else None,
             "allow": [str(_cidr(c).cidr) for c in (rules.get("allow") or [])],
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
             "span": _spannet.normalise(net),

@@ -128,7 +128,7 @@ class RoutesMixin(object):
     def address_changes(self, changes):
         """changes: [('add'|'del', interface name, entry as address_details() gives)]: broadcast, scope and the
         flags a user can set (noprefixroute, mngtmpaddr) are kept; IPv6 addresses are added without DAD (they
-        were just in use on the same link)."""
+        were just in use on the same link); an entry's `lifetime` (seconds) becomes its valid and preferred lifetime."""
         reqs = []
         for action, name, entry in changes:
             msg, attrs = self._address_msg(action, name, entry["address"])
@@ -143,6 +143,9 @@ class RoutesMixin(object):
                 if flags:
                     msg["flags"] = flags & 0xFF
                     attrs.append(("IFA_FLAGS", flags))
+                if entry.get("lifetime"):  # a DHCP lease: the kernel drops the address when nobody renews it
+                    attrs.append(("IFA_CACHEINFO", {"ifa_preferred": entry["lifetime"], "ifa_valid": entry["lifetime"],
+                                                    "cstamp": 0, "tstamp": 0}))
             msg["attrs"] = attrs
             reqs.append((msg, ("interface", name, "%s address %s" % (action, entry["address"]))))
         self._send_batch(reqs)

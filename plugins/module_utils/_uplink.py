@@ -25,19 +25,44 @@ import os
 import sys
 import time
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _proc
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _files, _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import apply_ops, converge, host_links, read
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
-    MOVED, ORIGINAL, WHAT, describe, is_moved, movable_addresses, movable_routes, nic_field, plan, project, uplink_label,
+    MOVED, ORIGINAL, WHAT, current_lease, describe, is_moved, movable_addresses, movable_routes, nic_field, plan, project, uplink_label,
     via, view)
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkstate import load_all, remove, save
 
 APPLY_UNIT = "hostnet-qemu-uplink-apply"
 ROLLBACK_UNIT = "hostnet-qemu-uplink-rollback"
 RESULT_PATH = "/run/hostnet-qemu/uplink-apply.json"
+LEASE_WAIT = 30  # seconds the move waits for the DHCP client's lease on the bridge before it rolls back
+
+
+def _converge(entry, direction, delete_bridge, netns=None, best_effort=False, wait=False):
+    """converge() plus, for an uplink with a DHCP client, the client on the bridge: stopped before the NIC is given
+    back (the NIC gets the bridge's lease, for what is left of it: the collection runs no client on a NIC), started
+    after a move; with `wait`, a move without a lease in LEASE_WAIT s is an error."""
+    here = entry["bridge"]
+    dhcp, lines = entry.get("dhcp"), []
+    if dhcp and direction == ORIGINAL and _dhcpclient.active(here):
+        _dhcpclient.stop(here)
+        lines.append("stop the DHCP client on '%s'" % here)
+    lines += converge(entry, direction, delete_bridge, netns, best_effort)
+    if not dhcp or direction == ORIGINAL:
+        return lines
+    if _dhcpclient.start(here, entry["runner"], entry.get("route_metric")):
+        lines.append("start the DHCP client on '%s'" % here)
+    if wait:
+        got = _dhcpclient.wait_lease(here, LEASE_WAIT, netns)
+        if got is None:
+            raise HostnetError("%s: the DHCP client on '%s' got no lease in %d s (is there a DHCP server on the NIC's"
+                               " LAN, and does it answer the NIC's MAC %s?)"
+                               % (uplink_label(entry), here, LEASE_WAIT, entry.get("mac")))
+        lines.append("lease %s on '%s'" % (got, here))
+    return lines
 
 
 # -- the local jobs (run by the CLI: systemd-run units and the boot unit) ---------------------------
@@ -48,7 +73,8 @@ def apply_pending(state_dir, netns=None):
         entries = [e for e in load_all(state_dir).values() if e.get("pending")]
         try:
             for entry in entries:
-                lines += converge(entry, entry["pending"], entry.get("delete_bridge", False), netns)
+                lines += _converge(entry, entry["pending"], entry.get("delete_bridge", False), netns,
+                                   wait=entry["pending"] == MOVED)
         except HostnetError as exc:
             message = str(exc)
             try:
@@ -72,7 +98,7 @@ def _rollback(state_dir, only_pending, netns=None, wait=0):
         try:
             # a bridge the move made goes with it; a macvlan is the engine's (its network's) and stays
             made = not entry.get("bridge_existed") and via(entry) == "bridge"
-            lines += converge(entry, committed, committed == ORIGINAL and made, netns, best_effort=True)
+            lines += _converge(entry, committed, committed == ORIGINAL and made, netns, best_effort=True)
         except HostnetError as exc:
             errors.append(str(exc))
             continue
@@ -132,12 +158,17 @@ def _wanted(uplinks, saved, purge):
     if purge:
         for bridge, entry in saved.items():
             wanted.setdefault(bridge, {"name": bridge, "bridge": bridge, "nic": entry["nic"], "state": "absent",
-                                       "via": via(entry)})
+                                       "via": via(entry), "dhcp": entry.get("dhcp"),
+                                       "route_metric": entry.get("route_metric")})
     for bridge, want in wanted.items():
         entry = saved.get(bridge)
         if entry is not None and entry["nic"] != want["nic"]:
             raise HostnetError("uplink network on bridge '%s': it holds NIC '%s' (saved in %s.json); give that NIC"
                                " back first (state: absent), then name '%s'" % (bridge, entry["nic"], bridge, want["nic"]))
+        if entry is not None and want["state"] == "present" and bool(entry.get("dhcp")) != bool(want.get("dhcp")):
+            raise HostnetError("uplink network on bridge '%s': NIC '%s' was moved %s a DHCP client; dhcp_client cannot"
+                               " change while the NIC is moved: give it back first (state: absent), then move it again"
+                               % (bridge, entry["nic"], "with" if entry.get("dhcp") else "without"))
     return wanted
 
 
@@ -189,9 +220,9 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
     with Kernel(netns) as kernel:
         live = read(kernel)
     out = {"changed": False, "armed": False, "plan": [], "diff": {"before": {}, "after": {}}, "uplinks": {}}
-    pending, records, removals, direct = [], [], [], []
+    pending, records, removals, direct, clients = [], [], [], [], []
     for bridge, want in sorted(wanted.items()):
-        entry, nic, kind = saved.get(bridge), want["nic"], via(want)
+        entry, nic, kind, dhcp = saved.get(bridge), want["nic"], via(want), bool(want.get("dhcp"))
         nic_link = live["links"].get(nic)
         br_link = live["links"].get(bridge)
         moved_now = is_moved({"bridge": bridge, "nic": nic, "via": kind}, live)
@@ -200,15 +231,18 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
             if nic_link is None:
                 raise HostnetError("network '%s': field '%s' '%s' does not exist on this host; give an existing"
                                    " interface" % (want.get("name", bridge), nic_field(want), nic))
-            new = {"bridge": bridge, "nic": nic, "via": kind, "mac": nic_link.get("mac"),
-                   "addresses": movable_addresses(live, nic), "routes": movable_routes(live, nic)}
+            new = {"bridge": bridge, "nic": nic, "via": kind, "mac": nic_link.get("mac"), "dhcp": dhcp,
+                   "route_metric": want.get("route_metric"), "runner": runner, "lease": None,
+                   "addresses": movable_addresses(live, nic, dhcp), "routes": movable_routes(live, nic, dhcp)}
+            if dhcp and not moved_now and (entry is None or entry.get("committed") != MOVED):
+                new["lease"] = current_lease(live, nic)  # what a rollback gives back
             if moved_now:  # (partly) moved already: what was saved, else whatever is on the NIC and the bridge
                 if entry is not None:
                     new.update({"addresses": entry["addresses"], "routes": entry["routes"]})
                 else:
-                    new["addresses"] += [a for a in movable_addresses(live, bridge)
+                    new["addresses"] += [a for a in movable_addresses(live, bridge, dhcp)
                                          if a["address"] not in set(x["address"] for x in new["addresses"])]
-                    new["routes"] += movable_routes(live, bridge)
+                    new["routes"] += movable_routes(live, bridge, dhcp)
         else:
             # the macvlan of a macvtap network is the engine's: it goes with the network, not with the move
             direction, delete_bridge = ORIGINAL, kind == "bridge"
@@ -219,21 +253,28 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
                     out["diff"]["after"][bridge] = dict(out["diff"]["before"][bridge], bridge=None)
                 out["uplinks"][bridge] = {"nic": nic, "status": "absent"}
                 continue
-            new = {"bridge": bridge, "nic": nic, "via": kind,
+            dhcp = bool((entry or want).get("dhcp"))
+            new = {"bridge": bridge, "nic": nic, "via": kind, "dhcp": dhcp, "runner": runner,
+                   "route_metric": (entry or want).get("route_metric"), "lease": (entry or {}).get("lease"),
                    "mac": (entry or {}).get("mac") or (nic_link or {}).get("mac"),
-                   "addresses": movable_addresses(live, bridge) if moved_now else entry["addresses"],
-                   "routes": movable_routes(live, bridge) if moved_now else entry["routes"]}
+                   "addresses": movable_addresses(live, bridge, dhcp) if moved_now else entry["addresses"],
+                   "routes": movable_routes(live, bridge, dhcp) if moved_now else entry["routes"]}
         ops = plan(new, direction, live, delete_bridge)
         status = {"nic": nic, "status": direction}
         if not ops:
             if entry is not None and entry.get("pending") == direction:
                 status["status"] = "awaiting confirm"
-            elif direction == MOVED and (entry is None or entry.get("committed") != MOVED or entry.get("pending")):
+            elif direction == MOVED and (entry is None or entry.get("committed") != MOVED or entry.get("pending")
+                                         or (dhcp and entry.get("route_metric") != new["route_metric"])):
                 records.append(dict(new, committed=MOVED, pending=None, bridge_existed=True))
                 out["plan"].append("record %s as moved onto bridge '%s'" % (nic, bridge))
             elif direction == ORIGINAL and entry is not None:
                 removals.append(bridge)
                 out["plan"].append("forget the saved uplink of bridge '%s'" % bridge)
+            if direction == MOVED and dhcp and status["status"] == MOVED and (
+                    (records and records[-1]["bridge"] == bridge) or not _dhcpclient.active(bridge)):
+                clients.append(new)  # started anew: it was not running, or it runs with another route metric
+                out["plan"].append("start the DHCP client on '%s'" % bridge)
             out["uplinks"][bridge] = status
             continue
         committed = (entry or {}).get("committed") or (ORIGINAL if direction == MOVED else MOVED)
@@ -246,11 +287,14 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
         out["diff"]["after"][bridge] = project(new, direction, before, delete_bridge)
         status["status"] = "moving" if direction == MOVED else "restoring"
         out["uplinks"][bridge] = status
-    out["changed"] = bool(pending or records or removals or direct)
+    out["changed"] = bool(pending or records or removals or direct or clients)
     if check_mode or not out["changed"]:
         return out, []
     for entry in records:
         save(state_dir, entry)
+    for entry in clients:
+        _dhcpclient.stop(entry["bridge"])
+        _dhcpclient.start(entry["bridge"], runner, entry["route_metric"])
     for bridge in removals:
         remove(state_dir, bridge)
     if direct:
@@ -317,5 +361,5 @@ def confirm(uplinks, state_dir, purge=False, netns=None):
                 if entry["pending"] == ORIGINAL:
                     remove(state_dir, entry["bridge"])
                 else:
-                    save(state_dir, dict(entry, committed=MOVED, pending=None, delete_bridge=False))
+                    save(state_dir, dict(entry, committed=MOVED, pending=None, delete_bridge=False, lease=None))
     return {"changed": bool(commits), "confirmed": sorted(e["bridge"] for e in commits)}

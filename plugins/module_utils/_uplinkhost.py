@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _files, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
@@ -124,11 +124,18 @@ def check_host(uplinks, netns=None, root="/"):
                           " (e.g. eth1)" % (label, field, nic, link["kind"], target))
             continue
         for entry in live["addresses"].get(nic, []):
-            if entry["family"] == 4 and not entry["permanent"]:
+            if entry["family"] == 4 and not entry["permanent"] and not u.get("dhcp"):
                 errors.append("%s: field '%s' '%s' has the dynamic address %s (a DHCP lease, %s s left): %s would get"
-                              " a static copy that no DHCP client renews; give %s a static address, or run the DHCP"
+                              " a static copy that no DHCP client renews; %sgive %s a static address, or run the DHCP"
                               " client on %s yourself, then rerun"
-                              % (label, field, nic, entry["address"], entry["valid_lft"], target, nic, target))
+                              % (label, field, nic, entry["address"], entry["valid_lft"], target,
+                                 "set dhcp_client: true (the collection runs one on the bridge), or " if via(u) == "bridge"
+                                 else "", nic, target))
+        for pid, command in _dhcpclient.foreign_clients(nic) if u.get("dhcp") else []:
+            errors.append("%s: field '%s' '%s' has a DHCP client of its own (pid %d: %s), which would renew the lease on"
+                          " the NIC against the collection's client on %s; stop it (its address stays until the lease"
+                          " runs out, and the move asks for it again on the bridge), then rerun"
+                          % (label, field, nic, pid, command, target))
         for route in live["multipath"].get(nic, []):
             errors.append("%s: field '%s' '%s' carries the multipath route %s; multipath routes are not moved:"
                           " replace it by single-path routes through %s, then rerun" % (label, field, nic, route["dst"], nic))

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import time
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
@@ -29,30 +30,69 @@ _FIELDS_ADDR = ("family", "address", "broadcast", "scope", "flags")
 _FIELDS_ROUTE = ("family", "dst", "gateway", "table", "protocol", "scope", "type", "metric", "prefsrc", "onlink")
 
 
-def movable_addresses(live, dev):
+def movable_addresses(live, dev, dhcp=False):
     """The addresses that move with the NIC: all IPv4 ones, IPv6 ones that are permanent and not link-local.
 
     Kernel-made (SLAAC) IPv6 addresses are left: the bridge makes the same ones itself (it carries the NIC's MAC).
+    With `dhcp` (the uplink runs the collection's DHCP client) the IPv4 lease is not moved but asked for again.
     """
     out = []
     for entry in live["addresses"].get(dev, []):
         if entry["family"] == 6 and (entry["scope"] == RT_SCOPE_LINK or not entry["permanent"]):
             continue
+        if dhcp and entry["family"] == 4 and not entry["permanent"]:
+            continue
         out.append(dict((k, entry.get(k)) for k in _FIELDS_ADDR))
     return out
 
 
-def movable_routes(live, dev):
+def movable_routes(live, dev, dhcp=False):
     """The routes through the NIC that move: unicast routes not made by the kernel (prefix routes of
-    addresses) or by router advertisements, in any table but 'local'."""
+    addresses) or by router advertisements, in any table but 'local'. With `dhcp` no IPv4 route moves: the lease's
+    router is asked for again."""
     out = []
     for route in live["routes"].get(dev, []):
         if route["type"] != RTN_UNICAST or route["protocol"] in (RTPROT_KERNEL, RTPROT_RA):
+            continue
+        if dhcp and route["family"] == 4:
             continue
         if route["family"] == 6 and route["dst"].startswith("fe80:"):
             continue
         out.append(dict((k, route.get(k)) for k in _FIELDS_ROUTE))
     return out
+
+
+def lease_items(live, dev):
+    """What a DHCP lease gave `dev` (its dynamic IPv4 addresses, and its IPv4 routes), as removal operations: an
+    uplink with a DHCP client leaves them behind on the side it leaves (the client on the other side asks again)."""
+    routes = [r for r in movable_routes(live, dev) if r["family"] == 4]
+    addresses = [dict((k, a.get(k)) for k in _FIELDS_ADDR) for a in live["addresses"].get(dev, [])
+                 if a["family"] == 4 and not a["permanent"]]
+    return [("route", "del", dev, r) for r in routes] + [("addr", "del", dev, a) for a in reversed(addresses)]
+
+
+def current_lease(live, dev):
+    """The lease `dev` has now, saved before a first move so that a rollback gives it back until it runs out: its
+    dynamic IPv4 addresses with the time they expire ('valid_until'), and its IPv4 routes."""
+    now = time.time()
+    return {"addresses": [dict([(k, a.get(k)) for k in _FIELDS_ADDR], valid_until=int(now + (a["valid_lft"] or 0)))
+                          for a in live["addresses"].get(dev, []) if a["family"] == 4 and not a["permanent"]],
+            "routes": [r for r in movable_routes(live, dev) if r["family"] == 4]}
+
+
+def _lease_back(entry, live, nic):
+    """Operations that give the NIC the lease its bridge holds, else the one saved before the first move: what is
+    left of it (nothing once it ran out). No client renews it on the NIC."""
+    held = current_lease(live, entry["bridge"]) if entry["bridge"] in live["links"] else {}
+    lease, now = (held if held.get("addresses") else entry.get("lease")) or {}, time.time()
+    back = [dict(a, lifetime=int(a["valid_until"] - now)) for a in lease.get("addresses") or []
+            if a["valid_until"] - now >= 1]
+    if not back:
+        return []
+    have = set(a["address"] for a in live["addresses"].get(nic, []))
+    on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
+    return [("addr", "add", nic, a) for a in back if a["address"] not in have] + [
+        ("route", "add", nic, r) for r in _route_order(lease.get("routes") or []) if _route_key(r) not in on_nic]
 
 
 def _route_key(route):
@@ -159,6 +199,8 @@ def _plan_move(entry, live):
     ops += [("route", "del", nic, r) for r in entry["routes"] if _route_key(r) in on_nic]
     have = set(a["address"] for a in live["addresses"].get(nic, []))
     ops += [("addr", "del", nic, a) for a in reversed(entry["addresses"]) if a["address"] in have]
+    if entry.get("dhcp"):
+        ops += lease_items(live, nic)
     fields = {}
     if kind == "bridge" and master != br:
         fields["master"] = br
@@ -183,6 +225,8 @@ def _plan_restore(entry, live, delete_bridge):
         ops += [("route", "del", br, r) for r in entry["routes"] if _route_key(r) in on_br]
         have = set(a["address"] for a in live["addresses"].get(br, []))
         ops += [("addr", "del", br, a) for a in reversed(entry["addresses"]) if a["address"] in have]
+        if entry.get("dhcp"):
+            ops += lease_items(live, br)
     fields = {}
     if cur is not None and delete_bridge:
         ops.append(("delete", br, via(entry)))
@@ -196,7 +240,7 @@ def _plan_restore(entry, live, delete_bridge):
     ops += [("addr", "add", nic, a) for a in entry["addresses"] if a["address"] not in have]
     on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
     ops += [("route", "add", nic, r) for r in _route_order(entry["routes"]) if _route_key(r) not in on_nic]
-    return ops
+    return ops + (_lease_back(entry, live, nic) if entry.get("dhcp") else [])
 
 
 def describe(op):
@@ -214,16 +258,20 @@ def describe(op):
 
 
 def view(entry, live):
-    """What a diff shows of one entry: the NIC's master, addresses and routes, and the bridge's."""
-    out = {}
+    """What a diff shows of one entry: the NIC's master, addresses and routes, and the bridge's (with a DHCP client,
+    the IPv4 lease apart, as 'lease')."""
+    out, dhcp = {}, bool(entry.get("dhcp"))
     for role, name in (("nic", entry["nic"]), ("bridge", entry["bridge"])):
         link = live["links"].get(name)
         if link is None:
             out[role] = None
             continue
         out[role] = {"name": name, "master": link.get("master"), "up": link.get("up"),
-                     "addresses": sorted(a["address"] for a in movable_addresses(live, name)),
-                     "routes": sorted(route_text(r) for r in movable_routes(live, name))}
+                     "addresses": sorted(a["address"] for a in movable_addresses(live, name, dhcp)),
+                     "routes": sorted(route_text(r) for r in movable_routes(live, name, dhcp))}
+        if dhcp:
+            out[role]["lease"] = sorted(op[3]["address"] if op[0] == "addr" else route_text(op[3])
+                                        for op in lease_items(live, name))
         if role == "bridge":
             out[role]["mac"] = link.get("mac")
     return out
@@ -238,6 +286,10 @@ def project(entry, direction, before, delete_bridge=False):
     if after["bridge"] is None and direction == MOVED:
         after["bridge"] = {"name": entry["bridge"], "master": None, "up": True, "addresses": [], "routes": [],
                            "mac": entry.get("mac") if via(entry) == "bridge" else None}
+    if entry.get("dhcp"):  # the lease stays behind (removed); the DHCP client on the other side asks for one
+        for role, lease in ((dst, ["asked for by the DHCP client"]), (src, [])):
+            if after[role] is not None:
+                after[role]["lease"] = lease
     if after[src] is not None:
         after[src]["addresses"] = sorted(set(after[src]["addresses"]) - addrs)
         after[src]["routes"] = sorted(set(after[src]["routes"]) - routes)

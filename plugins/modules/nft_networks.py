@@ -84,7 +84,9 @@ devices:
   type: list
   elements: dict
 uplinks:
-  description: The C(uplink) networks for M(hostnet.qemu.uplink) (name, bridge, nic, state).
+  description:
+    - The NICs whose addresses move, for M(hostnet.qemu.uplink) (name, bridge, nic, state, via, dhcp, route_metric),
+      each C(uplink) network's NIC onto its bridge, each C(takeover) macvtap network's parent onto its macvlan.
   returned: always
   type: list
   elements: dict
@@ -106,7 +108,8 @@ missing_packages:
   description:
     - With O(validate_only=true), the Debian packages the networks need that the host lacks (C(nftables)
       without an C(nft) binary; C(dnsmasq-base) when a network has C(dhcp) or C(dns) and C(/usr/sbin/dnsmasq)
-      is missing; C(frr) and C(frr-pythontools) when a network has C(span.control_plane=evpn) and FRR's
+      is missing; C(busybox) when an uplink network has C(dhcp_client) and no C(busybox) is found (its C(udhcpc) is the
+      client); C(frr) and C(frr-pythontools) when a network has C(span.control_plane=evpn) and FRR's
       C(bgpd) or C(frr-reload.py) is missing).
   returned: when O(validate_only=true)
   type: list
@@ -127,10 +130,13 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwa
 
 
 def missing_packages(module, dnsmasq, networks):
-    """Debian's packages the networks need that this host lacks (nft; dnsmasq for DHCP/DNS; FRR for EVPN)."""
+    """Debian's packages the networks need that this host lacks (nft; dnsmasq for DHCP/DNS; busybox for the udhcpc
+    of uplinks with a DHCP client; FRR for EVPN)."""
     missing = [] if module.get_bin_path("nft", opt_dirs=["/usr/sbin", "/sbin"]) else ["nftables"]
     if dnsmasq and not os.path.exists("/usr/sbin/dnsmasq"):  # the path the dnsmasq unit runs
         missing.append("dnsmasq-base")
+    if any(n["dhcp_client"] and n["state"] == "present" for n in networks) and not module.get_bin_path("busybox"):
+        missing.append("busybox")
     return missing + _frr.missing_packages(networks)
 
 

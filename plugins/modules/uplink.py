@@ -33,8 +33,9 @@ description:
     (O(uplinks[].bridge) names it; the macvlan keeps its own MAC and is created if missing, but never deleted
     here), for a macvtap network that takes over its parent's address (C(takeover)), so that the host reaches the
     macvtap guests beside it.
-  - Meant to be called by the role; its preflight (M(hostnet.qemu.nft_networks)) refuses NICs with a dynamic
-    (DHCP) IPv4 address or configured by NetworkManager, systemd-networkd or ifupdown.
+  - Meant to be called by the role; its preflight (M(hostnet.qemu.nft_networks)) refuses NICs configured by
+    NetworkManager, systemd-networkd or ifupdown, and NICs with a dynamic (DHCP) IPv4 address unless the uplink has
+    O(uplinks[].dhcp) (then it refuses a DHCP client of another program still running on the NIC).
 author:
   - hostnet.qemu developers (@hostnet-qemu)
 extends_documentation_fragment:
@@ -63,6 +64,25 @@ options:
         type: str
         choices: [bridge, macvlan]
         default: bridge
+      dhcp:
+        description:
+          - The NIC's IPv4 address comes from the LAN's DHCP server (the seed's C(iface br0 inet dhcp)). Its lease is
+            not copied; the move stops on the NIC, starts the collection's DHCP client on the bridge (busybox
+            C(udhcpc) in the transient unit C(hostnet-qemu-dhcp-BRIDGE.service), which asks with the NIC's MAC)
+            and waits up to 30 s for a lease; without one it rolls back and fails, naming the bridge and the MAC.
+          - The client puts the lease on the bridge with the lease's lifetime and a default route of protocol
+            C(dhcp) with O(uplinks[].route_metric); DNS servers and other options are not used. IPv4 routes of the
+            NIC are not moved (the lease's router replaces them); its permanent IPv6 addresses and routes are.
+          - Given back (a rollback, or O(uplinks[].state=absent)), the NIC gets the bridge's lease (or, if the bridge
+            got none, the one it had before the move) for what is left of it; no client renews it there, so give the
+            NIC a DHCP configuration of its own before it runs out.
+          - Cannot change while the NIC is moved.
+        type: bool
+        default: false
+      route_metric:
+        description: With O(uplinks[].dhcp), the metric of the default route of the lease.
+        type: int
+        default: 0
       state:
         description: C(present) (moved onto the bridge) or C(absent) (given back, bridge deleted).
         type: str
@@ -172,6 +192,8 @@ def main():
                 bridge=dict(type="str", required=True),
                 nic=dict(type="str", required=True),
                 via=dict(type="str", default="bridge", choices=["bridge", "macvlan"]),
+                dhcp=dict(type="bool", default=False),
+                route_metric=dict(type="int", default=0),
                 state=dict(type="str", default="present", choices=["present", "absent"]),
                 name=dict(type="str"),
             )),
@@ -197,8 +219,13 @@ def main():
                     raise HostnetError("uplink '%s': '%s' is already used by the uplink of bridge '%s'; give each"
                                        " uplink its own bridge and NIC" % (nic, name, seen[name]))
                 seen[name] = bridge
+            if item["dhcp"] and item["via"] != "bridge":
+                raise HostnetError("uplink '%s': dhcp needs via: bridge (a macvlan takes over static addresses only)" % nic)
+            if not 0 <= item["route_metric"] <= 4294967295:
+                raise HostnetError("uplink '%s': route_metric %d is out of range; give 0 to 4294967295"
+                                   % (nic, item["route_metric"]))
             uplinks.append({"bridge": bridge, "nic": nic, "state": item["state"], "name": item["name"] or bridge,
-                            "via": item["via"]})
+                            "via": item["via"], "dhcp": item["dhcp"], "route_metric": item["route_metric"]})
         if params["step"] == "confirm":
             if module.check_mode:
                 return {"changed": False, "armed": False, "plan": [], "uplinks": {}, "confirmed": []}

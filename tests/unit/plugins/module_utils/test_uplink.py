@@ -88,8 +88,10 @@ def test_devices_bridge_without_addresses_absent_left_to_the_module():
     assert _nftnet.devices([LAN]) == [{"kind": "bridge", "name": "br0", "state": "present", "up": True}]
     assert _nftnet.devices([dict(LAN, state="absent")]) == []
     assert _nftnet.uplinks([LAN, dict(LAN, name="x", bridge="x", uplink="eth2", state="absent")]) == [
-        {"name": "lan", "bridge": "br0", "nic": "eth1", "state": "present", "via": "bridge"},
-        {"name": "x", "bridge": "x", "nic": "eth2", "state": "absent", "via": "bridge"}]
+        {"name": "lan", "bridge": "br0", "nic": "eth1", "state": "present", "via": "bridge", "dhcp": False,
+         "route_metric": 0},
+        {"name": "x", "bridge": "x", "nic": "eth2", "state": "absent", "via": "bridge", "dhcp": False,
+         "route_metric": 0}]
 
 
 def test_nothing_rendered_for_uplink_networks():
@@ -287,7 +289,8 @@ def test_entries_round_trip_and_wanted(tmp_path):
     assert oct((tmp_path / "uplinks.d" / "br0.json").stat().st_mode & 0o777) == "0o600"
     assert json.loads((tmp_path / "uplinks.d" / "br0.json").read_text())["committed"] == "moved"
     assert _uplink._wanted([], saved, purge=True) == {
-        "br0": {"name": "br0", "bridge": "br0", "nic": "eth1", "state": "absent", "via": "bridge"}}
+        "br0": {"name": "br0", "bridge": "br0", "nic": "eth1", "state": "absent", "via": "bridge", "dhcp": None,
+                "route_metric": None}}
     with pytest.raises(HostnetError, match="it holds NIC 'eth1'"):
         _uplink._wanted([{"bridge": "br0", "nic": "eth2", "state": "present"}], saved, purge=False)
     _uplinkstate.remove(state_dir, "br0")
