@@ -183,8 +183,9 @@ def _managers(u, label, index, root):
                   " .network) and drop this network, or " % (br, br, nic) if bridged else "")
         errors.append(
             "%s: field '%s' '%s' is configured by systemd-networkd (%s, state %s), which would fight the move;"
-            " %sstop networkd from configuring %s (remove its .network file or set Unmanaged=yes in its [Link]"
-            " section, then networkctl reload), then rerun"
+            " %sstop networkd from configuring %s (set Unmanaged=yes in the [Link] section of its .network file, then"
+            " systemctl restart systemd-networkd: a restart leaves the NIC's addresses and routes in place, networkctl"
+            " reload would flush them), then rerun"
             % (label, field, nic, nd.get("NETWORK_FILE") or "/" + os.path.relpath(nd_path, root),
                nd.get("ADMIN_STATE", "?"), either, nic))
     files = [os.path.join(root, "etc/network/interfaces")]

@@ -249,7 +249,10 @@ def test_managers_networkd(tmp_path):
     assert len(msgs) == 1 and msgs[0].startswith(
         "network 'lan': field 'uplink' 'eth1' is configured by systemd-networkd"
         " (/etc/systemd/network/10-eth1.network, state configured), which would fight the move")
-    assert "Unmanaged=yes" in msgs[0]
+    assert msgs[0].endswith(
+        "stop networkd from configuring eth1 (set Unmanaged=yes in the [Link] section of its .network file, then"
+        " systemctl restart systemd-networkd: a restart leaves the NIC's addresses and routes in place, networkctl"
+        " reload would flush them), then rerun")
 
 
 def test_managers_ifupdown(tmp_path):
