@@ -199,6 +199,10 @@ def _managers(u, label, index, root):
             if match and match.group(1) == nic and match.group(3) != "manual":
                 alternative = (", or let ifupdown own the bridge (iface %s ... bridge_ports %s) and drop this network"
                                % (br, nic) if bridged else "")
+                if bridged and match.group(3) == "dhcp":
+                    alternative += ("; for the lease, set dhcp_client: true on this network (the collection's client"
+                                    " asks for it on the bridge) and stop the NIC's own client without releasing the"
+                                    " lease (dhclient -x %s)" % nic)
                 errors.append(
                     "%s: field '%s' '%s' is configured by ifupdown (%s: 'iface %s %s %s'), which would configure it"
                     " again at boot and fight the %s; change that stanza to 'iface %s %s manual' (drop its address,"

@@ -266,6 +266,17 @@ def test_managers_ifupdown(tmp_path):
         " bridge_ports eth1) and drop this network, then rerun"]
 
 
+def test_managers_ifupdown_dhcp_offers_the_collections_client(tmp_path):
+    root = _root(tmp_path, {"etc/network/interfaces": "auto eth1\niface eth1 inet dhcp\n"})
+    assert _uplinkhost._managers(UPLINK, "network 'lan'", 2, root) == [
+        "network 'lan': field 'uplink' 'eth1' is configured by ifupdown (/etc/network/interfaces: 'iface eth1 inet"
+        " dhcp'), which would configure it again at boot and fight the bridge; change that stanza to 'iface eth1 inet"
+        " manual' (drop its address, gateway and dhcp lines), or let ifupdown own the bridge (iface br0 ..."
+        " bridge_ports eth1) and drop this network; for the lease, set dhcp_client: true on this network (the"
+        " collection's client asks for it on the bridge) and stop the NIC's own client without releasing the lease"
+        " (dhclient -x eth1), then rerun"]
+
+
 def test_managers_of_a_macvtap_parent_name_the_link_and_only_leaving_the_nic_alone(tmp_path):
     root = _root(tmp_path, {"etc/network/interfaces": "iface eth1 inet static\n  address 192.0.2.10/24\n",
                             "run/systemd/netif/links/2": "ADMIN_STATE=configured\n",
