@@ -16,7 +16,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import shutil
+import socket
 import sys
 import time
 
@@ -31,6 +33,7 @@ METRIC_ENV = "HOSTNET_QEMU_ROUTE_METRIC"
 RTPROT_DHCP = 16
 CLIENTS = ("dhclient", "dhcpcd", "udhcpc", "dhcpcd5")
 _FOREVER = 0xFFFFFFFF
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 def unit(dev):
@@ -52,6 +55,15 @@ def stop(dev):
     _systemctl("reset-failed", unit(dev))
 
 
+def command(busybox, dev, script, hostname=None):
+    """udhcpc's command line: in the foreground (-f), with no client id (-C: the server knows the NIC by its MAC,
+    which the bridge carries), the host's short name (option 12, as dhclient sends it, so that the LAN's DNS keeps
+    the name), retrying for ever; `script` gets the events."""
+    name = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
+    return [busybox, "udhcpc", "-f", "-C", "-i", dev, "-s", script, "-t", "4", "-T", "3", "-A", "10"] + (
+        ["-x", "hostname:" + name] if _LABEL.match(name) else [])
+
+
 def start(dev, runner, metric):
     """Start udhcpc on `dev` (not waiting for a lease); a running client is left alone."""
     if active(dev):
@@ -64,9 +76,7 @@ def start(dev, runner, metric):
     proc = _proc.run(["systemd-run", "--unit=" + unit(dev), "--collect", "--quiet",
                       "--description=hostnet.qemu: DHCP client on %s" % dev,
                       "--property=Restart=always", "--property=RestartSec=5",
-                      "--setenv=%s=%d" % (METRIC_ENV, metric or 0),
-                      # -f foreground, -C no client id (the server knows the NIC by its MAC, which the bridge carries)
-                      busybox, "udhcpc", "-f", "-C", "-i", dev, "-s", runner, "-t", "4", "-T", "3", "-A", "10"],
+                      "--setenv=%s=%d" % (METRIC_ENV, metric or 0)] + command(busybox, dev, runner),
                      WHAT, hint="the DHCP client runs as a systemd unit", check=False)
     if proc.returncode != 0:
         raise HostnetError("%s on '%s': systemd-run failed: %s" % (WHAT, dev, (proc.stderr or proc.stdout).strip()))

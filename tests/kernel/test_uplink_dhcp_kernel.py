@@ -50,7 +50,7 @@ def lan(netns, tmp_path):
         sh("ip", "-n", peer, "link", "set", "peer0", "up")
         conf = tmp_path / "udhcpd.conf"
         conf.write_text("start 10.77.0.50\nend 10.77.0.60\ninterface peer0\nlease_file %s\npidfile %s\n"
-                        "option subnet 255.255.255.0\noption router 10.77.0.1\noption lease 600\n"
+                        "option subnet 255.255.255.0\noption router 10.77.0.1\noption lease 600\nauto_time 1\n"
                         % (tmp_path / "leases", tmp_path / "udhcpd.pid"))
         (tmp_path / "leases").write_text("")
         server = subprocess.Popen(["ip", "netns", "exec", peer, BUSYBOX, "udhcpd", "-f", str(conf)],
@@ -63,11 +63,12 @@ def lan(netns, tmp_path):
         sh("ip", "netns", "del", peer, check=False)
 
 
-def lease(netns, script, dev, metric=900):
-    """One DHCP exchange on `dev` by udhcpc with the collection's script, as the unit runs it (plus -q -n)."""
+def lease(netns, script, dev, metric=900, hostname="labhost.example"):
+    """One DHCP exchange on `dev` by udhcpc with the collection's script: the unit's command line (plus -q -n: quit
+    with the lease, or without one)."""
     env = dict(os.environ, **{_dhcpclient.METRIC_ENV: str(metric)})
-    return sh(BUSYBOX, "udhcpc", "-f", "-q", "-n", "-C", "-i", dev, "-s", script, "-t", "5", "-T", "1",
-              netns=netns, env=env, check=False, timeout=60)
+    argv = _dhcpclient.command(BUSYBOX, dev, script, hostname) + ["-q", "-n"]
+    return sh(*argv, netns=netns, env=env, check=False, timeout=60)
 
 
 def v4(netns, dev):
@@ -80,7 +81,7 @@ def v4(netns, dev):
                              if r.get("protocol") != "kernel")
 
 
-def test_udhcpc_with_the_cli_as_script_puts_the_lease_and_deconfig_takes_only_it_away(lan, script):
+def test_udhcpc_with_the_cli_as_script_puts_the_lease_and_deconfig_takes_only_it_away(lan, script, tmp_path):
     host, _peer = lan
     sh("ip", "-n", host, "addr", "add", "198.51.100.2/24", "dev", "nic0")  # the admin's own: never the lease's
     proc = lease(host, script, "nic0")
@@ -92,6 +93,10 @@ def test_udhcpc_with_the_cli_as_script_puts_the_lease_and_deconfig_takes_only_it
     assert ("198.51.100.2/24", 4294967295) in addresses
     assert routes == [("default", "10.77.0.1", "dhcp", 900)]
     assert ping(host, "10.77.0.1")
+    deadline = time.time() + 10  # udhcpd writes its lease file every second (auto_time 1)
+    while "labhost" not in sh(BUSYBOX, "dumpleases", "-f", str(tmp_path / "leases"), check=False).stdout:
+        assert time.time() < deadline, "the server never recorded the host name the client sends (option 12)"
+        time.sleep(0.5)
     again = lease(host, script, "nic0")  # a second exchange: the same address, nothing doubled
     assert again.returncode == 0 and v4(host, "nic0")[1] == routes
     assert [a for a in v4(host, "nic0")[0] if a[0].startswith("10.77.0.")][0][0] == got[0][0]

@@ -178,3 +178,12 @@ def test_a_dhcp_uplink_network_reaches_the_uplink_module():
 ])
 def test_bad_dhcp_fields(net, message):
     assert _nftnet.check([net]) == [message]
+
+
+def test_the_client_sends_the_hosts_short_name_only_when_it_is_a_dns_label():
+    base = ["/bin/busybox", "udhcpc", "-f", "-C", "-i", "br0", "-s", "/x/hostnet-qemu-network", "-t", "4", "-T", "3",
+            "-A", "10"]
+    assert _dhcpclient.command("/bin/busybox", "br0", "/x/hostnet-qemu-network", "kvm1.lab.example") == base + [
+        "-x", "hostname:kvm1"]
+    for odd in ("", "-bad", "under_score", "x" * 64):
+        assert _dhcpclient.command("/bin/busybox", "br0", "/x/hostnet-qemu-network", odd) == base
