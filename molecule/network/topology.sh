@@ -63,10 +63,12 @@ for spec in g1:hqiso0:192.168.60.11:192.168.60.1 g2:hqiso0:192.168.60.12:192.168
   if ip link show "$br" >/dev/null 2>&1; then ip link set "v$g" master "$br"; fi
   ip link set "v$g" up
 done
-# g3's web server (port 80), the target of natnet's port forward
+# g3's web server (port 80, IPv4 and IPv6), the target of natnet's port forwards; its IPv6 forward needs a fixed
+# address beside the SLAAC one
+ip -n g3 addr replace fd00:50::11/64 dev eth0 nodad
 mkdir -p /run/hostnet-lab-g3 && echo "hostnet-lab g3 web" >/run/hostnet-lab-g3/index.html
 systemctl is-active --quiet hostnet-lab-g3-web.service || systemd-run --quiet --unit=hostnet-lab-g3-web --collect \
-  ip netns exec g3 python3 -m http.server 80 --bind 192.168.50.11 --directory /run/hostnet-lab-g3
+  ip netns exec g3 python3 -m http.server 80 --bind :: --directory /run/hostnet-lab-g3
 for spec in u1:hqu1:10.88.1 u2:hqu2:10.88.2; do
   IFS=: read -r u hostif net <<<"$spec"
   ns "$u"

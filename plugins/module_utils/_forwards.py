@@ -4,6 +4,9 @@
 """Port forwards into nat networks (the seed's vmnet8/nat.conf): the rules of the `forwards` field, their
 normalised form, and their nftables JSON (DNAT from outside and from the host itself, the forward accept, and
 the masquerade that lets guests of the same network reach a forward: hairpin). Pure.
+
+A forward is IPv4 or IPv6, by its guest's address: an IPv6 guest lies in the network's `ipv6` prefix, which must
+be masqueraded (NAT66); a port may be forwarded once per family.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,9 +25,16 @@ ANY = "*"
 
 def _ip(value):
     try:
-        return netaddr.IPAddress(value, 4) if "/" not in str(value) and _validate.literal(value) else None
+        return netaddr.IPAddress(value) if "/" not in str(value) and _validate.literal(value) else None
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
+
+
+def _nat66(net):
+    """The network's IPv6 host address (netaddr.IPNetwork) when it masquerades IPv6, else None."""
+    six = net.get("ipv6") or {}
+    host = _validate.network(six.get("address")) if six.get("address") else None
+    return host if host is not None and six.get("nat", True) is not False else None
 
 
 def _named_guests(net):
@@ -49,39 +59,52 @@ def check(net, label, host, subnet, claims):
             value = fwd.get(key)
             if value is not None and not 1 <= value <= 65535:
                 errors.append("%s.%s' %s is out of range (1..65535)" % (field, key, value))
-        if fwd.get("host_address") is not None and _ip(fwd["host_address"]) is None:
-            errors.append("%s.host_address' '%s' is not an IPv4 address; give one of the host's addresses, or leave it"
+        on = _ip(fwd["host_address"]) if fwd.get("host_address") is not None else None
+        if fwd.get("host_address") is not None and on is None:
+            errors.append("%s.host_address' '%s' is not an IP address; give one of the host's addresses, or leave it"
                           " out for all of them" % (field, fwd["host_address"]))
         guest = _ip(fwd["guest"])
+        six = _nat66(net)
         if guest is None and fwd["guest"] not in names:
-            errors.append("%s.guest' '%s' is not a guest of network '%s': give an IPv4 address of its subnet or the"
-                          " name of one of its dhcp.hosts (%s)" % (field, fwd["guest"], net["name"],
-                                                                   ", ".join(sorted(names)) or "none has a name"))
-        elif guest is not None and subnet is not None and (guest not in subnet or guest in (subnet.network, subnet.broadcast)
-                                                           or (host is not None and guest == host.ip)):
+            errors.append("%s.guest' '%s' is not a guest of network '%s': give an address of its subnet (or of its"
+                          " ipv6 prefix) or the name of one of its dhcp.hosts (%s)"
+                          % (field, fwd["guest"], net["name"], ", ".join(sorted(names)) or "none has a name"))
+        elif guest is not None and guest.version == 6 and six is None:
+            errors.append("%s.guest' %s is an IPv6 address, but network '%s' does not masquerade IPv6; give it"
+                          " ipv6 with nat (NAT66), or forward to an IPv4 address" % (field, guest, net["name"]))
+        elif guest is not None and guest.version == 6 and (guest not in six.cidr or guest in (six.network, six.ip)):
+            errors.append("%s.guest' %s is not a guest address of network '%s' (%s, the host's %s); give an address"
+                          " inside the ipv6 prefix" % (field, guest, net["name"], six.cidr, six.ip))
+        elif guest is not None and guest.version == 4 and subnet is not None and (
+                guest not in subnet or guest in (subnet.network, subnet.broadcast) or (host is not None and guest == host.ip)):
             errors.append("%s.guest' %s is not a guest address of network '%s' (%s, the host's %s); give an address"
                           " inside the subnet" % (field, guest, net["name"], subnet, host.ip if host is not None else "-"))
-        key = (fwd.get("proto") or "tcp", str(_ip(fwd["host_address"]) or fwd["host_address"])
-               if fwd.get("host_address") else ANY, fwd.get("host_port"))
+        family = guest.version if guest is not None else 4  # a named guest has its IPv4 reservation
+        if on is not None and on.version != family:
+            errors.append("%s.host_address' %s is IPv%d and the guest %s is IPv%d; give an address of the guest's"
+                          " family, or leave it out" % (field, on, on.version, fwd["guest"], family))
+        key = (family, fwd.get("proto") or "tcp", str(on) if on is not None else fwd.get("host_address") or ANY,
+               fwd.get("host_port"))
         here = "network '%s' forwards[%d]" % (net["name"], index)
-        clash = [other for (proto, address, port), other in sorted(claims.items())
-                 if (proto, port) == (key[0], key[2]) and (address == key[1] or ANY in (address, key[1]))]
+        clash = [other for (fam, proto, address, port), other in sorted(claims.items())
+                 if (fam, proto, port) == (key[0], key[1], key[3]) and (address == key[2] or ANY in (address, key[2]))]
         if clash:
             errors.append("%s: %s port %s%s is already forwarded by %s; give one of them another host_port"
-                          % (here, key[0], "" if key[1] == ANY else key[1] + ":", key[2], clash[0]))
+                          % (here, key[1], "" if key[2] == ANY else (key[2] if family == 4 else "[%s]" % key[2]) + ":",
+                             key[3], clash[0]))
         else:
             claims[key] = here
     return errors
 
 
 def normalise(net):
-    """The forwards of a valid nat network: [{proto, host_address (None: every address of the host), host_port,
-    guest (as written), address (the guest's), guest_port}]."""
+    """The forwards of a valid nat network: [{family (4|6), proto, host_address (None: every address of the host),
+    host_port, guest (as written), address (the guest's), guest_port}]."""
     names = _named_guests(net)
     out = []
     for fwd in net.get("forwards") or []:
         address = str(_ip(fwd["guest"])) if _ip(fwd["guest"]) is not None else names[fwd["guest"]]
-        out.append({"proto": fwd.get("proto") or "tcp",
+        out.append({"family": 6 if ":" in address else 4, "proto": fwd.get("proto") or "tcp",
                     "host_address": str(_ip(fwd["host_address"])) if fwd.get("host_address") else None,
                     "host_port": fwd["host_port"], "guest": fwd["guest"], "address": address,
                     "guest_port": fwd.get("guest_port") or fwd["host_port"]})
@@ -89,7 +112,8 @@ def normalise(net):
 
 
 _match, _payload = _nftexpr.match, _nftexpr.payload  # the shared builders (_nftexpr)
-_IPV4 = _match({"meta": {"key": "nfproto"}}, "ipv4")
+_NFPROTO = {4: _match({"meta": {"key": "nfproto"}}, "ipv4"), 6: _match({"meta": {"key": "nfproto"}}, "ipv6")}
+_L3 = {4: "ip", 6: "ip6"}
 _LOCAL = _match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")  # to one of this host's addresses
 _DNATTED = _match({"ct": {"key": "status"}}, "dnat", op="in")
 
@@ -97,16 +121,22 @@ _DNATTED = _match({"ct": {"key": "status"}}, "dnat", op="in")
 def rules(doc, net, counter):
     """Add one network's forwards to the table document (_nftrules._Table)."""
     for fwd in net["forwards"]:
-        what = "network %s: forward %s %s:%d to %s:%d" % (net["name"], fwd["proto"], fwd["host_address"] or "*",
-                                                          fwd["host_port"], fwd["address"], fwd["guest_port"])
-        to_host = [_IPV4, _LOCAL] + ([_match(_payload("ip", "daddr"), fwd["host_address"])] if fwd["host_address"] else [])
+        family = fwd.get("family", 4)
+        l3, bracket = _L3[family], "[%s]" if family == 6 else "%s"
+        what = "network %s: forward %s %s:%d to %s:%d" % (
+            net["name"], fwd["proto"], bracket % fwd["host_address"] if fwd["host_address"] else "*", fwd["host_port"],
+            bracket % fwd["address"], fwd["guest_port"])
+        to_host = [_NFPROTO[family], _LOCAL] + (
+            [_match(_payload(l3, "daddr"), fwd["host_address"])] if fwd["host_address"] else [])
         to_host.append(_match(_payload(fwd["proto"], "dport"), fwd["host_port"]))
-        dnat = {"dnat": {"family": "ip", "addr": fwd["address"], "port": fwd["guest_port"]}}
+        dnat = {"dnat": {"family": l3, "addr": fwd["address"], "port": fwd["guest_port"]}}
         for chain in ("prerouting", "output"):  # from outside, and from the host itself
             doc.rule(chain, to_host + [counter, dnat], what)
-        to_guest = [_IPV4, _match({"meta": {"key": "oifname"}}, net["bridge"]), _match(_payload("ip", "daddr"), fwd["address"]),
-                    _match(_payload(fwd["proto"], "dport"), fwd["guest_port"]), _DNATTED]
+        to_guest = [_NFPROTO[family], _match({"meta": {"key": "oifname"}}, net["bridge"]),
+                    _match(_payload(l3, "daddr"), fwd["address"]), _match(_payload(fwd["proto"], "dport"), fwd["guest_port"]),
+                    _DNATTED]
         doc.rule("forward", to_guest + [counter, {"accept": None}], what)
         # hairpin: a guest of the network reaches the forward; the answer must come back through the host
-        doc.rule("postrouting", to_guest + [_match(_payload("ip", "saddr"), _nftexpr.prefix(net["subnet"])),
+        inside = net["subnet"] if family == 4 else net["ipv6"]["prefix"]
+        doc.rule("postrouting", to_guest + [_match(_payload(l3, "saddr"), _nftexpr.prefix(inside)),
                                             counter, {"masquerade": None}], what + " (hairpin)")

@@ -60,8 +60,8 @@ def test_the_kernels_parser_accepts_the_rules():
              bridge="hqnat1", address="192.168.51.1/24", dhcp=None)],
      "network 'other' forwards[0]: tcp port 198.51.100.1:8080 is already forwarded by network 'natnet' forwards[0]"),
     ([natnet({"host_port": 8080, "guest": "db"})],
-     "network 'natnet': field 'forwards[0].guest' 'db' is not a guest of network 'natnet': give an IPv4 address of"
-     " its subnet or the name of one of its dhcp.hosts (web)"),
+     "network 'natnet': field 'forwards[0].guest' 'db' is not a guest of network 'natnet': give an address of its"
+     " subnet (or of its ipv6 prefix) or the name of one of its dhcp.hosts (web)"),
     ([natnet({"host_port": 8080, "guest": "10.9.9.9"})],
      "network 'natnet': field 'forwards[0].guest' 10.9.9.9 is not a guest address of network 'natnet'"
      " (192.168.50.0/24, the host's 192.168.50.1)"),
@@ -69,10 +69,52 @@ def test_the_kernels_parser_accepts_the_rules():
      "field 'forwards[0].guest' 192.168.50.1 is not a guest address of network 'natnet'"),
     ([natnet({"host_port": 0, "guest": "web"})], "network 'natnet': field 'forwards[0].host_port' 0 is out of range"),
     ([natnet({"host_port": 80, "guest": "web", "host_address": "wan0"})],
-     "network 'natnet': field 'forwards[0].host_address' 'wan0' is not an IPv4 address"),
+     "network 'natnet': field 'forwards[0].host_address' 'wan0' is not an IP address; give one of the host's"
+     " addresses, or leave it out for all of them"),
+    ([natnet({"host_port": 80, "guest": "fd00:50::11"})],
+     "network 'natnet': field 'forwards[0].guest' fd00:50::11 is an IPv6 address, but network 'natnet' does not"
+     " masquerade IPv6; give it ipv6 with nat (NAT66), or forward to an IPv4 address"),
+    ([natnet({"host_port": 80, "guest": "fd00:50::11"}, ipv6={"address": "fd00:50::1/64", "nat": False})],
+     "network 'natnet': field 'forwards[0].guest' fd00:50::11 is an IPv6 address, but network 'natnet' does not"
+     " masquerade IPv6"),
+    ([natnet({"host_port": 80, "guest": "fd00:51::11"}, ipv6={"address": "fd00:50::1/64"})],
+     "network 'natnet': field 'forwards[0].guest' fd00:51::11 is not a guest address of network 'natnet'"
+     " (fd00:50::/64, the host's fd00:50::1); give an address inside the ipv6 prefix"),
+    ([natnet({"host_port": 80, "guest": "fd00:50::1"}, ipv6={"address": "fd00:50::1/64"})],
+     "field 'forwards[0].guest' fd00:50::1 is not a guest address of network 'natnet'"),
+    ([natnet({"host_port": 80, "guest": "fd00:50::11", "host_address": "198.51.100.1"}, ipv6={"address": "fd00:50::1/64"})],
+     "network 'natnet': field 'forwards[0].host_address' 198.51.100.1 is IPv4 and the guest fd00:50::11 is IPv6; give an"
+     " address of the guest's family, or leave it out"),
+    ([natnet({"host_port": 80, "guest": "fd00:50::11"}, {"host_port": 80, "guest": "fd00:50::12",
+                                                         "host_address": "2001:db8:ff::1"}, ipv6={"address": "fd00:50::1/64"})],
+     "network 'natnet' forwards[1]: tcp port [2001:db8:ff::1]:80 is already forwarded by network 'natnet' forwards[0];"
+     " give one of them another host_port"),
     ([{"name": "iso", "address": "192.168.60.1/24", "forwards": [{"host_port": 80, "guest": "192.168.60.5"}]}],
      "network 'iso': field 'forwards' applies to kind nat (DNAT into a masqueraded network); drop it or set kind: nat"),
 ])
 def test_bad_forwards_name_both_claimants(networks, message):
     errors = _nftnet.check(networks)
     assert any(message in e for e in errors), errors
+
+
+def test_an_ipv6_forward_renders_ip6_dnat_and_may_share_the_port_of_an_ipv4_one():
+    net = natnet({"host_port": 8080, "guest": "web", "guest_port": 80},
+                 {"host_port": 8080, "guest": "fd00:50::20", "guest_port": 80}, ipv6={"address": "fd00:50::1/64"})
+    assert _nftnet.check([net]) == []
+    rules = rules_of([net])
+    six = [r for r in rules if "[fd00:50::20]" in r["comment"]]
+    assert [r["comment"] for r in six] == ["network natnet: forward tcp *:8080 to [fd00:50::20]:80"] * 3 + [
+        "network natnet: forward tcp *:8080 to [fd00:50::20]:80 (hairpin)"]
+    text = json.dumps(six)
+    assert '{"dnat": {"addr": "fd00:50::20", "family": "ip6", "port": 80}}' in text and '"right": "ipv6"' in text
+    assert '"field": "saddr", "protocol": "ip6"' in text and '"addr": "fd00:50::", "len": 64' in text
+    assert '"ipv4"' not in text
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nft (nftables) is not installed on this machine")
+def test_the_kernels_parser_accepts_the_ipv6_rules():
+    net = natnet({"host_port": 8080, "guest": "fd00:50::20", "guest_port": 80, "host_address": "2001:db8:ff::1"},
+                 ipv6={"address": "fd00:50::1/64"})
+    document = _nftrules.render(_nftnet.validate([net]), table="hostnet_fwd6_test")
+    proc = subprocess.run(["nft", "-j", "-c", "-f", "-"], input=document, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
