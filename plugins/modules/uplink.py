@@ -156,7 +156,9 @@ armed:
   returned: always
   type: bool
 plan:
-  description: The operations planned (and, outside check mode, run by the local job).
+  description:
+    - The operations planned (and, outside check mode, run by the local job).
+    - With O(uplinks[].dhcp), also C(start the DHCP client on 'BRIDGE') when a run finds the client not running.
   returned: always
   type: list
   elements: str
@@ -168,7 +170,7 @@ uplinks:
   returned: always
   type: dict
 job:
-  description: The lines the move job printed.
+  description: The lines the move job printed (with O(uplinks[].dhcp), also the client's start and the lease it got).
   returned: when a move ran
   type: list
   elements: str
