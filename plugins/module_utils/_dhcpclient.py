@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The DHCP client of uplink networks with `dhcp_client` (the seed's `iface br0 inet dhcp`).
 
-The client is busybox udhcpc in a transient systemd unit, hostnet-qemu-dhcp-DEVICE.service, on the device that
-carries the NIC's traffic: the bridge once the NIC is moved, the NIC itself when it is given back. udhcpc only
-talks DHCP: its script is the boot CLI (hostnet-qemu-network EVENT), which puts the lease on the device through
+The client is busybox udhcpc in a transient systemd unit, hostnet-qemu-dhcp-BRIDGE.service, on the bridge that
+took the NIC over (never on a NIC: given back, a NIC keeps the bridge's lease until it runs out). udhcpc only talks
+DHCP: its script is the boot CLI (hostnet-qemu-network EVENT), which puts the lease on the bridge through
 _netlink.Kernel - the address with the lease's lifetime (the kernel drops it if nobody renews it), the default
-route with protocol dhcp and the uplink's metric. Nothing else from the server is used (no DNS, no hostname).
+route with protocol dhcp and the uplink's metric. Nothing else the server sends is used (no DNS servers, domain,
+host name or static routes).
 
 No Ansible imports (the boot CLI and its jobs use this file)."""
 
@@ -25,6 +26,8 @@ import time
 from ansible_collections.hostnet.qemu.plugins.module_utils import _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import INFINITY_LIFE_TIME
+from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import describe, dynamic4, route_key
 from ansible_collections.hostnet.qemu.plugins.module_utils._validate import network
 
 WHAT = "uplink DHCP client"
@@ -32,7 +35,6 @@ EVENTS = ("deconfig", "bound", "renew", "leasefail", "nak")
 METRIC_ENV = "HOSTNET_QEMU_ROUTE_METRIC"
 RTPROT_DHCP = 16
 CLIENTS = ("dhclient", "dhcpcd", "udhcpc", "dhcpcd5")
-_FOREVER = 0xFFFFFFFF
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -83,18 +85,16 @@ def start(dev, runner, metric):
     return True
 
 
-def leases(addresses):
-    """The dynamic IPv4 addresses among address_details() entries of one device: what a lease gave it."""
-    return [a for a in addresses if a["family"] == 4 and not a["permanent"]]
-
-
 def wait_lease(dev, timeout, netns=None):
     """The lease address on `dev` once there is one, else None after `timeout` seconds."""
     deadline = time.time() + timeout
     while True:
         with Kernel(netns) as kernel:
-            index = (kernel.dump().get(dev) or {}).get("index")
-            got = leases([a for a in kernel.address_details() if a["index"] == index])
+            try:
+                index = kernel.resolve(dev)
+            except HostnetError:
+                index = None  # gone: no lease
+            got = dynamic4([a for a in kernel.address_details() if a["index"] == index])
         if got or time.time() >= deadline:
             return got[0]["address"] if got else None
         time.sleep(0.5)
@@ -122,7 +122,7 @@ def event_ops(action, env, addresses, routes):
     """The kernel changes one udhcpc event asks for on env['interface'], given that device's address_details()
     and routes() entries: [('addr'|'route', 'add'|'del', dev, entry)] (the _uplinkhost vocabulary)."""
     dev = env["interface"]
-    have = leases(addresses)
+    have = dynamic4(addresses)
     ours = [r for r in routes if r["family"] == 4 and r["protocol"] == RTPROT_DHCP]
     if action not in ("bound", "renew"):
         if action != "deconfig":
@@ -136,7 +136,7 @@ def event_ops(action, env, addresses, routes):
             (cidr.prefixlen < 31 and cidr.ip in (cidr.network, cidr.broadcast)):
         raise HostnetError("%s on '%s': the lease's address %r/%s is no IPv4 host address" % (WHAT, dev, env.get("ip"), mask))
     lease = env.get("lease") or ""
-    lifetime = min(int(lease), _FOREVER - 1) if lease.isdigit() and int(lease) > 0 else _FOREVER - 1
+    lifetime = min(int(lease), INFINITY_LIFE_TIME - 1) if lease.isdigit() and int(lease) > 0 else INFINITY_LIFE_TIME - 1
     address = {"family": 4, "address": "%s/%d" % (cidr.ip, cidr.prefixlen), "scope": 0, "flags": 0,
                "broadcast": str(cidr.broadcast) if cidr.prefixlen < 31 else None, "lifetime": lifetime}
     ops = [("addr", "del", dev, a) for a in have if a["address"] != address["address"]]
@@ -147,25 +147,18 @@ def event_ops(action, env, addresses, routes):
     want = [] if gateway is None else [{
         "family": 4, "dst": "0.0.0.0/0", "gateway": str(gateway), "table": 254, "protocol": RTPROT_DHCP, "scope": 0,
         "type": 1, "metric": metric, "prefsrc": None, "onlink": False}]
-    ops += [("route", "del", dev, r) for r in ours if _route_key(r) not in set(_route_key(w) for w in want)]
-    ops += [("route", "add", dev, r) for r in want if _route_key(r) not in set(_route_key(o) for o in ours)]
+    ops += [("route", "del", dev, r) for r in ours if route_key(r) not in set(route_key(w) for w in want)]
+    ops += [("route", "add", dev, r) for r in want if route_key(r) not in set(route_key(o) for o in ours)]
     return ops
-
-
-def _route_key(route):
-    return (route["dst"], route.get("gateway"), route.get("metric") or 0, route["table"])
 
 
 def event_main(action, env, netns=None):
     """udhcpc's script: apply one event; returns the exit code (udhcpc ignores it, the unit's journal keeps the line)."""
-    from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import apply_ops
-    from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import describe
+    from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import apply_ops  # it imports this file
     dev = env.get("interface") or "?"
     try:
         with Kernel(netns) as kernel:
-            index = (kernel.dump().get(dev) or {}).get("index")
-            if index is None:
-                raise HostnetError("%s: the device '%s' is gone" % (WHAT, dev))
+            index = kernel.resolve(dev)
             ops = event_ops(action, env, [a for a in kernel.address_details() if a["index"] == index],
                             [r for r in kernel.routes() if r["oif"] == index])
             apply_ops(kernel, ops)

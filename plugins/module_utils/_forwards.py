@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftexpr, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _net6, _nftexpr, _validate
 
 ANY = "*"
 
@@ -31,10 +31,10 @@ def _ip(value):
 
 
 def _nat66(net):
-    """The network's IPv6 host address (netaddr.IPNetwork) when it masquerades IPv6, else None."""
-    six = net.get("ipv6") or {}
-    host = _validate.network(six.get("address")) if six.get("address") else None
-    return host if host is not None and six.get("nat", True) is not False else None
+    """The nat network's IPv6 host address (netaddr.IPNetwork) when it masquerades IPv6 (as _net6 reads `ipv6`),
+    else None."""
+    host = _validate.network((net.get("ipv6") or {}).get("address"))
+    return host if host is not None and _net6.normalise(net, "nat")["nat"] else None
 
 
 def _named_guests(net):

@@ -60,7 +60,7 @@ RT_TABLE_COMPAT, RT_TABLE_LOCAL = 252, 255
 RTNH_F_ONLINK = 0x4
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _RTNH = struct.Struct("=HBBi")
-_FOREVER = 0xFFFFFFFF
+INFINITY_LIFE_TIME = 0xFFFFFFFF  # an address lifetime of 'forever' (the kernel's name)
 BATCH_BYTES = 32768
 
 
@@ -319,7 +319,7 @@ def parse_address(data, offset, length):
         "scope": scope,
         "flags": flags,
         "permanent": bool(flags & IFA_F_PERMANENT),
-        "valid_lft": None if valid in (None, _FOREVER) else valid,
+        "valid_lft": None if valid in (None, INFINITY_LIFE_TIME) else valid,
     }
 
 

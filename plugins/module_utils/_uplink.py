@@ -262,17 +262,18 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
         ops = plan(new, direction, live, delete_bridge)
         status = {"nic": nic, "status": direction}
         if not ops:
+            recorded = False
             if entry is not None and entry.get("pending") == direction:
                 status["status"] = "awaiting confirm"
             elif direction == MOVED and (entry is None or entry.get("committed") != MOVED or entry.get("pending")
                                          or (dhcp and entry.get("route_metric") != new["route_metric"])):
                 records.append(dict(new, committed=MOVED, pending=None, bridge_existed=True))
                 out["plan"].append("record %s as moved onto bridge '%s'" % (nic, bridge))
+                recorded = True
             elif direction == ORIGINAL and entry is not None:
                 removals.append(bridge)
                 out["plan"].append("forget the saved uplink of bridge '%s'" % bridge)
-            if direction == MOVED and dhcp and status["status"] == MOVED and (
-                    (records and records[-1]["bridge"] == bridge) or not _dhcpclient.active(bridge)):
+            if direction == MOVED and dhcp and status["status"] == MOVED and (recorded or not _dhcpclient.active(bridge)):
                 clients.append(new)  # started anew: it was not running, or it runs with another route metric
                 out["plan"].append("start the DHCP client on '%s'" % bridge)
             out["uplinks"][bridge] = status

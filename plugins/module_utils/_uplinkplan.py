@@ -40,7 +40,7 @@ def movable_addresses(live, dev, dhcp=False):
     for entry in live["addresses"].get(dev, []):
         if entry["family"] == 6 and (entry["scope"] == RT_SCOPE_LINK or not entry["permanent"]):
             continue
-        if dhcp and entry["family"] == 4 and not entry["permanent"]:
+        if dhcp and dynamic4([entry]):
             continue
         out.append(dict((k, entry.get(k)) for k in _FIELDS_ADDR))
     return out
@@ -62,22 +62,26 @@ def movable_routes(live, dev, dhcp=False):
     return out
 
 
-def lease_items(live, dev):
-    """What a DHCP lease gave `dev` (its dynamic IPv4 addresses, and its IPv4 routes), as removal operations: an
-    uplink with a DHCP client leaves them behind on the side it leaves (the client on the other side asks again)."""
-    routes = [r for r in movable_routes(live, dev) if r["family"] == 4]
-    addresses = [dict((k, a.get(k)) for k in _FIELDS_ADDR) for a in live["addresses"].get(dev, [])
-                 if a["family"] == 4 and not a["permanent"]]
-    return [("route", "del", dev, r) for r in routes] + [("addr", "del", dev, a) for a in reversed(addresses)]
+def dynamic4(addresses):
+    """The dynamic IPv4 addresses among address_details() entries: what a DHCP lease gave a device."""
+    return [a for a in addresses if a["family"] == 4 and not a["permanent"]]
 
 
 def current_lease(live, dev):
-    """The lease `dev` has now, saved before a first move so that a rollback gives it back until it runs out: its
-    dynamic IPv4 addresses with the time they expire ('valid_until'), and its IPv4 routes."""
+    """The lease `dev` has now: its dynamic IPv4 addresses with the time they expire ('valid_until'), and its IPv4
+    routes. Saved before a first move, so that a rollback gives it back until it runs out."""
     now = time.time()
     return {"addresses": [dict([(k, a.get(k)) for k in _FIELDS_ADDR], valid_until=int(now + (a["valid_lft"] or 0)))
-                          for a in live["addresses"].get(dev, []) if a["family"] == 4 and not a["permanent"]],
+                          for a in dynamic4(live["addresses"].get(dev, []))],
             "routes": [r for r in movable_routes(live, dev) if r["family"] == 4]}
+
+
+def lease_items(live, dev):
+    """The lease `dev` has now as removal operations: an uplink with a DHCP client leaves it behind on the side it
+    leaves (the client on the other side asks again)."""
+    held = current_lease(live, dev)
+    return [("route", "del", dev, r) for r in held["routes"]] + [
+        ("addr", "del", dev, a) for a in reversed(held["addresses"])]
 
 
 def _lease_back(entry, live, nic):
@@ -90,12 +94,12 @@ def _lease_back(entry, live, nic):
     if not back:
         return []
     have = set(a["address"] for a in live["addresses"].get(nic, []))
-    on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
+    on_nic = set(route_key(r) for r in live["routes"].get(nic, []))
     return [("addr", "add", nic, a) for a in back if a["address"] not in have] + [
-        ("route", "add", nic, r) for r in _route_order(lease.get("routes") or []) if _route_key(r) not in on_nic]
+        ("route", "add", nic, r) for r in _route_order(lease.get("routes") or []) if route_key(r) not in on_nic]
 
 
-def _route_key(route):
+def route_key(route):
     metric = route.get("metric") or 0
     return (route["family"], route["dst"], route["table"], metric, route.get("gateway"))
 
@@ -195,8 +199,8 @@ def _plan_move(entry, live):
             fields["up"] = True
         if fields:
             ops.append(("link", br, kind, fields))
-    on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
-    ops += [("route", "del", nic, r) for r in entry["routes"] if _route_key(r) in on_nic]
+    on_nic = set(route_key(r) for r in live["routes"].get(nic, []))
+    ops += [("route", "del", nic, r) for r in entry["routes"] if route_key(r) in on_nic]
     have = set(a["address"] for a in live["addresses"].get(nic, []))
     ops += [("addr", "del", nic, a) for a in reversed(entry["addresses"]) if a["address"] in have]
     if entry.get("dhcp"):
@@ -210,8 +214,8 @@ def _plan_move(entry, live):
         ops.append(("link", nic, "interface", fields))
     have = set(a["address"] for a in live["addresses"].get(br, [])) if cur else set()
     ops += [("addr", "add", br, a) for a in entry["addresses"] if a["address"] not in have]
-    on_br = set(_route_key(r) for r in live["routes"].get(br, [])) if cur else set()
-    ops += [("route", "add", br, r) for r in _route_order(entry["routes"]) if _route_key(r) not in on_br]
+    on_br = set(route_key(r) for r in live["routes"].get(br, [])) if cur else set()
+    ops += [("route", "add", br, r) for r in _route_order(entry["routes"]) if route_key(r) not in on_br]
     return ops
 
 
@@ -221,8 +225,8 @@ def _plan_restore(entry, live, delete_bridge):
     cur = _target(entry, live)
     ops = []
     if cur is not None:
-        on_br = set(_route_key(r) for r in live["routes"].get(br, []))
-        ops += [("route", "del", br, r) for r in entry["routes"] if _route_key(r) in on_br]
+        on_br = set(route_key(r) for r in live["routes"].get(br, []))
+        ops += [("route", "del", br, r) for r in entry["routes"] if route_key(r) in on_br]
         have = set(a["address"] for a in live["addresses"].get(br, []))
         ops += [("addr", "del", br, a) for a in reversed(entry["addresses"]) if a["address"] in have]
         if entry.get("dhcp"):
@@ -238,8 +242,8 @@ def _plan_restore(entry, live, delete_bridge):
         ops.append(("link", nic, "interface", fields))
     have = set(a["address"] for a in live["addresses"].get(nic, []))
     ops += [("addr", "add", nic, a) for a in entry["addresses"] if a["address"] not in have]
-    on_nic = set(_route_key(r) for r in live["routes"].get(nic, []))
-    ops += [("route", "add", nic, r) for r in _route_order(entry["routes"]) if _route_key(r) not in on_nic]
+    on_nic = set(route_key(r) for r in live["routes"].get(nic, []))
+    ops += [("route", "add", nic, r) for r in _route_order(entry["routes"]) if route_key(r) not in on_nic]
     return ops + (_lease_back(entry, live, nic) if entry.get("dhcp") else [])
 
 
