@@ -42,7 +42,7 @@ def report(link, ports=None):
 def facts(netns=None, names=None):
     """Every link of the namespace (or those in `names`) as reports, with bridge ports and /dev nodes."""
     with Kernel(netns) as kernel:
-        current = kernel.dump()
+        current = kernel.dump(vlans=True)
         if names:
             missing = sorted(set(names) - set(current))
             if missing:
@@ -97,6 +97,8 @@ def apply(kernel, ops):
                 kernel.managed_routes([(o["action"], o["name"], o["route"]) for o in batch])
             elif op["op"] == "proxy":
                 kernel.proxy_changes([(o["action"], o["name"], o["entry"]) for o in batch])
+            elif op["op"] == "vlan":
+                kernel.vlan_changes([(o["kind"], o["name"], o["action"], o["vlan"]) for o in batch])
             elif op["op"] == "fdb":
                 kernel.fdb_changes([(o["kind"], o["name"], o["action"], o["mac"], o["dst"]) for o in batch])
         i = j
@@ -116,13 +118,15 @@ def _converge(desired, netns, purge_prefix, check_mode):
     routes = purge_prefix is not None or any(
         spec.get("routes") is not None or spec.get("proxy_arp") is not None
         or (spec["kind"] == "bridge" and spec["state"] == "absent") for spec in desired)
+    # the ports' VLANs are read when a device declares some
+    vlans = any(spec.get("vlans") is not None or spec.get("port_vlans") is not None for spec in desired)
     with Kernel(netns) as kernel:
-        current = _with_nodes(kernel, kernel.dump(routes=routes), names)
+        current = _with_nodes(kernel, kernel.dump(routes=routes, vlans=vlans), names)
         plan = _plan.build(desired, current, netns=netns, purge_prefix=purge_prefix)
         ops = plan.ops
         if ops and not check_mode:
             apply(kernel, ops)
-            current = _with_nodes(kernel, kernel.dump(routes=routes), names)
+            current = _with_nodes(kernel, kernel.dump(routes=routes, vlans=vlans), names)
         ports = _plan.ports_of(current)
         devices = {}
         for spec in desired:

@@ -149,6 +149,9 @@ NIC = dict(
     link=dict(type="str", check=_validate.ifname),
     mode=dict(type="str", default="bridge", choices=MACVTAP_MODES),
     trust=dict(type="bool", default=False),
+    vlan=dict(type="int"),
+    vlans=dict(type="list", elements="int"),
+    native=dict(type="int"),
 )
 
 _CHECKSUM = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\Z")

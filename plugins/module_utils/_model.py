@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nlvlan, _validate
 
 KINDS = ("bridge", "tap", "tun", "macvtap", "macvlan", "vxlan")
 VNI_RANGE = (1, 16777215)
@@ -33,6 +33,8 @@ BRIDGE_OPTIONS = dict(
     routes=dict(type="list", elements="str"),
     proxy_arp=dict(type="list", elements="str"),
     ports=dict(type="list", elements="str"),
+    port_vlans=dict(type="list", elements="int"),
+    port_native=dict(type="int"),
     exclusive_ports=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
 )
@@ -48,6 +50,9 @@ TAP_OPTIONS = dict(
     recreate=dict(type="bool", default=False),
     addresses=dict(type="list", elements="str"),
     peer=dict(type="str"),
+    vlan=dict(type="int"),
+    vlans=dict(type="list", elements="int"),
+    native=dict(type="int"),
 )
 
 MACVTAP_OPTIONS = dict(
@@ -172,6 +177,10 @@ def normalise(params, kind=None):
             if name in ports:
                 raise HostnetError("%s: a bridge cannot be its own port" % label)
         spec["ports"] = ports
+        spec["port_vlans"] = _nlvlan.port_set(label, None, merged.get("port_vlans"), merged.get("port_native"),
+                                              names=(None, "port_vlans", "port_native"))
+        if spec["port_vlans"] is not None and not ports:
+            raise HostnetError("%s: port_vlans are the VLANs of the bridge's ports; list them in ports" % label)
         spec["exclusive_ports"] = bool(merged.get("exclusive_ports"))
         spec["force"] = bool(merged.get("force"))
     elif kind in ("tap", "tun"):
@@ -185,6 +194,12 @@ def normalise(params, kind=None):
         spec["master"] = _master(merged, label)
         spec["recreate"] = bool(merged.get("recreate"))
         spec["addresses"] = _point_to_point(_addresses(merged, label), merged.get("peer"), kind, label)
+        spec["vlans"] = _nlvlan.port_set(label, merged.get("vlan"), merged.get("vlans"), merged.get("native"))
+        if spec["vlans"] is not None and kind == "tun":
+            raise HostnetError("%s: a tun (layer 3) device carries no VLANs; drop vlan, vlans and native, or use mode tap"
+                               % label)
+        if spec["vlans"] is not None and spec["master"] is None:
+            raise HostnetError("%s: VLANs are a bridge port's; give master (a bridge with vlan_filtering: true)" % label)
     elif kind == "vxlan":
         _vxlan(spec, merged, label)
     else:

@@ -33,6 +33,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     RT_SCOPE_LINK, BATCH_BYTES, bridge_attrs, dump_request, error_code, messages, mode_attrs, parse_address,
     parse_link, port_request, setlink, vxlan_attrs)
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC, fdb_request, parse_neigh
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nlvlan
 
 HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
 PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else ImportError("No module named 'pyroute2'")
@@ -184,6 +185,9 @@ class Kernel(RoutesMixin):
             return HostnetError("%s: %s failed: interface not found in %s" % (label, action, ns))
         if code == errno.EPERM:
             return HostnetError("%s: %s failed: operation not permitted in %s; run as root (CAP_NET_ADMIN)" % (label, action, ns))
+        if code == errno.EOPNOTSUPP and "vlan" in action.lower():
+            return HostnetError("%s: %s failed: this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING);"
+                                " run it on a kernel that has it, or drop the VLAN options" % (label, action))
         if code == errno.EOPNOTSUPP:
             return HostnetError("%s: %s failed: not supported by this kernel (is the module for this device kind loaded?)"
                                 % (label, action))
@@ -192,9 +196,10 @@ class Kernel(RoutesMixin):
         return HostnetError("%s: %s failed in %s: %s" % (label, action, ns, os.strerror(code)))
 
     # -- read ------------------------------------------------------------------------------
-    def dump(self, routes=False):
+    def dump(self, routes=False, vlans=False):
         """Current state of every link in the namespace, normalised: {name: dict}; with `routes`, each link's
-        managed routes too (one more dump, only when a desired device has routes).
+        managed routes too (one more dump, only when a desired device has routes); with `vlans`, each bridge port's
+        VLAN set (`vlans`, _nlvlan's entries; one more dump, only when a desired device manages VLANs).
 
         pyroute2 decodes every attribute of every link (about 1 ms a link); this reads
         only the dozen attributes the engine uses, so a 1000-device no-op stays fast.
@@ -223,6 +228,10 @@ class Kernel(RoutesMixin):
             link["addresses"].sort()
         if routes:
             self.attach_managed_routes(links, names)
+        if vlans:
+            for index, entries in self.port_vlans().items():
+                if index in names and links[names[index]]["master"]:
+                    links[names[index]]["vlans"] = entries
         vxlans = dict((link["index"], link) for link in links.values() if link["kind"] == "vxlan")
         if vxlans:  # their forwarding databases, and the flood lists in them (all-zero entries with a destination)
             for link in vxlans.values():
@@ -237,6 +246,15 @@ class Kernel(RoutesMixin):
     def fdb(self):
         """Every forwarding-database entry of the namespace (bridges' and VXLAN devices'), as parse_neigh gives."""
         return [e for e in (parse_neigh(*item) for item in self._dump(RTM_GETNEIGH, AF_BRIDGE)) if e is not None]
+
+    def port_vlans(self):
+        """{ifindex: VLAN set} of every bridge port of the namespace (_nlvlan's entries)."""
+        return dict(_nlvlan.parse_port(*item) for item in self._dump(RTM_GETLINK, request=_nlvlan.dump_request))
+
+    def vlan_changes(self, changes):
+        """changes: [(kind, name, 'add'|'del', entry)]: VLANs of bridge ports (_nlvlan's entries)."""
+        self._send_batch([(_nlvlan.vlan_request(action, self.resolve(name), entry),
+                           (kind, name, "%s VLAN %s" % (action, entry))) for kind, name, action, entry in changes])
 
     def device_nodes(self, names):
         """The /dev/tapN character devices of macvtaps `names`: {name: info}.
@@ -299,8 +317,8 @@ class Kernel(RoutesMixin):
         """Create bridges, macvtaps, macvlans and VXLAN devices through rtnetlink: specs are desired-device dicts."""
         reqs = []
         for spec in specs:
-            if spec["kind"] == "bridge":
-                link, data = None, bridge_attrs(spec)
+            if spec["kind"] == "bridge":  # off is the kernel's default (and one without VLAN filtering refuses it)
+                link, data = None, bridge_attrs(dict(spec, vlan_filtering=spec.get("vlan_filtering") or None))
             elif spec["kind"] == "vxlan":
                 underlay = self.resolve(spec["underlay"]) if spec.get("underlay") else None
                 link, data = None, vxlan_attrs(spec, underlay)
@@ -308,7 +326,8 @@ class Kernel(RoutesMixin):
                 link, data = self.resolve(spec["link"]), mode_attrs(spec["kind"], spec["mode"])
             request = setlink(0, spec["name"], 0, 0, spec.get("mtu") or None, spec.get("mac") or None, None,
                               link=link, kind=spec["kind"], data=data, create=True)
-            reqs.append((request, (spec["kind"], spec["name"], "create")))
+            action = "create with VLAN filtering" if spec.get("vlan_filtering") else "create"
+            reqs.append((request, (spec["kind"], spec["name"], action)))
         self._send_batch(reqs)
         for spec in specs:
             self.index.pop(spec["name"], None)

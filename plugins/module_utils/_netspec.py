@@ -78,6 +78,7 @@ NETWORK = dict(
     forwards=dict(type="list", elements="dict", options=FORWARD),
     routes=dict(type="list", elements="dict", options=ROUTE),
     ipv6=dict(type="dict", options=IPV6),
+    vlans=dict(type="list", elements="int"),
 )
 
 

@@ -20,7 +20,8 @@ except ImportError:  # pragma: no cover - reported by the module
     HAS_NETADDR = False
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _forwarding, _forwards, _macvtapnet, _net6,
-                                                                   _netspec, _routednet, _spannet, _uplinkhost, _validate)
+                                                                   _netspec, _routednet, _spannet, _uplinkhost, _validate,
+                                                                   _vlannet)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 KINDS = tuple(_netspec.KINDS)
@@ -155,6 +156,7 @@ def check(networks, links=None):
             errors += ["%s: field '%s' only applies to kind macvtap; drop it or set kind: macvtap" % (label, field)
                        for field in ("link", "takeover") if net.get(field)]
         errors.extend(_routednet.check(net, label, kind, host, subnet))
+        errors.extend(_vlannet.check(net, label, kind))
         errors.extend(_net6.check(net, label, kind, prefixes6))
         rules = net.get("filter") or {}
         for key in ("allow", "reject"):
@@ -250,10 +252,11 @@ def uplinks(networks):
     for n in normalise(networks):
         if n["kind"] == "uplink":
             out.append({"name": n["name"], "bridge": n["bridge"], "nic": n["uplink"], "state": n["state"],
-                        "via": "bridge", "dhcp": n["dhcp_client"], "route_metric": n["route_metric"] or 0})
+                        "via": "bridge", "dhcp": n["dhcp_client"], "route_metric": n["route_metric"] or 0,
+                        "vlans": n["vlans"]})
         elif n["takeover"]:
             out.append({"name": n["name"], "bridge": n["host_interface"], "nic": n["link"], "state": n["state"],
-                        "via": "macvlan", "dhcp": False, "route_metric": 0})
+                        "via": "macvlan", "dhcp": False, "route_metric": 0, "vlans": []})
     return out
 
 
@@ -276,6 +279,7 @@ def validate_on_host(networks, tunnels=True):
     errors = _uplinkhost.check_host(uplinks(typed)) + (_spannet.on_host(typed, dump) if tunnels else [])
     normalised = normalise(typed)
     errors += _routednet.on_host(normalised, dump) + _net6.on_host(normalised) + _macvtapnet.on_host(normalised, dump)
+    errors += _vlannet.on_host(normalised, dump)
     if errors:
         raise HostnetError("invalid hostnet_network_networks: " + "; ".join(errors))
     return typed
@@ -310,6 +314,7 @@ def normalise(networks):
             # the collection's DHCP client on the uplink's bridge asks for the NIC's IPv4 address
             "dhcp_client": bool(net.get("dhcp_client")) and kind == "uplink",
             "route_metric": net.get("route_metric") if kind == "uplink" else None,
+            "vlans": _vlannet.normalise(net, kind),  # its tagged VLANs ([]: the bridge filters none)
             "allow": [str(_cidr(c).cidr) for c in (rules.get("allow") or [])],
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
             "span": _spannet.normalise(net),
@@ -345,7 +350,8 @@ def devices(networks):
             # no addresses here: they are the NIC's, moved by the uplink module, which also deletes the bridge
             # of an absent uplink network (after the NIC has them back)
             if net["state"] == "present":
-                out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True})
+                out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
+                            "vlan_filtering": bool(net["vlans"])})
         elif net["state"] == "absent":
             out.append({"kind": "bridge", "name": net["bridge"], "state": "absent"})
             if net["span"]:
@@ -354,7 +360,7 @@ def devices(networks):
             addresses = [a for a in (net["address"], (net["ipv6"] or {}).get("address")) if a]
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
                         "addresses": addresses, "routes": net["routes"],
-                        "proxy_arp": net["proxy_arp"]})
+                        "proxy_arp": net["proxy_arp"], "vlan_filtering": bool(net["vlans"])})
             span = net["span"]
             if span:
                 # static: the flood list is the peers and MACs are learned from traffic; evpn: FRR's zebra installs

@@ -46,7 +46,7 @@ IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 1, 
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFLA_BRPORT_LEARNING, IFLA_BRPORT_NEIGH_SUPPRESS = 8, 32  # a bridge port's flags (linux/if_link.h)
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE, IFLA_TUN_PI, IFLA_TUN_VNET_HDR, IFLA_TUN_PERSIST, IFLA_TUN_MULTI_QUEUE = range(1, 8)
-IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 1, 5, 7
+IFLA_BR_FORWARD_DELAY, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING, IFLA_BR_VLAN_DEFAULT_PVID = 1, 5, 7, 39
 IFLA_MACVLAN_MODE = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT, IFLA_VXLAN_LOCAL6 = 1, 3, 4, 7, 15, 17
 _NDMSG = struct.Struct("=BBHiHBB")  # the header of neighbour messages (_nlneigh)
@@ -208,6 +208,10 @@ def _u32(data, span):
     return None if span is None else _U32.unpack_from(data, span[0])[0]
 
 
+def _u16(data, span):
+    return None if span is None else struct.unpack_from("=H", data, span[0])[0]
+
+
 def _u8(data, span):
     return None if span is None else data[span[0]]
 
@@ -268,6 +272,7 @@ def parse_link(data, offset, length):
             "stp": bool(_u32(data, found.get(IFLA_BR_STP_STATE))),
             "forward_delay": None if delay is None else delay / 100.0,
             "vlan_filtering": bool(_u8(data, found.get(IFLA_BR_VLAN_FILTERING))),
+            "default_pvid": _u16(data, found.get(IFLA_BR_VLAN_DEFAULT_PVID)),  # None: a kernel without VLAN filtering
         })
     elif kind in ("macvtap", "macvlan"):
         mode = _u32(data, found.get(IFLA_MACVLAN_MODE))

@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _planview
+from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _nlvlan, _planview
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC
 from ansible_collections.hostnet.qemu.plugins.module_utils._planview import (
@@ -38,6 +38,8 @@ class Plan(object):
         self.tun = []
         self.releases = []
         self.sets = {}
+        self.vlans = []
+        self.port_vlans = {}
         self.addresses = []
         self.routes = []
         self.proxies = []
@@ -61,6 +63,7 @@ class Plan(object):
         ops += [{"op": "set", "kind": k, "name": n, "fields": {"master": None}} for k, n in self.releases]
         ordered = sorted(self.sets.items(), key=lambda item: (item[1][0] != "bridge", item[0]))
         ops += [{"op": "set", "kind": kind, "name": name, "fields": fields} for name, (kind, fields) in ordered if fields]
+        ops += [{"op": "vlan", "kind": k, "name": n, "action": a, "vlan": e} for k, n, a, e in self.vlans]
         ops += [{"op": "address", "kind": k, "name": n, "action": a, "cidr": c} for k, n, a, c in self.addresses]
         ops += [{"op": "route", "kind": k, "name": n, "action": a, "route": r} for k, n, a, r in self.routes]
         ops += [{"op": "proxy", "kind": k, "name": n, "action": a, "entry": e} for k, n, a, e in self.proxies]
@@ -81,6 +84,8 @@ class Plan(object):
                 lines.append("set %s: %s" % (label, ", ".join(_field(k, v) for k, v in sorted(op["fields"].items()))))
             elif op["op"] == "address":
                 lines.append("%s address %s on %s" % (op["action"], op["cidr"], label))
+            elif op["op"] == "vlan":
+                lines.append("%s VLAN %s on %s" % (op["action"], op["vlan"], label))
             elif op["op"] == "route":
                 lines.append("%s route %s on %s" % (op["action"], op["route"], label))
             elif op["op"] == "proxy":
@@ -167,6 +172,7 @@ def build(desired, current, netns=None, purge_prefix=None):
         _converge_existing(plan, spec, cur, ports_now.get(name))
 
     _plan_masters(plan, want, current, created, deleted, where)
+    _plan_vlans(plan, want, current, created)
     _check_parents(want, current, created, where)
 
     if purge_prefix:
@@ -356,6 +362,41 @@ def _plan_masters(plan, want, current, created, deleted, where):
                 plan.releases.append((link["kind"], name))
                 if name not in plan.before:
                     plan.before[name] = _planview.view(link)
+
+
+def _plan_vlans(plan, want, current, created):
+    """The VLANs of the ports that declare them (a tap's vlan/vlans/native, a bridge's port_vlans for its ports),
+    from what each port has: a port that joins its bridge in this plan has what the kernel gives it then, the
+    bridge's default VLAN untagged."""
+    asked = []
+    for spec in want.values():
+        if spec["state"] != "present":
+            continue
+        if spec["kind"] in TUN_FAMILY and spec.get("vlans") is not None:
+            asked.append((spec["name"], spec["master"], spec["vlans"], _label(spec["kind"], spec["name"])))
+        elif spec["kind"] == "bridge" and spec.get("port_vlans") is not None:
+            asked += [(port, spec["name"], spec["port_vlans"], "bridge '%s': port '%s'" % (spec["name"], port))
+                      for port in spec["ports"]]
+    for port, bridge, entries, label in asked:
+        bspec, bcur = want.get(bridge) or {}, current.get(bridge) or {}
+        filtering = bspec.get("vlan_filtering")
+        if filtering is None:
+            filtering = bcur.get("vlan_filtering") if bridge not in created else False
+        if not filtering:
+            raise HostnetError("%s: VLANs %s need bridge '%s' to filter VLANs, and it does not; set vlan_filtering: true"
+                               " on the bridge" % (label, ", ".join(e.split(" ")[0] for e in entries), bridge))
+        pcur = current.get(port) if port not in created else None
+        if pcur is None or pcur.get("master") != bridge:
+            default = 1 if bridge in created or bcur.get("default_pvid") is None else bcur["default_pvid"]
+            have = _nlvlan.new_port(default)
+        else:
+            have = pcur.get("vlans") or []
+        kind = (want.get(port) or pcur or {}).get("kind", "physical")
+        plan.port_vlans[port] = entries
+        steps = _nlvlan.changes(have, entries)
+        plan.vlans += [(kind, port, action, entry) for action, entry in steps]
+        if steps and port not in plan.before and pcur is not None:
+            plan.before[port] = _planview.view(pcur)
 
 
 def _check_parents(want, current, created, where):

@@ -45,6 +45,8 @@ def view(link, ports=None):
         out.update({"device": device.get("path"), "device_owner": device.get("owner"),
                     "device_group": device.get("group"),
                     "device_mode": None if device.get("mode") is None else "%04o" % device["mode"]})
+    if "vlans" in link:  # a bridge port's, read when a desired device manages VLANs
+        out["vlans"] = list(link["vlans"])
     return out
 
 
@@ -119,6 +121,8 @@ def project(plan, spec, cur, ports_now):
     for kind, rel in plan.releases:
         if rel == name:
             base["master"] = None
+    if name in plan.port_vlans:  # a port whose VLANs are declared ends with exactly those
+        base["vlans"] = list(plan.port_vlans[name])
     ports = None
     if spec["kind"] == "bridge":
         released = set(rel for _kind, rel in plan.releases)

@@ -232,7 +232,7 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
                 raise HostnetError("network '%s': field '%s' '%s' does not exist on this host; give an existing"
                                    " interface" % (want.get("name", bridge), nic_field(want), nic))
             new = {"bridge": bridge, "nic": nic, "via": kind, "mac": nic_link.get("mac"), "dhcp": dhcp,
-                   "route_metric": want.get("route_metric"), "runner": runner, "lease": None,
+                   "route_metric": want.get("route_metric"), "runner": runner, "lease": None, "vlans": want.get("vlans"),
                    "addresses": movable_addresses(live, nic, dhcp), "routes": movable_routes(live, nic, dhcp)}
             if dhcp and not moved_now and (entry is None or entry.get("committed") != MOVED):
                 new["lease"] = current_lease(live, nic)  # what a rollback gives back
@@ -266,7 +266,8 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
             if entry is not None and entry.get("pending") == direction:
                 status["status"] = "awaiting confirm"
             elif direction == MOVED and (entry is None or entry.get("committed") != MOVED or entry.get("pending")
-                                         or (dhcp and entry.get("route_metric") != new["route_metric"])):
+                                         or (dhcp and entry.get("route_metric") != new["route_metric"])
+                                         or entry.get("vlans") != new["vlans"]):
                 records.append(dict(new, committed=MOVED, pending=None, bridge_existed=True))
                 out["plan"].append("record %s as moved onto bridge '%s'" % (nic, bridge))
                 recorded = True

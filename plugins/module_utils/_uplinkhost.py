@@ -23,7 +23,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
 def read(kernel):
     """One read of links, addresses and routes: {links, addresses: {name: [..]}, routes: {name: [..]},
     multipath: {name: [routes with a nexthop through it]}}."""
-    links = kernel.dump()
+    links = kernel.dump(vlans=True)
     names = dict((link["index"], name) for name, link in links.items())
     addresses, routes, multipath = {}, {}, {}
     for entry in kernel.address_details():
@@ -85,6 +85,8 @@ def _apply_op(kernel, op):
         kernel.set_links([(op[2], op[1], op[3])])
     elif op[0] == "addr":
         kernel.address_changes([(op[1], op[2], op[3])])
+    elif op[0] == "vlan":
+        kernel.vlan_changes([("interface", op[2], op[1], op[3])])
     else:
         kernel.route_changes([(op[1], op[2], op[3])])
 

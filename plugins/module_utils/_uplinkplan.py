@@ -18,6 +18,7 @@ __metaclass__ = type
 import json
 import time
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nlvlan
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 WHAT = "uplink"
@@ -187,8 +188,8 @@ def _plan_move(entry, live):
     mac = (nic_link.get("mac") or entry.get("mac")) if kind == "bridge" else None
     ops = []
     if cur is None:
-        spec = {"kind": "bridge", "name": br, "mac": mac} if kind == "bridge" else \
-            {"kind": "macvlan", "name": br, "link": nic, "mode": "bridge"}
+        spec = {"kind": "bridge", "name": br, "mac": mac, "vlan_filtering": bool(entry.get("vlans")) or None} \
+            if kind == "bridge" else {"kind": "macvlan", "name": br, "link": nic, "mode": "bridge"}
         ops.append(("create", br, spec))
         ops.append(("link", br, kind, {"up": True}))
     else:
@@ -212,6 +213,9 @@ def _plan_move(entry, live):
         fields["up"] = True
     if fields:
         ops.append(("link", nic, "interface", fields))
+    if entry.get("vlans") and kind == "bridge":  # the VLANs it carries, once it is the bridge's port
+        now = (nic_link.get("vlans") or []) if master == br else _nlvlan.new_port((cur or {}).get("default_pvid") or 1)
+        ops += [("vlan", action, nic, vlan) for action, vlan in _nlvlan.changes(now, entry["vlans"])]
     have = set(a["address"] for a in live["addresses"].get(br, [])) if cur else set()
     ops += [("addr", "add", br, a) for a in entry["addresses"] if a["address"] not in have]
     on_br = set(route_key(r) for r in live["routes"].get(br, [])) if cur else set()
@@ -258,6 +262,8 @@ def describe(op):
         return "set '%s': %s" % (op[1], ", ".join("%s=%s" % (k, v) for k, v in sorted(op[3].items())))
     if op[0] == "addr":
         return "%s address %s on '%s'" % (op[1], op[3]["address"], op[2])
+    if op[0] == "vlan":
+        return "%s VLAN %s on '%s'" % (op[1], op[3], op[2])
     return "%s route %s on '%s'" % (op[1], route_text(op[3]), op[2])
 
 
@@ -278,6 +284,8 @@ def view(entry, live):
                                         for op in lease_items(live, name))
         if role == "bridge":
             out[role]["mac"] = link.get("mac")
+        elif entry.get("vlans"):
+            out[role]["vlans"] = list(link.get("vlans") or [])
     return out
 
 
@@ -301,6 +309,8 @@ def project(entry, direction, before, delete_bridge=False):
         after[dst]["addresses"] = sorted(set(after[dst]["addresses"]) | addrs)
         after[dst]["routes"] = sorted(set(after[dst]["routes"]) | routes)
         after[dst]["up"] = True
+    if after["nic"] is not None and entry.get("vlans"):  # a port has them; a NIC given back has none
+        after["nic"]["vlans"] = list(entry["vlans"]) if direction == MOVED else []
     if direction == MOVED and via(entry) == "bridge":
         after["nic"]["master"] = entry["bridge"]
         after["bridge"].update({"up": True, "mac": entry.get("mac") or after["bridge"].get("mac")})

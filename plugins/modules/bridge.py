@@ -65,6 +65,16 @@ options:
       - A port already enslaved to another master is refused unless O(force=true).
     type: list
     elements: str
+  port_vlans:
+    description:
+      - The VLANs every port in O(ports) carries tagged (a trunk to a LAN switch), on a bridge with
+        O(vlan_filtering=true). The ports' VLANs become exactly these and O(port_native); omit to leave them alone.
+      - A guest's tap takes its own VLANs (M(hostnet.qemu.tap) O(hostnet.qemu.tap#module:vlan)).
+    type: list
+    elements: int
+  port_native:
+    description: With O(port_vlans), the ports' untagged VLAN (usually V(1), the bridge's own).
+    type: int
   exclusive_ports:
     description: Also release ports of the bridge that are not listed in O(ports).
     type: bool

@@ -57,12 +57,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 netdevs:
-  description: Links by name.
+  description:
+    - Links by name.
+    - A bridge port's C(vlans) are its VLANs as C(bridge vlan show) words them (V(10) tagged, V(10 pvid untagged) its
+      untagged VLAN); empty on a kernel without bridge VLAN filtering.
   returned: always
   type: dict
   sample:
     vmnet0: {kind: bridge, ifindex: 7, up: true, stp: false, addresses: ["192.168.100.1/24"], ports: ["vm1-net0"]}
-    vm1-net0: {kind: tap, ifindex: 8, owner: 1000, group: 1001, master: vmnet0, persist: true, multi_queue: false}
+    vm1-net0: {kind: tap, ifindex: 8, owner: 1000, group: 1001, master: vmnet0, persist: true, multi_queue: false,
+               vlans: ["1 pvid untagged"]}
     vm3-mv0: {kind: macvtap, link: eth0, mode: bridge, device: /dev/tap9, device_group: 1001, device_mode: "0660"}
     span0-vx: {kind: vxlan, vni: 4242, local: 192.0.2.11, underlay: eth0, port: 4789, learning: false, neigh_suppress: true,
                master: span0, peers: [192.0.2.12],

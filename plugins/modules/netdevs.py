@@ -96,6 +96,24 @@ options:
         description: (bridge) Interfaces to enslave.
         type: list
         elements: str
+      port_vlans:
+        description:
+          - (bridge) The VLANs every port in O(devices[].ports) carries tagged; needs O(devices[].vlan_filtering=true).
+        type: list
+        elements: int
+      port_native:
+        description: (bridge) With O(devices[].port_vlans), the ports' untagged VLAN.
+        type: int
+      vlan:
+        description: (tap) An access port of a VLAN-filtering bridge (O(devices[].master)), VLAN 1..4094, untagged in the guest.
+        type: int
+      vlans:
+        description: (tap) A trunk port of a VLAN-filtering bridge; the VLANs it carries, tagged in the guest.
+        type: list
+        elements: int
+      native:
+        description: (tap) With O(devices[].vlans), the trunk's untagged VLAN.
+        type: int
       exclusive_ports:
         description: (bridge) Also release ports not listed (default C(false)).
         type: bool

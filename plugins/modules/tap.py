@@ -78,6 +78,21 @@ options:
         one address of its family in O(addresses) is this end (for example C(10.0.0.1/32)), and the kernel routes
         the peer through the device.
     type: str
+  vlan:
+    description:
+      - The tap as an access port of a VLAN-filtering bridge (O(master)), VLAN 1..4094, untagged in the guest.
+      - Omit V(vlan), O(vlans) and O(native) to leave the port's VLANs alone (a new port is on the bridge's default
+        VLAN, untagged).
+    type: int
+  vlans:
+    description:
+      - The tap as a trunk port of a VLAN-filtering bridge (O(master)); the VLANs it carries, tagged in the guest.
+      - The port's VLANs become exactly these (and O(native)); VLANs it had besides are removed.
+    type: list
+    elements: int
+  native:
+    description: With O(vlans), the trunk's untagged VLAN (frames the guest sends untagged join it).
+    type: int
 notes:
   - The MAC option sets the host side of the TAP; the guest's MAC is QEMU's C(mac=) and is independent of it.
 seealso:

@@ -83,6 +83,13 @@ options:
         description: With O(uplinks[].dhcp), the metric of the default route of the lease.
         type: int
         default: 0
+      vlans:
+        description:
+          - The VLANs (2..4094) the NIC carries tagged once it is the bridge's port, beside VLAN 1 untagged (the
+            host's own traffic); the bridge must filter VLANs. Set with the move and redone at boot.
+        type: list
+        elements: int
+        default: []
       state:
         description: C(present) (moved onto the bridge) or C(absent) (given back, bridge deleted).
         type: str
@@ -183,7 +190,7 @@ confirmed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _runner, _uplink, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _runner, _uplink, _validate, _vlannet
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 
@@ -196,6 +203,7 @@ def main():
                 via=dict(type="str", default="bridge", choices=["bridge", "macvlan"]),
                 dhcp=dict(type="bool", default=False),
                 route_metric=dict(type="int", default=0),
+                vlans=dict(type="list", elements="int", default=[]),
                 state=dict(type="str", default="present", choices=["present", "absent"]),
                 name=dict(type="str"),
             )),
@@ -226,8 +234,12 @@ def main():
             if not 0 <= item["route_metric"] <= 4294967295:
                 raise HostnetError("uplink '%s': route_metric %d is out of range; give 0 to 4294967295"
                                    % (nic, item["route_metric"]))
+            if item["vlans"] and item["via"] != "bridge":
+                raise HostnetError("uplink '%s': vlans needs via: bridge (the NIC carries them as a port of the bridge)"
+                                   % nic)
             uplinks.append({"bridge": bridge, "nic": nic, "state": item["state"], "name": item["name"] or bridge,
-                            "via": item["via"], "dhcp": item["dhcp"], "route_metric": item["route_metric"]})
+                            "via": item["via"], "dhcp": item["dhcp"], "route_metric": item["route_metric"],
+                            "vlans": _vlannet.uplink_port(item["vlans"], "uplink '%s'" % nic)})
         if params["step"] == "confirm":
             if module.check_mode:
                 return {"changed": False, "armed": False, "plan": [], "uplinks": {}, "confirmed": []}

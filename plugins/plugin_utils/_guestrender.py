@@ -352,6 +352,7 @@ def netdevs(guests):
                     dev["master"] = nic["bridge"]
                 if nic.get("mtu"):
                     dev["mtu"] = nic["mtu"]
+                dev.update(nic.get("vlan_options") or {})
                 devices.append(dev)
             elif nic["kind"] == "macvtap":
                 if guest["state"] == "absent":

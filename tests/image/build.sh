@@ -28,6 +28,7 @@ image=$out/debian12.qcow2
 suite=bookworm
 packages=(linux-image-cloud-amd64 systemd-sysv udev dbus cloud-init openssh-server qemu-guest-agent
           ifupdown isc-dhcp-client
+          python3-netaddr python3-pyroute2 python3-pytest sudo  # the VLAN kernel test runs inside rg1 (scenario realguest)
           python3-cffi-backend)  # debootstrap does not resolve virtual packages (cryptography needs this one)
 disk_mib=2048      # the virtual disk; the qcow2 holds only what is written
 esp_mib=32         # partition 1 (EFI system partition), from 1 MiB

@@ -17,8 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import install_boot_cli, links, sh
-from test_uplink_kernel import ping
+from conftest import install_boot_cli, links, ping, sh
 from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _uplinkhost, _uplinkplan
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 

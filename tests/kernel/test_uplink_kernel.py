@@ -17,45 +17,9 @@ import uuid
 
 import pytest
 
-from conftest import install_boot_cli, links, run_tasks, sh, snapshot, throwaway_netns
+from conftest import install_boot_cli, links, ping, run_tasks, sh, snapshot, throwaway_netns
 from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _uplinkhost, _uplinkplan, _uplinkstate
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
-
-
-_PING = r"""
-import os, socket, struct, sys, time
-ip = sys.argv[1]
-v6 = ":" in ip
-sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
-                     socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
-sock.settimeout(1)
-ident = os.getpid() & 0xFFFF
-def csum(data):
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    total = (total >> 16) + (total & 0xFFFF)
-    return ~(total + (total >> 16)) & 0xFFFF
-for seq in range(1, 6):
-    kind = 128 if v6 else 8
-    body = struct.pack("!BBHHH", kind, 0, 0, ident, seq) + b"hostnet!"
-    packet = body if v6 else struct.pack("!BBHHH", kind, 0, csum(body), ident, seq) + b"hostnet!"
-    sock.sendto(packet, (ip, 0))
-    deadline = time.monotonic() + 1
-    while time.monotonic() < deadline:
-        try:
-            data, addr = sock.recvfrom(2048)
-        except socket.timeout:
-            break
-        icmp = data if v6 else data[(data[0] & 0x0F) * 4:]
-        if addr[0] == ip and icmp[0] == (129 if v6 else 0) and struct.unpack("!H", icmp[4:6])[0] == ident:
-            print("reply from", ip)
-            sys.exit(0)
-sys.exit(1)
-"""
-
-
-def ping(netns, ip):
-    """True when `ip` answers an ICMP echo from inside `netns` (raw socket: no ping binary needed)."""
-    return sh(sys.executable, "-c", _PING, ip, netns=netns, check=False).returncode == 0
 
 
 def addrs(netns, dev):

@@ -56,7 +56,7 @@ def test_a_takeover_is_an_uplink_via_the_macvlan_whose_addresses_the_engine_leav
     networks = [dict(MV, takeover=True)]
     assert _nftnet.uplinks(networks) == [
         {"name": "lanmv", "bridge": "mvhost0", "nic": "eth1", "state": "present", "via": "macvlan",
-         "dhcp": False, "route_metric": 0}]
+         "dhcp": False, "route_metric": 0, "vlans": []}]
     assert _nftnet.devices(networks) == [
         {"kind": "macvlan", "name": "mvhost0", "state": "present", "link": "eth1", "mode": "bridge", "up": True}]
     assert _nftnet.devices([MV])[0]["addresses"] == ["10.78.0.1/24"]

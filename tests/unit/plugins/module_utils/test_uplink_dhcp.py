@@ -161,7 +161,7 @@ NAT = {"name": "natnet", "kind": "nat", "address": "192.168.50.1/24", "uplink": 
 def test_a_dhcp_uplink_network_reaches_the_uplink_module():
     assert _nftnet.check([LAN]) == []
     assert _nftnet.uplinks([LAN]) == [{"name": "lan", "bridge": "br0", "nic": "eth1", "state": "present",
-                                       "via": "bridge", "dhcp": True, "route_metric": 900}]
+                                       "via": "bridge", "dhcp": True, "route_metric": 900, "vlans": []}]
 
 
 @pytest.mark.parametrize("net, message", [
