@@ -125,9 +125,11 @@ def event_ops(action, env, addresses, routes):
     have = dynamic4(addresses)
     ours = [r for r in routes if r["family"] == 4 and r["protocol"] == RTPROT_DHCP]
     if action not in ("bound", "renew"):
-        if action != "deconfig":
-            return []  # leasefail, nak: udhcpc tries again; what the device has stays until deconfig
-        return [("route", "del", dev, r) for r in ours] + [("addr", "del", dev, a) for a in have]
+        if action != "nak":
+            # deconfig (udhcpc's start, a lease that ran out), leasefail: the lease stays - its address carries the
+            # lease's lifetime (an expired one the kernel has dropped), so a restarted client cuts nothing off
+            return []
+        return [("route", "del", dev, r) for r in ours] + [("addr", "del", dev, a) for a in have]  # taken back
     mask = env.get("mask") or ""
     if not mask.isdigit():
         raise HostnetError("%s on '%s': the server's lease has no usable subnet mask (%r)" % (WHAT, dev, mask))

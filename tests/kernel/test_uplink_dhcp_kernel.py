@@ -80,7 +80,7 @@ def v4(netns, dev):
                              if r.get("protocol") != "kernel")
 
 
-def test_udhcpc_with_the_cli_as_script_puts_the_lease_and_deconfig_takes_only_it_away(lan, script, tmp_path):
+def test_udhcpc_with_the_cli_as_script_puts_the_lease_deconfig_keeps_it_and_a_nak_takes_only_it_away(lan, script, tmp_path):
     host, _peer = lan
     sh("ip", "-n", host, "addr", "add", "198.51.100.2/24", "dev", "nic0")  # the admin's own: never the lease's
     proc = lease(host, script, "nic0")
@@ -99,7 +99,12 @@ def test_udhcpc_with_the_cli_as_script_puts_the_lease_and_deconfig_takes_only_it
     again = lease(host, script, "nic0")  # a second exchange: the same address, nothing doubled
     assert again.returncode == 0 and v4(host, "nic0")[1] == routes
     assert [a for a in v4(host, "nic0")[0] if a[0].startswith("10.77.0.")][0][0] == got[0][0]
-    proc = sh(script, "deconfig", netns=host, env=dict(os.environ, interface="nic0"), check=False)
+    kept = v4(host, "nic0")
+    proc = sh(script, "deconfig", netns=host, env=dict(os.environ, interface="nic0"), check=False)  # a client's start
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [a[0] for a in v4(host, "nic0")[0]] == [a[0] for a in kept[0]] and v4(host, "nic0")[1] == routes
+    assert lease(host, script, "nic0").returncode == 0 and v4(host, "nic0")[1] == routes  # a restarted client
+    proc = sh(script, "nak", netns=host, env=dict(os.environ, interface="nic0"), check=False)  # the server takes it back
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert v4(host, "nic0") == ([("198.51.100.2/24", 4294967295)], [])
 

@@ -44,11 +44,14 @@ def test_renew_refreshes_the_address_only_and_a_new_address_replaces_the_old_lea
         "del route default via 192.0.2.1 metric 900 on 'br0'", "add route default via 192.0.2.254 metric 900 on 'br0'"]
 
 
-def test_deconfig_removes_the_lease_and_its_routes_only():
-    assert describe(_dhcpclient.event_ops("deconfig", ENV, [LEASE, STATIC4, STATIC6], [ROUTER, STATIC_ROUTE])) == [
+def test_a_nak_removes_the_lease_and_its_routes_only_and_deconfig_leaves_them_to_their_lifetime():
+    """udhcpc says deconfig when it starts (a restarted client would cut the bridge off until its lease comes) and
+    when a lease ran out (the kernel has dropped the address by then, its lifetime being the lease's): the lease stays.
+    A NAK is the server taking the address back: it goes, with its route."""
+    assert describe(_dhcpclient.event_ops("nak", ENV, [LEASE, STATIC4, STATIC6], [ROUTER, STATIC_ROUTE])) == [
         "del route default via 192.0.2.1 metric 900 on 'br0'", "del address 192.0.2.50/24 on 'br0'"]
+    assert _dhcpclient.event_ops("deconfig", ENV, [LEASE, STATIC4, STATIC6], [ROUTER, STATIC_ROUTE]) == []
     assert _dhcpclient.event_ops("leasefail", ENV, [LEASE], [ROUTER]) == []
-    assert _dhcpclient.event_ops("nak", ENV, [LEASE], [ROUTER]) == []
 
 
 def test_a_lease_without_router_lifetime_or_metric():
