@@ -85,7 +85,7 @@ devices:
   elements: dict
 uplinks:
   description:
-    - The NICs whose addresses move, for M(hostnet.qemu.uplink) (name, bridge, nic, state, via, dhcp, route_metric),
+    - The NICs whose addresses move, for M(hostnet.qemu.uplink) (name, bridge, nic, state, via, dhcp, route_metric, vlans),
       each C(uplink) network's NIC onto its bridge, each C(takeover) macvtap network's parent onto its macvlan.
   returned: always
   type: list
