@@ -33,7 +33,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     RT_SCOPE_LINK, BATCH_BYTES, bridge_attrs, dump_request, error_code, messages, mode_attrs, parse_address,
     parse_link, port_request, setlink, vxlan_attrs)
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC, fdb_request, parse_neigh
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nlvlan
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlvlan import VlanMixin
 
 HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
 PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else ImportError("No module named 'pyroute2'")
@@ -65,7 +65,7 @@ def _drop_nodes(rdev, keep=None, directory="/dev"):
             _unlink(path)
 
 
-class Kernel(RoutesMixin):
+class Kernel(RoutesMixin, VlanMixin):
     """A session with the kernel's network stack, inside `netns` for its whole lifetime.
 
     Use as a context manager; everything (netlink socket, tun ioctls, sysfs reads)
@@ -246,15 +246,6 @@ class Kernel(RoutesMixin):
     def fdb(self):
         """Every forwarding-database entry of the namespace (bridges' and VXLAN devices'), as parse_neigh gives."""
         return [e for e in (parse_neigh(*item) for item in self._dump(RTM_GETNEIGH, AF_BRIDGE)) if e is not None]
-
-    def port_vlans(self):
-        """{ifindex: VLAN set} of every bridge port of the namespace (_nlvlan's entries)."""
-        return dict(_nlvlan.parse_port(*item) for item in self._dump(RTM_GETLINK, request=_nlvlan.dump_request))
-
-    def vlan_changes(self, changes):
-        """changes: [(kind, name, 'add'|'del', entry)]: VLANs of bridge ports (_nlvlan's entries)."""
-        self._send_batch([(_nlvlan.vlan_request(action, self.resolve(name), entry),
-                           (kind, name, "%s VLAN %s" % (action, entry))) for kind, name, action, entry in changes])
 
     def device_nodes(self, names):
         """The /dev/tapN character devices of macvtaps `names`: {name: info}.

@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import struct
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _planview
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_BRIDGE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTM_DELLINK, RTM_GETLINK, _HDR, _IFINFO, _U32, _attrs, _nla,
@@ -91,6 +92,41 @@ def changes(have, want):
     return out
 
 
+def plan_ports(plan, want, current, created):
+    """For _plan.build: the steps to the VLANs of the ports that declare them (a tap's vlan/vlans/native, a bridge's
+    port_vlans for its ports), from what each port has - a port that joins its bridge in this plan has what the kernel
+    gives it then, the bridge's default VLAN untagged."""
+    asked = []
+    for spec in want.values():
+        if spec["state"] != "present":
+            continue
+        if spec["kind"] in _planview.TUN_FAMILY and spec.get("vlans") is not None:
+            asked.append((spec["name"], spec["master"], spec["vlans"], "tap '%s'" % spec["name"]))  # a tun has none
+        elif spec["kind"] == "bridge" and spec.get("port_vlans") is not None:
+            asked += [(port, spec["name"], spec["port_vlans"], "bridge '%s': port '%s'" % (spec["name"], port))
+                      for port in spec["ports"]]
+    for port, bridge, entries, label in asked:
+        bspec, bcur = want.get(bridge) or {}, current.get(bridge) or {}
+        filtering = bspec.get("vlan_filtering")
+        if filtering is None:
+            filtering = bcur.get("vlan_filtering") if bridge not in created else False
+        if not filtering:
+            raise HostnetError("%s: VLANs %s need bridge '%s' to filter VLANs, and it does not; set vlan_filtering: true"
+                               " on the bridge" % (label, ", ".join(e.split(" ")[0] for e in entries), bridge))
+        pcur = current.get(port) if port not in created else None
+        if pcur is None or pcur.get("master") != bridge:
+            default = 1 if bridge in created or bcur.get("default_pvid") is None else bcur["default_pvid"]
+            have = new_port(default)
+        else:
+            have = pcur.get("vlans") or []
+        kind = (want.get(port) or pcur or {}).get("kind", "physical")
+        plan.port_vlans[port] = entries
+        steps = changes(have, entries)
+        plan.vlans += [(kind, port, action, entry) for action, entry in steps]
+        if steps and port not in plan.before and pcur is not None:
+            plan.before[port] = _planview.view(pcur)
+
+
 def dump_request(seq):
     """The AF_BRIDGE link dump that lists every bridge port with its VLANs (IFLA_EXT_MASK RTEXT_FILTER_BRVLAN)."""
     body = _IFINFO.pack(AF_BRIDGE, 0, 0, 0, 0) + _nla(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_BRVLAN))
@@ -129,3 +165,16 @@ def vlan_request(action, index, entry):
     body = _IFINFO.pack(AF_BRIDGE, 0, index, 0, 0)
     body += _nla(IFLA_AF_SPEC, _nla(IFLA_BRIDGE_VLAN_INFO, _VLAN_INFO.pack(flags if action == "add" else 0, int(words[0]))))
     return _request(RTM_SETLINK if action == "add" else RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, body)
+
+
+class VlanMixin(object):
+    """The Kernel's (_netlink) reads and writes of bridge ports' VLANs."""
+
+    def port_vlans(self):
+        """{ifindex: VLAN set} of every bridge port of the namespace."""
+        return dict(parse_port(*item) for item in self._dump(RTM_GETLINK, request=dump_request))
+
+    def vlan_changes(self, changes):
+        """changes: [(kind, name, 'add'|'del', entry)]: VLANs of bridge ports."""
+        self._send_batch([(vlan_request(action, self.resolve(name), entry), (kind, name, "%s VLAN %s" % (action, entry)))
+                          for kind, name, action, entry in changes])

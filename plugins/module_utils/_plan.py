@@ -172,7 +172,7 @@ def build(desired, current, netns=None, purge_prefix=None):
         _converge_existing(plan, spec, cur, ports_now.get(name))
 
     _plan_masters(plan, want, current, created, deleted, where)
-    _plan_vlans(plan, want, current, created)
+    _nlvlan.plan_ports(plan, want, current, created)
     _check_parents(want, current, created, where)
 
     if purge_prefix:
@@ -362,41 +362,6 @@ def _plan_masters(plan, want, current, created, deleted, where):
                 plan.releases.append((link["kind"], name))
                 if name not in plan.before:
                     plan.before[name] = _planview.view(link)
-
-
-def _plan_vlans(plan, want, current, created):
-    """The VLANs of the ports that declare them (a tap's vlan/vlans/native, a bridge's port_vlans for its ports),
-    from what each port has: a port that joins its bridge in this plan has what the kernel gives it then, the
-    bridge's default VLAN untagged."""
-    asked = []
-    for spec in want.values():
-        if spec["state"] != "present":
-            continue
-        if spec["kind"] in TUN_FAMILY and spec.get("vlans") is not None:
-            asked.append((spec["name"], spec["master"], spec["vlans"], _label(spec["kind"], spec["name"])))
-        elif spec["kind"] == "bridge" and spec.get("port_vlans") is not None:
-            asked += [(port, spec["name"], spec["port_vlans"], "bridge '%s': port '%s'" % (spec["name"], port))
-                      for port in spec["ports"]]
-    for port, bridge, entries, label in asked:
-        bspec, bcur = want.get(bridge) or {}, current.get(bridge) or {}
-        filtering = bspec.get("vlan_filtering")
-        if filtering is None:
-            filtering = bcur.get("vlan_filtering") if bridge not in created else False
-        if not filtering:
-            raise HostnetError("%s: VLANs %s need bridge '%s' to filter VLANs, and it does not; set vlan_filtering: true"
-                               " on the bridge" % (label, ", ".join(e.split(" ")[0] for e in entries), bridge))
-        pcur = current.get(port) if port not in created else None
-        if pcur is None or pcur.get("master") != bridge:
-            default = 1 if bridge in created or bcur.get("default_pvid") is None else bcur["default_pvid"]
-            have = _nlvlan.new_port(default)
-        else:
-            have = pcur.get("vlans") or []
-        kind = (want.get(port) or pcur or {}).get("kind", "physical")
-        plan.port_vlans[port] = entries
-        steps = _nlvlan.changes(have, entries)
-        plan.vlans += [(kind, port, action, entry) for action, entry in steps]
-        if steps and port not in plan.before and pcur is not None:
-            plan.before[port] = _planview.view(pcur)
 
 
 def _check_parents(want, current, created, where):

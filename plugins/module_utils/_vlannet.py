@@ -5,7 +5,7 @@
 
 A network with `vlans` has a VLAN-filtering bridge. VLAN 1 stays the network's untagged VLAN: the host's own address
 on the bridge, its DHCP and DNS, and guest NICs without a VLAN are on it. Guest NICs take VLANs among `vlans` (an
-access `vlan`, a trunk's `vlans` and `native`, checked by the guest role), and an uplink network's NIC carries them
+access `vlan`, a trunk's `vlans` and `native`; guest_nic() checks them), and an uplink network's NIC carries them
 tagged beside its untagged VLAN 1. _nftnet.check() and normalise() call these.
 """
 
@@ -68,3 +68,36 @@ def on_host(networks, dump):
     return ["network '%s': field 'vlans' needs bridge VLAN filtering, which this host's kernel does not have"
             " (CONFIG_BRIDGE_VLAN_FILTERING: its bridges report no default VLAN); drop vlans, or run the network on a"
             " kernel that has it" % name for name in wanting]
+
+
+def guest_nic(nic, raw, guest, where, networks):
+    """For the guest role's model (plugin_utils/_guest): a tap NIC's VLANs (`vlan`, or `vlans` with `native`) - valid
+    ids, on a bridge, and on a network of the network role among the network's `vlans` (VLAN 1, its untagged one,
+    always). Sets nic['vlan_options'] (what the device engine takes) when there are some."""
+    options = dict((k, raw[k]) for k in ("vlan", "vlans", "native") if raw.get(k) is not None)
+    entries = _nlvlan.port_set("guest '%s': %s" % (guest, where), options.get("vlan"), options.get("vlans"),
+                               options.get("native"))
+    if entries is None:
+        return
+    field = "%s.%s" % (where, sorted(options)[-1])
+    if not nic["bridge"]:
+        _fail(guest, field, "VLANs are those of a port of a VLAN-filtering bridge, and the NIC has no bridge",
+              "give bridge (the bridge of a network with vlans)")
+    nic["vlan_options"] = options
+    if nic["bridge"] not in networks:
+        return  # a bridge of the host's own: the device engine refuses it unless it filters VLANs
+    name, allowed = networks[nic["bridge"]]
+    ids = [_nlvlan.vid_of(e) for e in entries]
+    if not allowed:
+        _fail(guest, field, "network '%s' (bridge '%s') does not filter VLANs" % (name, nic["bridge"]),
+              "give the network vlans: [%s], or drop the NIC's VLANs" % ", ".join(str(v) for v in ids if v != 1))
+    stray = [str(v) for v in ids if v != 1 and v not in allowed]
+    if stray:
+        _fail(guest, field, "%s among the vlans of network '%s' (%s)"
+              % ("VLAN %s is not" % stray[0] if len(stray) == 1 else "VLANs %s are not" % ", ".join(stray), name,
+                 ", ".join(str(v) for v in allowed)), "add %s to the network's vlans, or take one of those"
+              % ("it" if len(stray) == 1 else "them"))
+
+
+def _fail(guest, field, problem, fix):
+    raise HostnetError("guest '%s': %s: %s; %s" % (guest, field, problem, fix))

@@ -18,8 +18,8 @@ __metaclass__ = type
 
 import hashlib
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_argspec, _bridgeconf, _guestspec, _nftnet, _nlvlan,
-                                                                   _validate)
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_argspec, _bridgeconf, _guestspec, _nftnet, _validate,
+                                                                   _vlannet)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.plugin_utils import _cloudinit, _guestconflicts, _guestfw
 
@@ -163,7 +163,7 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
                     and nic["bridge"] not in links:
                 _fail(guest, where + ".bridge", "bridge '%s' does not exist on this host" % nic["bridge"],
                       "create it first (e.g. with the hostnet.qemu.network role) or drop bridge")
-            _vlans(nic, raw, guest, where, host.get("network_vlans") or {})
+            _vlannet.guest_nic(nic, raw, guest, where, host.get("network_vlans") or {})
         else:
             if not raw.get("link"):
                 _fail(guest, where + ".link", "missing", "name the parent interface of the macvtap")
@@ -178,34 +178,6 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
     if "static" in nic:
         nic["static"] = _cloudinit.static_address(raw["address"], nic, host.get("managed_networks") or {}, guest, where)
     return nic
-
-
-def _vlans(nic, raw, guest, where, networks):
-    """A tap NIC's VLANs (`vlan`, or `vlans` with `native`): valid ids, on a bridge, and on a network of the network
-    role among the network's `vlans` (VLAN 1, its untagged one, always)."""
-    options = dict((k, raw[k]) for k in ("vlan", "vlans", "native") if raw.get(k) is not None)
-    entries = _nlvlan.port_set("guest '%s': %s" % (guest, where), options.get("vlan"), options.get("vlans"),
-                               options.get("native"))
-    if entries is None:
-        return
-    field = "%s.%s" % (where, sorted(options)[-1])
-    if not nic["bridge"]:
-        _fail(guest, field, "VLANs are those of a port of a VLAN-filtering bridge, and the NIC has no bridge",
-              "give bridge (the bridge of a network with vlans)")
-    nic["vlan_options"] = options
-    if nic["bridge"] not in networks:
-        return  # a bridge of the host's own: the device engine refuses it unless it filters VLANs
-    name, allowed = networks[nic["bridge"]]
-    ids = [_nlvlan.vid_of(e) for e in entries]
-    if not allowed:
-        _fail(guest, field, "network '%s' (bridge '%s') does not filter VLANs" % (name, nic["bridge"]),
-              "give the network vlans: [%s], or drop the NIC's VLANs" % ", ".join(str(v) for v in ids if v != 1))
-    stray = [str(v) for v in ids if v != 1 and v not in allowed]
-    if stray:
-        _fail(guest, field, "%s among the vlans of network '%s' (%s)"
-              % ("VLAN %s is not" % stray[0] if len(stray) == 1 else "VLANs %s are not" % ", ".join(stray), name,
-                 ", ".join(str(v) for v in allowed)), "add %s to the network's vlans, or take one of those"
-              % ("it" if len(stray) == 1 else "them"))
 
 
 def _socket(nic, raw, given, guest, where, settings):
