@@ -88,10 +88,12 @@ def guest_nic(nic, raw, guest, where, networks):
         return  # a bridge of the host's own: the device engine refuses it unless it filters VLANs
     name, allowed = networks[nic["bridge"]]
     ids = [_nlvlan.vid_of(e) for e in entries]
+    tagged = [str(v) for v in ids if v != UNTAGGED]
     if not allowed:
         _fail(guest, field, "network '%s' (bridge '%s') does not filter VLANs" % (name, nic["bridge"]),
-              "give the network vlans: [%s], or drop the NIC's VLANs" % ", ".join(str(v) for v in ids if v != 1))
-    stray = [str(v) for v in ids if v != 1 and v not in allowed]
+              "give the network vlans: [%s], or drop the NIC's VLANs" % ", ".join(tagged) if tagged else
+              "drop the NIC's VLANs (VLAN %d is the network's own, where every NIC without one is)" % UNTAGGED)
+    stray = [v for v in tagged if int(v) not in allowed]
     if stray:
         _fail(guest, field, "%s among the vlans of network '%s' (%s)"
               % ("VLAN %s is not" % stray[0] if len(stray) == 1 else "VLANs %s are not" % ", ".join(stray), name,

@@ -211,6 +211,7 @@ def test_guest_nics_take_vlans_of_their_network_and_the_device_engine_gets_them(
                                                "master": "br0", "vlan": 10}
     trunk = _guestrender.netdevs(guest_plan(vlans=[10, 20], native=1))[0]
     assert (trunk["vlans"], trunk["native"]) == ([10, 20], 1)
+    assert _guestrender.netdevs(guest_plan(vlan=1))[0]["vlan"] == 1  # the network's own VLAN, always allowed
     assert "vlan" not in _guestrender.netdevs(guest_plan())[0]  # no VLANs: the port's are left as the bridge gives them
     assert _guestrender.netdevs(guest_plan(bridge="own0", vlan=77))[0]["vlan"] == 77  # the host's own bridge: engine's
 
@@ -222,6 +223,8 @@ def test_guest_nics_take_vlans_of_their_network_and_the_device_engine_gets_them(
      " 'lan' (10, 20); add them to the network's vlans, or take one of those"),
     (dict(bridge="plain", vlan=10), "guest 'vm1': nics[0].vlan: network 'plain' (bridge 'plain') does not filter VLANs;"
      " give the network vlans: [10], or drop the NIC's VLANs"),
+    (dict(bridge="plain", vlan=1), "guest 'vm1': nics[0].vlan: network 'plain' (bridge 'plain') does not filter VLANs;"
+     " drop the NIC's VLANs (VLAN 1 is the network's own, where every NIC without one is)"),
     (dict(vlan=0), "guest 'vm1': nics[0]: vlan: VLAN id 0 is out of range; give an integer 1..4094"),
     (dict(vlan=10, vlans=[20]), "guest 'vm1': nics[0]: give either vlan (an access port, untagged in the guest) or"
      " vlans with native (a trunk, tagged in the guest), not both"),
