@@ -21,8 +21,8 @@ import struct
 from ansible_collections.hostnet.qemu.plugins.module_utils import _planview
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
-    AF_BRIDGE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTM_DELLINK, RTM_GETLINK, _HDR, _IFINFO, _U32, _attrs, _nla,
-    _request)
+    AF_BRIDGE, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTM_DELLINK, RTM_GETLINK, _HDR, _IFINFO, _NLA, _NLA_TYPE_MASK, _U32,
+    _attrs, _nla, _request)
 
 VID_RANGE = (1, 4094)
 RTM_SETLINK = 19
@@ -77,9 +77,12 @@ def vid_of(entry):
     return int(entry.split(" ", 1)[0])
 
 
-def new_port(default_pvid):
-    """What the kernel gives a port that joins a bridge: its default VLAN, untagged (none when it is 0)."""
-    return ["%d%s" % (default_pvid, _NATIVE)] if default_pvid else []
+def joining(bridge):
+    """What the kernel gives a port that joins `bridge` (its link as the dump reads it; None: created in this plan,
+    with the kernel's default 1): the bridge's default VLAN, untagged - none when that is 0."""
+    pvid = (bridge or {}).get("default_pvid")
+    pvid = 1 if pvid is None else pvid
+    return ["%d%s" % (pvid, _NATIVE)] if pvid else []
 
 
 def changes(have, want):
@@ -115,8 +118,7 @@ def plan_ports(plan, want, current, created):
                                " on the bridge" % (label, ", ".join(e.split(" ")[0] for e in entries), bridge))
         pcur = current.get(port) if port not in created else None
         if pcur is None or pcur.get("master") != bridge:
-            default = 1 if bridge in created or bcur.get("default_pvid") is None else bcur["default_pvid"]
-            have = new_port(default)
+            have = joining(None if bridge in created else bcur)
         else:
             have = pcur.get("vlans") or []
         kind = (want.get(port) or pcur or {}).get("kind", "physical")
@@ -141,18 +143,13 @@ def parse_port(data, offset, length):
     entries = {}
     pos = spec[0] if spec else 0
     while spec and pos + 4 <= spec[1]:
-        alen, atype = struct.unpack_from("=HH", data, pos)
+        alen, atype = _NLA.unpack_from(data, pos)  # the attribute repeats: _attrs() would keep only the last
         if alen < 4:
             break
-        if atype & 0x3FFF == IFLA_BRIDGE_VLAN_INFO and alen >= 4 + _VLAN_INFO.size:
+        if atype & _NLA_TYPE_MASK == IFLA_BRIDGE_VLAN_INFO and alen >= 4 + _VLAN_INFO.size:
             flags, vid = _VLAN_INFO.unpack_from(data, pos + 4)
-            native = flags & BRIDGE_VLAN_INFO_PVID and flags & BRIDGE_VLAN_INFO_UNTAGGED
-            words = [str(vid)]
-            if flags & BRIDGE_VLAN_INFO_PVID:
-                words.append("pvid")
-            if flags & BRIDGE_VLAN_INFO_UNTAGGED:
-                words.append("untagged")
-            entries[vid] = "%d%s" % (vid, _NATIVE) if native else " ".join(words)
+            entries[vid] = " ".join([str(vid)] + (["pvid"] if flags & BRIDGE_VLAN_INFO_PVID else []) +
+                                    (["untagged"] if flags & BRIDGE_VLAN_INFO_UNTAGGED else []))
         pos += (alen + 3) & ~3
     return index, [entries[v] for v in sorted(entries)]
 

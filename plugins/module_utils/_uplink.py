@@ -218,7 +218,7 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
     saved = load_all(state_dir)
     wanted = _wanted(uplinks, saved, purge)
     with Kernel(netns) as kernel:
-        live = read(kernel)
+        live = read(kernel, any(e.get("vlans") for e in wanted.values()))
     out = {"changed": False, "armed": False, "plan": [], "diff": {"before": {}, "after": {}}, "uplinks": {}}
     pending, records, removals, direct, clients = [], [], [], [], []
     for bridge, want in sorted(wanted.items()):
@@ -333,7 +333,7 @@ def confirm(uplinks, state_dir, purge=False, netns=None):
         saved = load_all(state_dir)
         wanted = _wanted(uplinks, saved, purge)
         with Kernel(netns) as kernel:
-            live = read(kernel)
+            live = read(kernel, any(e.get("vlans") for e in list(saved.values()) + list(wanted.values())))
         problems, commits = [], []
         for bridge, want in sorted(wanted.items()):
             entry = saved.get(bridge)

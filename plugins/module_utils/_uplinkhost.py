@@ -20,10 +20,11 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
     WHAT, describe, nic_field, plan, uplink_label, via)
 
 
-def read(kernel):
+def read(kernel, vlans=False):
     """One read of links, addresses and routes: {links, addresses: {name: [..]}, routes: {name: [..]},
-    multipath: {name: [routes with a nexthop through it]}}."""
-    links = kernel.dump(vlans=True)
+    multipath: {name: [routes with a nexthop through it]}}; with `vlans` (an entry carries VLANs) the bridge ports'
+    VLANs too."""
+    links = kernel.dump(vlans=vlans)
     names = dict((link["index"], name) for name, link in links.items())
     addresses, routes, multipath = {}, {}, {}
     for entry in kernel.address_details():
@@ -94,10 +95,10 @@ def _apply_op(kernel, op):
 def converge(entry, direction, delete_bridge=False, netns=None, best_effort=False):
     """Take one entry to `direction` now, in this process; return the lines of what was done."""
     with Kernel(netns) as kernel:
-        ops = plan(entry, direction, read(kernel), delete_bridge)
+        ops = plan(entry, direction, read(kernel, bool(entry.get("vlans"))), delete_bridge)
         apply_ops(kernel, ops, best_effort)
         if ops:
-            left = plan(entry, direction, read(kernel), delete_bridge)
+            left = plan(entry, direction, read(kernel, bool(entry.get("vlans"))), delete_bridge)
             if left:
                 raise HostnetError("%s: the kernel did not take every change; still to do: %s"
                                    % (uplink_label(entry), "; ".join(describe(op) for op in left)))

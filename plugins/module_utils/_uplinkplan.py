@@ -214,7 +214,7 @@ def _plan_move(entry, live):
     if fields:
         ops.append(("link", nic, "interface", fields))
     if entry.get("vlans") and kind == "bridge":  # the VLANs it carries, once it is the bridge's port
-        now = (nic_link.get("vlans") or []) if master == br else _nlvlan.new_port((cur or {}).get("default_pvid") or 1)
+        now = (nic_link.get("vlans") or []) if master == br else _nlvlan.joining(cur)
         ops += [("vlan", action, nic, vlan) for action, vlan in _nlvlan.changes(now, entry["vlans"])]
     have = set(a["address"] for a in live["addresses"].get(br, [])) if cur else set()
     ops += [("addr", "add", br, a) for a in entry["addresses"] if a["address"] not in have]
