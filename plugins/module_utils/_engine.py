@@ -77,8 +77,7 @@ def apply(kernel, ops):
             if netlink:
                 kernel.create_links([o["spec"] for o in batch])
             else:
-                for o in batch:
-                    kernel.tun(o["spec"], create=True)
+                kernel.create_tuns([o["spec"] for o in batch])
         elif op["op"] == "tun":
             kernel.tun(op["spec"], create=False)
         elif op["op"] == "node":

@@ -43,6 +43,8 @@ _U32 = struct.Struct("=I")
 _NLA_TYPE_MASK = 0x3FFF
 # attribute numbers from linux/if_link.h, linux/if_addr.h
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 5, 10, 18
+IFLA_EXT_MASK = 29
+RTEXT_FILTER_BRVLAN, RTEXT_FILTER_SKIP_STATS = 0x2, 0x8  # linux/rtnetlink.h: a dump's VLANs; a reply without counters
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFLA_BRPORT_LEARNING, IFLA_BRPORT_NEIGH_SUPPRESS = 8, 32  # a bridge port's flags (linux/if_link.h)
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE, IFLA_TUN_PI, IFLA_TUN_VNET_HDR, IFLA_TUN_PERSIST, IFLA_TUN_MULTI_QUEUE = range(1, 8)
@@ -121,6 +123,14 @@ def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, 
         info = b"".join(_nla(_INFO_DATA[attr][0], _INFO_DATA[attr][1](value)) for attr, value in data)
         body += _nla(IFLA_LINKINFO, _nla(IFLA_INFO_KIND, kind.encode("ascii") + b"\0") + _nla(IFLA_INFO_DATA, info))
     return _request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_EXCL if create else 0), body)
+
+
+def getlink(name):
+    """An RTM_GETLINK of one link by name, its reply without the counters (RTEXT_FILTER_SKIP_STATS). Asked about one
+    link, the kernel first settles the link's pending state changes (a new tap's carrier off), which otherwise wait
+    for its link watch, up to a second and 100 links at a time."""
+    return _request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK,
+                    _link_header(0, name) + _nla(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS)))
 
 
 def port_request(index, name, port):

@@ -67,6 +67,16 @@ def test_bridge_taps_and_enslaving_read_back(netns):
     assert result["devices"]["br0"]["ports"] == ["vm1-net0"]
 
 
+def test_new_taps_join_their_bridge_without_carrier(netns):
+    """A new tap has no carrier (no guest holds it): the bridge must see that when it takes the tap, not enable the
+    port and disable it again when the kernel's link watch catches up (a second later, 100 links at a time)."""
+    taps = ["t%d" % i for i in range(24)]
+    converge(netns, [{"kind": "bridge", "name": "br0"}] + [{"kind": "tap", "name": n, "master": "br0"} for n in taps])
+    kernel = links(netns)  # read at once, by a dump (which does not settle pending link state)
+    assert dict((n, (kernel[n]["operstate"], kernel[n]["linkinfo"]["info_slave_data"]["state"])) for n in taps) == \
+        dict((n, ("DOWN", "disabled")) for n in taps)
+
+
 def test_second_run_changes_nothing_and_check_mode_writes_nothing(netns):
     devices = [{"kind": "bridge", "name": "br0", "addresses": ["10.21.0.1/24"]},
                {"kind": "tap", "name": "t0", "owner": "nobody", "master": "br0"}]

@@ -135,6 +135,17 @@ def test_setlink_request_reads_back():
         "vm1-n0", 0, True, 1400, "52:54:00:aa:bb:cc", 7)
 
 
+def test_getlink_is_the_request_pyroute2_would_send():
+    ifinfmsg = importlib.import_module("pyroute2.netlink.rtnl.ifinfmsg").ifinfmsg
+    msg = ifinfmsg()
+    msg["header"]["type"] = _nlwire.RTM_GETLINK
+    msg["header"]["flags"] = _nlwire.NLM_F_REQUEST | _nlwire.NLM_F_ACK
+    msg["header"]["sequence_number"] = 9
+    msg["attrs"] = [("IFLA_IFNAME", "vm1-n0"), ("IFLA_EXT_MASK", _nlwire.RTEXT_FILTER_SKIP_STATS)]
+    msg.encode()
+    assert _nlwire.getlink("vm1-n0")(9) == bytes(msg.data)
+
+
 def test_messages_and_error_code_split_one_buffer():
     ack = struct.pack("=IHHII", 36, _nlwire.NLMSG_ERROR, 0, 5, 0) + struct.pack("=i", -17) + b"\0" * 16
     done = struct.pack("=IHHII", 20, _nlwire.NLMSG_DONE, 0, 6, 0) + b"\0" * 4
