@@ -27,13 +27,16 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import INFINITY_LIFE_TIME
-from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import describe, dynamic4, route_key
+from ansible_collections.hostnet.qemu.plugins.module_utils._engine import apply
+from ansible_collections.hostnet.qemu.plugins.module_utils._plan import describe
+from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import address_op, dynamic4, route_key, route_op
 from ansible_collections.hostnet.qemu.plugins.module_utils._validate import network
 
 WHAT = "uplink DHCP client"
 EVENTS = ("deconfig", "bound", "renew", "leasefail", "nak")
 METRIC_ENV = "HOSTNET_QEMU_ROUTE_METRIC"
 RTPROT_DHCP = 16
+BRIDGE = "bridge"  # what the client runs on (the kind in its operations)
 CLIENTS = ("dhclient", "dhcpcd", "udhcpc", "dhcpcd5")
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
@@ -120,7 +123,7 @@ def foreign_clients(nic, proc_root="/proc"):
 # -- the udhcpc script: hostnet-qemu-network EVENT, with the lease in the environment ---------------
 def event_ops(action, env, addresses, routes):
     """The kernel changes one udhcpc event asks for on env['interface'], given that device's address_details()
-    and routes() entries: [('addr'|'route', 'add'|'del', dev, entry)] (the _uplinkhost vocabulary)."""
+    and routes() entries: address and route operations (_uplinkplan.address_op, route_op) on the bridge."""
     dev = env["interface"]
     have = dynamic4(addresses)
     ours = [r for r in routes if r["family"] == 4 and r["protocol"] == RTPROT_DHCP]
@@ -129,7 +132,7 @@ def event_ops(action, env, addresses, routes):
             # deconfig (udhcpc's start, a lease that ran out), leasefail: the lease stays - its address carries the
             # lease's lifetime (an expired one the kernel has dropped), so a restarted client cuts nothing off
             return []
-        return [("route", "del", dev, r) for r in ours] + [("addr", "del", dev, a) for a in have]  # taken back
+        return [route_op("del", BRIDGE, dev, r) for r in ours] + [address_op("del", BRIDGE, dev, a) for a in have]  # taken back
     mask = env.get("mask") or ""
     if not mask.isdigit():
         raise HostnetError("%s on '%s': the server's lease has no usable subnet mask (%r)" % (WHAT, dev, mask))
@@ -141,29 +144,28 @@ def event_ops(action, env, addresses, routes):
     lifetime = min(int(lease), INFINITY_LIFE_TIME - 1) if lease.isdigit() and int(lease) > 0 else INFINITY_LIFE_TIME - 1
     address = {"family": 4, "address": "%s/%d" % (cidr.ip, cidr.prefixlen), "scope": 0, "flags": 0,
                "broadcast": str(cidr.broadcast) if cidr.prefixlen < 31 else None, "lifetime": lifetime}
-    ops = [("addr", "del", dev, a) for a in have if a["address"] != address["address"]]
-    ops.append(("addr", "add", dev, address))  # add replaces: a renewal refreshes the lifetime
+    ops = [address_op("del", BRIDGE, dev, a) for a in have if a["address"] != address["address"]]
+    ops.append(address_op("add", BRIDGE, dev, address))  # add replaces: a renewal refreshes the lifetime
     metric = int(env.get(METRIC_ENV) or 0)
     gateway = next((net.ip for net in (network(r) for r in (env.get("router") or "").split())
                     if net is not None and net.version == 4 and net.prefixlen == 32), None)
     want = [] if gateway is None else [{
         "family": 4, "dst": "0.0.0.0/0", "gateway": str(gateway), "table": 254, "protocol": RTPROT_DHCP, "scope": 0,
         "type": 1, "metric": metric, "prefsrc": None, "onlink": False}]
-    ops += [("route", "del", dev, r) for r in ours if route_key(r) not in set(route_key(w) for w in want)]
-    ops += [("route", "add", dev, r) for r in want if route_key(r) not in set(route_key(o) for o in ours)]
+    ops += [route_op("del", BRIDGE, dev, r) for r in ours if route_key(r) not in set(route_key(w) for w in want)]
+    ops += [route_op("add", BRIDGE, dev, r) for r in want if route_key(r) not in set(route_key(o) for o in ours)]
     return ops
 
 
 def event_main(action, env, netns=None):
     """udhcpc's script: apply one event; returns the exit code (udhcpc ignores it, the unit's journal keeps the line)."""
-    from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import apply_ops  # it imports this file
     dev = env.get("interface") or "?"
     try:
         with Kernel(netns) as kernel:
             index = kernel.resolve(dev)
             ops = event_ops(action, env, [a for a in kernel.address_details() if a["index"] == index],
                             [r for r in kernel.routes() if r["oif"] == index])
-            apply_ops(kernel, ops)
+            apply(kernel, ops)
     except HostnetError as exc:
         sys.stdout.write("hostnet-qemu-network: %s %s: FAILED: %s\n" % (action, dev, exc))
         return 1

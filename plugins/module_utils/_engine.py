@@ -63,44 +63,62 @@ def facts(netns=None, names=None):
     return out
 
 
-def apply(kernel, ops):
-    """Execute ordered ops, batching runs of the same kind of netlink request."""
+def apply(kernel, ops, best_effort=False):
+    """Execute ordered operations (_plan.operation), batching runs of the same kind of netlink request.
+
+    With best_effort (a rollback, which gives back every address and route it can rather than stop at the first
+    refusal) each operation goes alone, and the failures are raised together at the end."""
+    if best_effort:
+        failures = []
+        for op in ops:
+            try:
+                apply(kernel, [op])
+            except _errors.HostnetError as exc:
+                failures.append(str(exc))
+        if failures:
+            raise _errors.HostnetError("; ".join(failures))
+        return
     i = 0
     while i < len(ops):
-        op = ops[i]
-        j = i + 1
-        if op["op"] == "create":
-            netlink = op["kind"] in _CREATE_BY_NETLINK
-            while j < len(ops) and ops[j]["op"] == "create" and ops[j]["kind"] == op["kind"]:
-                j += 1
-            batch = ops[i:j]
-            if netlink:
-                kernel.create_links([o["spec"] for o in batch])
-            else:
-                kernel.create_tuns([o["spec"] for o in batch])
+        op, j = ops[i], i + 1
+        key = _batch_key(op)
+        while j < len(ops) and _batch_key(ops[j]) == key and op["op"] not in ("tun", "node"):
+            j += 1
+        batch = ops[i:j]
+        detail = "detail" in op
+        if op["op"] == "create" and op["kind"] in _CREATE_BY_NETLINK:
+            kernel.create_links([o["spec"] for o in batch])
+        elif op["op"] == "create":
+            kernel.create_tuns([o["spec"] for o in batch])
         elif op["op"] == "tun":
             kernel.tun(op["spec"], create=False)
         elif op["op"] == "node":
             kernel.device_node(op["name"], op["owner"], op["group"], op["mode"])
-        else:
-            while j < len(ops) and ops[j]["op"] == op["op"]:
-                j += 1
-            batch = ops[i:j]
-            if op["op"] == "delete":
-                kernel.delete([(o["kind"], o["name"]) for o in batch])
-            elif op["op"] == "set":
-                kernel.set_links([(o["kind"], o["name"], o["fields"]) for o in batch])
-            elif op["op"] == "address":
-                kernel.addresses([(o["kind"], o["name"], o["action"], o["cidr"]) for o in batch])
-            elif op["op"] == "route":
-                kernel.managed_routes([(o["action"], o["name"], o["route"]) for o in batch])
-            elif op["op"] == "proxy":
-                kernel.proxy_changes([(o["action"], o["name"], o["entry"]) for o in batch])
-            elif op["op"] == "vlan":
-                kernel.vlan_changes([(o["kind"], o["name"], o["action"], o["vlan"]) for o in batch])
-            elif op["op"] == "fdb":
-                kernel.fdb_changes([(o["kind"], o["name"], o["action"], o["mac"], o["dst"]) for o in batch])
+        elif op["op"] == "delete":
+            kernel.delete([(o["kind"], o["name"]) for o in batch])
+        elif op["op"] == "set":
+            kernel.set_links([(o["kind"], o["name"], o["fields"]) for o in batch])
+        elif op["op"] == "address" and detail:
+            kernel.address_changes([(o["action"], o["name"], o["detail"]) for o in batch])
+        elif op["op"] == "address":
+            kernel.addresses([(o["kind"], o["name"], o["action"], o["cidr"]) for o in batch])
+        elif op["op"] == "route" and detail:
+            kernel.route_changes([(o["action"], o["name"], o["detail"]) for o in batch])
+        elif op["op"] == "route":
+            kernel.managed_routes([(o["action"], o["name"], o["route"]) for o in batch])
+        elif op["op"] == "proxy":
+            kernel.proxy_changes([(o["action"], o["name"], o["entry"]) for o in batch])
+        elif op["op"] == "vlan":
+            kernel.vlan_changes([(o["kind"], o["name"], o["action"], o["vlan"]) for o in batch])
+        elif op["op"] == "fdb":
+            kernel.fdb_changes([(o["kind"], o["name"], o["action"], o["mac"], o["dst"]) for o in batch])
         i = j
+
+
+def _batch_key(op):
+    """Operations that go to the kernel in one batch: the same op, and creates of one kind (bridges by netlink,
+    taps by ioctl), addresses and routes with or without the kernel's whole entry."""
+    return op["op"], op["kind"] if op["op"] == "create" else None, "detail" in op
 
 
 def converge(desired, netns=None, purge_prefix=None, check_mode=False):

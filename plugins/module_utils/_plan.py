@@ -55,20 +55,18 @@ class Plan(object):
     @property
     def ops(self):
         """The ordered operation list (what check mode reports and apply executes)."""
-        ops = [{"op": "delete", "kind": k, "name": n} for k, n in
-               sorted(self.deletes, key=lambda d: (_DELETE_RANK.get(d[0], 1), d[1]))]
-        ops += [{"op": "create", "kind": s["kind"], "name": s["name"], "spec": s} for s in
-                sorted(self.creates, key=lambda s: _CREATE_RANK[s["kind"]])]
-        ops += [{"op": "tun", "kind": s["kind"], "name": s["name"], "spec": s} for s in self.tun]
-        ops += [{"op": "set", "kind": k, "name": n, "fields": {"master": None}} for k, n in self.releases]
+        ops = [operation("delete", k, n) for k, n in sorted(self.deletes, key=lambda d: (_DELETE_RANK.get(d[0], 1), d[1]))]
+        ops += [operation("create", s["kind"], s["name"], spec=s) for s in sorted(self.creates, key=lambda s: _CREATE_RANK[s["kind"]])]
+        ops += [operation("tun", s["kind"], s["name"], spec=s) for s in self.tun]
+        ops += [operation("set", k, n, fields={"master": None}) for k, n in self.releases]
         ordered = sorted(self.sets.items(), key=lambda item: (item[1][0] != "bridge", item[0]))
-        ops += [{"op": "set", "kind": kind, "name": name, "fields": fields} for name, (kind, fields) in ordered if fields]
-        ops += [{"op": "vlan", "kind": k, "name": n, "action": a, "vlan": e} for k, n, a, e in self.vlans]
-        ops += [{"op": "address", "kind": k, "name": n, "action": a, "cidr": c} for k, n, a, c in self.addresses]
-        ops += [{"op": "route", "kind": k, "name": n, "action": a, "route": r} for k, n, a, r in self.routes]
-        ops += [{"op": "proxy", "kind": k, "name": n, "action": a, "entry": e} for k, n, a, e in self.proxies]
-        ops += [{"op": "fdb", "kind": k, "name": n, "action": a, "mac": m, "dst": d} for k, n, a, m, d in self.fdb]
-        ops += [dict(op="node", **node) for node in self.nodes]
+        ops += [operation("set", kind, name, fields=fields) for name, (kind, fields) in ordered if fields]
+        ops += [operation("vlan", k, n, action=a, vlan=e) for k, n, a, e in self.vlans]
+        ops += [operation("address", k, n, action=a, cidr=c) for k, n, a, c in self.addresses]
+        ops += [operation("route", k, n, action=a, route=r) for k, n, a, r in self.routes]
+        ops += [operation("proxy", k, n, action=a, entry=e) for k, n, a, e in self.proxies]
+        ops += [operation("fdb", k, n, action=a, mac=m, dst=d) for k, n, a, m, d in self.fdb]
+        ops += [operation("node", **node) for node in self.nodes]
         return ops
 
     @property
@@ -77,29 +75,45 @@ class Plan(object):
 
     def summary(self):
         """Short human-readable lines, one per operation."""
-        lines = []
-        for op in self.ops:
-            label = _label(op["kind"], op["name"])
-            if op["op"] == "set":
-                lines.append("set %s: %s" % (label, ", ".join(_field(k, v) for k, v in sorted(op["fields"].items()))))
-            elif op["op"] == "address":
-                lines.append("%s address %s on %s" % (op["action"], op["cidr"], label))
-            elif op["op"] == "vlan":
-                lines.append("%s VLAN %s on %s" % (op["action"], op["vlan"], label))
-            elif op["op"] == "route":
-                lines.append("%s route %s on %s" % (op["action"], op["route"], label))
-            elif op["op"] == "proxy":
-                lines.append("%s proxy ARP %s for %s" % (op["action"], op["entry"], label))
-            elif op["op"] == "fdb":
-                lines.append("%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], label))
-            elif op["op"] == "node":
-                lines.append("device node of %s: owner=%s group=%s mode=%04o"
-                             % (label, op["owner"], op["group"], op["mode"]))
-            elif op["op"] == "tun":
-                lines.append("set ownership/flags of %s" % label)
-            else:
-                lines.append("%s %s" % (op["op"], label))
-        return lines
+        return [describe(op) for op in self.ops]
+
+
+def operation(op, kind, name, **fields):
+    """One operation of the vocabulary that every planner speaks (the devices here, the uplink move, the DHCP
+    client's lease) and _engine.apply executes: {op, kind, name, and the op's fields}.
+
+    op: delete | create (spec) | tun (spec) | set (fields) | vlan (action, vlan) | address (action, cidr) |
+    route (action, route: 'DST [via GATEWAY]...') | proxy (action, entry) | fdb (action, mac, dst) |
+    node (owner, group, mode). An address or route may carry `detail`, the kernel's whole entry as the uplink
+    move reads it (lifetime, flags, metric, protocol...), which the kernel gets instead of the engine's defaults.
+    """
+    return dict(fields, op=op, kind=kind, name=name)
+
+
+def describe(op):
+    """The line of one operation in a plan, check mode's report and the journal."""
+    label, kind = _label(op["kind"], op["name"]), op["op"]
+    if kind == "set":
+        return "set %s: %s" % (label, ", ".join(_field(k, v) for k, v in sorted(op["fields"].items())))
+    if kind == "create":
+        spec = op["spec"]
+        return "create %s%s" % (label, " with MAC %s" % spec["mac"] if spec.get("mac")
+                                else " on '%s'" % spec["link"] if spec.get("link") else "")
+    if kind == "address":
+        return "%s address %s on %s" % (op["action"], op["cidr"], label)
+    if kind == "vlan":
+        return "%s VLAN %s on %s" % (op["action"], op["vlan"], label)
+    if kind == "route":
+        return "%s route %s on %s" % (op["action"], op["route"], label)
+    if kind == "proxy":
+        return "%s proxy ARP %s for %s" % (op["action"], op["entry"], label)
+    if kind == "fdb":
+        return "%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], label)
+    if kind == "node":
+        return "device node of %s: owner=%s group=%s mode=%04o" % (label, op["owner"], op["group"], op["mode"])
+    if kind == "tun":
+        return "set ownership/flags of %s" % label
+    return "%s %s" % (kind, label)
 
 
 def _field(key, value):

@@ -28,10 +28,12 @@ import time
 from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _files, _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
+from ansible_collections.hostnet.qemu.plugins.module_utils._engine import apply
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
-from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import apply_ops, converge, host_links, read
+from ansible_collections.hostnet.qemu.plugins.module_utils._plan import describe, operation
+from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import converge, host_links, read
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
-    MOVED, ORIGINAL, WHAT, current_lease, describe, is_moved, movable_addresses, movable_routes, nic_field, plan, project, uplink_label,
+    MOVED, ORIGINAL, WHAT, current_lease, is_moved, movable_addresses, movable_routes, nic_field, plan, project, uplink_label,
     via, view)
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkstate import load_all, remove, save
 
@@ -248,7 +250,7 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
             direction, delete_bridge = ORIGINAL, kind == "bridge"
             if entry is None and not moved_now:
                 if br_link is not None and br_link["kind"] == "bridge" and kind == "bridge":  # a bridge without its NIC
-                    direct.append(("delete", bridge, "bridge"))
+                    direct.append(operation("delete", "bridge", bridge))
                     out["diff"]["before"][bridge] = view({"bridge": bridge, "nic": nic}, live)
                     out["diff"]["after"][bridge] = dict(out["diff"]["before"][bridge], bridge=None)
                 out["uplinks"][bridge] = {"nic": nic, "status": "absent"}
@@ -301,7 +303,7 @@ def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, ne
         remove(state_dir, bridge)
     if direct:
         with Kernel(netns) as kernel:
-            apply_ops(kernel, direct)
+            apply(kernel, direct)
     if pending:
         if not os.path.isfile(runner):
             raise HostnetError("%s: the job runner %s is not installed (the network role installs it before the"

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Uplink networks, the host side: one read of the kernel, applying planned operations, and the preflight
+"""Uplink networks, the host side: one read of the kernel, taking an entry to a direction now, and the preflight
 checks that only the host shows (dynamic addresses, multipath routes, a network manager owning the NIC).
 
 Everything goes through _netlink.Kernel; no Ansible imports (the boot CLI uses this file)."""
@@ -16,8 +16,9 @@ import re
 from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _files, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
-from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
-    WHAT, describe, nic_field, plan, uplink_label, via)
+from ansible_collections.hostnet.qemu.plugins.module_utils._engine import apply
+from ansible_collections.hostnet.qemu.plugins.module_utils._plan import describe
+from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import WHAT, nic_field, plan, uplink_label, via
 
 
 def read(kernel, vlans=False):
@@ -62,41 +63,11 @@ def host_links(netns=None):
     return dict((name, link.get("master")) for name, link in host_dump(netns).items())
 
 
-def apply_ops(kernel, ops, best_effort=False):
-    """Run the operations in order; with best_effort go on past a failing one and raise all failures at the end
-    (a rollback gives back every address and route it can rather than stopping at the first refusal)."""
-    failures = []
-    for op in ops:
-        try:
-            _apply_op(kernel, op)
-        except HostnetError as exc:
-            if not best_effort:
-                raise
-            failures.append(str(exc))
-    if failures:
-        raise HostnetError("; ".join(failures))
-
-
-def _apply_op(kernel, op):
-    if op[0] == "create":
-        kernel.create_links([op[2]])
-    elif op[0] == "delete":
-        kernel.delete([(op[2], op[1])])
-    elif op[0] == "link":
-        kernel.set_links([(op[2], op[1], op[3])])
-    elif op[0] == "addr":
-        kernel.address_changes([(op[1], op[2], op[3])])
-    elif op[0] == "vlan":
-        kernel.vlan_changes([("interface", op[2], op[1], op[3])])
-    else:
-        kernel.route_changes([(op[1], op[2], op[3])])
-
-
 def converge(entry, direction, delete_bridge=False, netns=None, best_effort=False):
     """Take one entry to `direction` now, in this process; return the lines of what was done."""
     with Kernel(netns) as kernel:
         ops = plan(entry, direction, read(kernel, bool(entry.get("vlans"))), delete_bridge)
-        apply_ops(kernel, ops, best_effort)
+        apply(kernel, ops, best_effort)
         if ops:
             left = plan(entry, direction, read(kernel, bool(entry.get("vlans"))), delete_bridge)
             if left:

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Uplink networks, the pure part: what moves with a NIC, the operations that take one entry to a direction
-(MOVED onto its bridge, or ORIGINAL), their text, and the diff view before and after.
+"""Uplink networks, the pure part: what moves with a NIC, the operations (_plan's) that take one entry to a
+direction (MOVED onto its bridge, or ORIGINAL), and the diff view before and after.
 
 An entry moves its NIC's addresses and routes to `bridge`, the target device, `via` (default bridge):
 - bridge: the target is a bridge that takes the NIC as its port and its MAC (an uplink network);
@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _nlvlan
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._plan import operation
 
 WHAT = "uplink"
 MOVED, ORIGINAL = "moved", "original"
@@ -27,6 +28,7 @@ RTPROT_KERNEL, RTPROT_RA = 2, 9
 RTN_UNICAST = 1
 RT_SCOPE_LINK = 253
 RT_TABLE_MAIN = 254
+NIC = "interface"  # the kind of an entry's NIC in its operations (the target's is its `via`)
 _FIELDS_ADDR = ("family", "address", "broadcast", "scope", "flags")
 _FIELDS_ROUTE = ("family", "dst", "gateway", "table", "protocol", "scope", "type", "metric", "prefsrc", "onlink")
 
@@ -77,12 +79,22 @@ def current_lease(live, dev):
             "routes": [r for r in movable_routes(live, dev) if r["family"] == 4]}
 
 
-def lease_items(live, dev):
-    """The lease `dev` has now as removal operations: an uplink with a DHCP client leaves it behind on the side it
-    leaves (the client on the other side asks again)."""
+def address_op(action, kind, dev, entry):
+    """The operation that adds or removes an address as the kernel lists it (address_details()), all of it kept."""
+    return operation("address", kind, dev, action=action, cidr=entry["address"], detail=entry)
+
+
+def route_op(action, kind, dev, route):
+    """The operation that adds or removes a route as the kernel lists it (routes()), all of it kept."""
+    return operation("route", kind, dev, action=action, route=route_text(route), detail=route)
+
+
+def lease_items(live, dev, kind):
+    """The lease `dev` (a `kind`) has now as removal operations: an uplink with a DHCP client leaves it behind on the
+    side it leaves (the client on the other side asks again)."""
     held = current_lease(live, dev)
-    return [("route", "del", dev, r) for r in held["routes"]] + [
-        ("addr", "del", dev, a) for a in reversed(held["addresses"])]
+    return [route_op("del", kind, dev, r) for r in held["routes"]] + [
+        address_op("del", kind, dev, a) for a in reversed(held["addresses"])]
 
 
 def _lease_back(entry, live, nic):
@@ -96,8 +108,8 @@ def _lease_back(entry, live, nic):
         return []
     have = set(a["address"] for a in live["addresses"].get(nic, []))
     on_nic = set(route_key(r) for r in live["routes"].get(nic, []))
-    return [("addr", "add", nic, a) for a in back if a["address"] not in have] + [
-        ("route", "add", nic, r) for r in _route_order(lease.get("routes") or []) if route_key(r) not in on_nic]
+    return [address_op("add", NIC, nic, a) for a in back if a["address"] not in have] + [
+        route_op("add", NIC, nic, r) for r in _route_order(lease.get("routes") or []) if route_key(r) not in on_nic]
 
 
 def route_key(route):
@@ -147,11 +159,9 @@ def is_moved(entry, live):
 
 
 def plan(entry, direction, live, delete_bridge=False):
-    """Operations that take the live state to `direction` (MOVED or ORIGINAL) for one entry.
-
-    An operation is a tuple: ('create', name, link spec) | ('link', name, kind, fields) | ('delete', name, kind)
-    | ('addr', 'add'|'del', name, address entry) | ('route', 'add'|'del', name, route).
-    """
+    """Operations (_plan.operation) that take the live state to `direction` (MOVED or ORIGINAL) for one entry: the
+    target's create, set (up, mac, the NIC's master) and delete, the NIC's VLANs, and its addresses and routes with
+    the kernel's whole entries (address_op, route_op). The NIC's kind is 'interface', the target's its `via`."""
     if direction == MOVED:
         return _plan_move(entry, live)
     return _plan_restore(entry, live, delete_bridge)
@@ -190,8 +200,8 @@ def _plan_move(entry, live):
     if cur is None:
         spec = {"kind": "bridge", "name": br, "mac": mac, "vlan_filtering": bool(entry.get("vlans")) or None} \
             if kind == "bridge" else {"kind": "macvlan", "name": br, "link": nic, "mode": "bridge"}
-        ops.append(("create", br, spec))
-        ops.append(("link", br, kind, {"up": True}))
+        ops.append(operation("create", kind, br, spec=spec))
+        ops.append(operation("set", kind, br, fields={"up": True}))
     else:
         fields = {}
         if mac and cur.get("mac") != mac:
@@ -199,72 +209,56 @@ def _plan_move(entry, live):
         if not cur.get("up"):
             fields["up"] = True
         if fields:
-            ops.append(("link", br, kind, fields))
+            ops.append(operation("set", kind, br, fields=fields))
     on_nic = set(route_key(r) for r in live["routes"].get(nic, []))
-    ops += [("route", "del", nic, r) for r in entry["routes"] if route_key(r) in on_nic]
+    ops += [route_op("del", NIC, nic, r) for r in entry["routes"] if route_key(r) in on_nic]
     have = set(a["address"] for a in live["addresses"].get(nic, []))
-    ops += [("addr", "del", nic, a) for a in reversed(entry["addresses"]) if a["address"] in have]
+    ops += [address_op("del", NIC, nic, a) for a in reversed(entry["addresses"]) if a["address"] in have]
     if entry.get("dhcp"):
-        ops += lease_items(live, nic)
+        ops += lease_items(live, nic, NIC)
     fields = {}
     if kind == "bridge" and master != br:
         fields["master"] = br
     if not nic_link.get("up"):
         fields["up"] = True
     if fields:
-        ops.append(("link", nic, "interface", fields))
+        ops.append(operation("set", NIC, nic, fields=fields))
     if entry.get("vlans") and kind == "bridge":  # the VLANs it carries, once it is the bridge's port
         now = (nic_link.get("vlans") or []) if master == br else _nlvlan.joining(cur)
-        ops += [("vlan", action, nic, vlan) for action, vlan in _nlvlan.changes(now, entry["vlans"])]
+        ops += [operation("vlan", NIC, nic, action=action, vlan=vlan) for action, vlan in _nlvlan.changes(now, entry["vlans"])]
     have = set(a["address"] for a in live["addresses"].get(br, [])) if cur else set()
-    ops += [("addr", "add", br, a) for a in entry["addresses"] if a["address"] not in have]
+    ops += [address_op("add", kind, br, a) for a in entry["addresses"] if a["address"] not in have]
     on_br = set(route_key(r) for r in live["routes"].get(br, [])) if cur else set()
-    ops += [("route", "add", br, r) for r in _route_order(entry["routes"]) if route_key(r) not in on_br]
+    ops += [route_op("add", kind, br, r) for r in _route_order(entry["routes"]) if route_key(r) not in on_br]
     return ops
 
 
 def _plan_restore(entry, live, delete_bridge):
-    br, nic = entry["bridge"], entry["nic"]
+    br, nic, kind = entry["bridge"], entry["nic"], via(entry)
     nic_link = _nic(entry, live, "give it its addresses back")
     cur = _target(entry, live)
     ops = []
     if cur is not None:
         on_br = set(route_key(r) for r in live["routes"].get(br, []))
-        ops += [("route", "del", br, r) for r in entry["routes"] if route_key(r) in on_br]
+        ops += [route_op("del", kind, br, r) for r in entry["routes"] if route_key(r) in on_br]
         have = set(a["address"] for a in live["addresses"].get(br, []))
-        ops += [("addr", "del", br, a) for a in reversed(entry["addresses"]) if a["address"] in have]
+        ops += [address_op("del", kind, br, a) for a in reversed(entry["addresses"]) if a["address"] in have]
         if entry.get("dhcp"):
-            ops += lease_items(live, br)
+            ops += lease_items(live, br, kind)
     fields = {}
     if cur is not None and delete_bridge:
-        ops.append(("delete", br, via(entry)))
+        ops.append(operation("delete", kind, br))
     elif nic_link.get("master") == br:
         fields["master"] = None
     if not nic_link.get("up"):
         fields["up"] = True
     if fields:
-        ops.append(("link", nic, "interface", fields))
+        ops.append(operation("set", NIC, nic, fields=fields))
     have = set(a["address"] for a in live["addresses"].get(nic, []))
-    ops += [("addr", "add", nic, a) for a in entry["addresses"] if a["address"] not in have]
+    ops += [address_op("add", NIC, nic, a) for a in entry["addresses"] if a["address"] not in have]
     on_nic = set(route_key(r) for r in live["routes"].get(nic, []))
-    ops += [("route", "add", nic, r) for r in _route_order(entry["routes"]) if route_key(r) not in on_nic]
+    ops += [route_op("add", NIC, nic, r) for r in _route_order(entry["routes"]) if route_key(r) not in on_nic]
     return ops + (_lease_back(entry, live, nic) if entry.get("dhcp") else [])
-
-
-def describe(op):
-    if op[0] == "create":
-        spec = op[2]
-        return "create %s '%s'%s" % (spec["kind"], op[1], " with MAC %s" % spec["mac"] if spec.get("mac")
-                                     else " on '%s'" % spec["link"] if spec.get("link") else "")
-    if op[0] == "delete":
-        return "delete %s '%s'" % (op[2], op[1])
-    if op[0] == "link":
-        return "set '%s': %s" % (op[1], ", ".join("%s=%s" % (k, v) for k, v in sorted(op[3].items())))
-    if op[0] == "addr":
-        return "%s address %s on '%s'" % (op[1], op[3]["address"], op[2])
-    if op[0] == "vlan":
-        return "%s VLAN %s on '%s'" % (op[1], op[3], op[2])
-    return "%s route %s on '%s'" % (op[1], route_text(op[3]), op[2])
 
 
 def view(entry, live):
@@ -280,8 +274,8 @@ def view(entry, live):
                      "addresses": sorted(a["address"] for a in movable_addresses(live, name, dhcp)),
                      "routes": sorted(route_text(r) for r in movable_routes(live, name, dhcp))}
         if dhcp:
-            out[role]["lease"] = sorted(op[3]["address"] if op[0] == "addr" else route_text(op[3])
-                                        for op in lease_items(live, name))
+            out[role]["lease"] = sorted(op["cidr"] if op["op"] == "address" else op["route"]
+                                        for op in lease_items(live, name, NIC if role == "nic" else via(entry)))
         if role == "bridge":
             out[role]["mac"] = link.get("mac")
         elif entry.get("vlans"):

@@ -169,8 +169,9 @@ plan:
   returned: always
   type: list
   elements: str
-  sample: ["create bridge 'br0' with MAC 52:54:00:12:34:56", "del route default via 192.0.2.1 on 'eth1'",
-           "set 'eth1': master=br0", "add address 192.0.2.10/24 on 'br0'", "add route default via 192.0.2.1 on 'br0'"]
+  sample: ["create bridge 'br0' with MAC 52:54:00:12:34:56", "del route default via 192.0.2.1 on interface 'eth1'",
+           "set interface 'eth1': master=br0", "add address 192.0.2.10/24 on bridge 'br0'",
+           "add route default via 192.0.2.1 on bridge 'br0'"]
 uplinks:
   description: Per bridge, its NIC and what this step found or did (C(moved), C(original), C(moving), C(restoring),
     C(awaiting confirm), C(absent)).

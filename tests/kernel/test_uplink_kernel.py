@@ -109,7 +109,7 @@ def test_move_is_idempotent_and_rollback_restores_the_original(cli, lan, tmp_pat
     _uplinkstate.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=False))
     rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
     assert rc == 0 and result["ok"], result
-    assert "set 'nic0': master=br0" in result["lines"]
+    assert "set interface 'nic0': master=br0" in result["lines"]
     assert_moved(host, original)
     assert _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host) == []  # a second run changes nothing
     # no confirm: the timer's job restores what was committed (the original) and forgets the entry
@@ -217,7 +217,7 @@ def test_module_check_mode_shows_the_move_and_changes_nothing(lan, tmp_path):
     assert not res.get("failed"), res
     assert res["changed"] and not res["armed"]
     assert res["uplinks"] == {"br0": {"nic": "nic0", "status": "moving"}}
-    assert "set 'nic0': master=br0" in res["plan"] and "add route default via 10.77.0.1 on 'br0'" in res["plan"]
+    assert "set interface 'nic0': master=br0" in res["plan"] and "add route default via 10.77.0.1 on bridge 'br0'" in res["plan"]
     diff = res["diff"]
     assert diff["before"]["br0"]["bridge"] is None
     assert diff["after"]["br0"]["bridge"]["addresses"] == ["10.77.0.2/24", "10.77.0.3/24", "2001:db8:77::2/64"]
@@ -300,7 +300,7 @@ def test_via_macvlan_the_host_reaches_a_macvlan_guest_on_its_nic_once_its_addres
         _uplinkstate.save(state_dir, dict(entry, committed="original", pending="moved", bridge_existed=False))
         rc, result = job(cli, host, "uplink-apply", state_dir, tmp_path)
         assert rc == 0 and result["ok"], result
-        assert result["lines"][:2] == ["create macvlan 'mvh0' on 'nic0'", "set 'mvh0': up=True"]
+        assert result["lines"][:2] == ["create macvlan 'mvh0' on 'nic0'", "set macvlan 'mvh0': up=True"]
         link = links(host)
         assert link["mvh0"]["linkinfo"]["info_kind"] == "macvlan" and link["mvh0"]["link"] == "nic0"
         assert link["mvh0"]["linkinfo"]["info_data"]["mode"] == "bridge" and link["nic0"].get("master") is None

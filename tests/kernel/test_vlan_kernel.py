@@ -207,7 +207,7 @@ def test_an_uplink_nic_carries_the_vlans_tagged_and_the_hosts_own_traffic_untagg
     entry = {"bridge": "br0", "nic": "nic0", "mac": live["links"]["nic0"]["mac"], "routes": [],
              "addresses": _uplinkplan.movable_addresses(live, "nic0"), "vlans": _vlannet.uplink_port([10], "uplink 'nic0'")}
     done = _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=netns)
-    assert "set 'nic0': master=br0" in done and "add VLAN 10 on 'nic0'" in done
+    assert "set interface 'nic0': master=br0" in done and "add VLAN 10 on interface 'nic0'" in done
     assert kernel_vlans(netns)["nic0"] == ["1 pvid untagged", "10"]
     assert [a for a in addrs(netns, "br0") if not a.startswith("fe80:")] == ["10.79.0.2/24"]
     assert ping(netns, "10.79.0.1")  # the host's own traffic: VLAN 1, untagged on the LAN

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules, _uplink, _uplinkhost, _uplinkplan, _uplinkstate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules, _plan, _uplink, _uplinkhost, _uplinkplan, _uplinkstate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 LAN = {"name": "lan", "kind": "uplink", "bridge": "br0", "uplink": "eth1"}
@@ -122,25 +122,25 @@ def live(nic_master=None, bridge=True, on_nic=(), on_br=(), routes_nic=(), route
 
 
 def kinds(ops):
-    return [_uplinkplan.describe(op) for op in ops]
+    return [_plan.describe(op) for op in ops]
 
 
 def test_plan_move_from_the_original():
     ops = _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, live(bridge=False, on_nic=[A4, A4B, A6], routes_nic=[DEFAULT, ONLINK]))
     assert kinds(ops) == [
         "create bridge 'br0' with MAC 52:54:00:aa:bb:01",
-        "set 'br0': up=True",
-        "del route default via 192.0.2.1 on 'eth1'",
-        "del route 198.51.100.0/24 metric 10 on 'eth1'",
-        "del address 2001:db8::10/64 on 'eth1'",  # reverse order: IPv4 secondaries before their primary
-        "del address 192.0.2.11/24 on 'eth1'",
-        "del address 192.0.2.10/24 on 'eth1'",
-        "set 'eth1': master=br0",
-        "add address 192.0.2.10/24 on 'br0'",
-        "add address 192.0.2.11/24 on 'br0'",
-        "add address 2001:db8::10/64 on 'br0'",
-        "add route 198.51.100.0/24 metric 10 on 'br0'",  # gateway-less routes first
-        "add route default via 192.0.2.1 on 'br0'",
+        "set bridge 'br0': up=True",
+        "del route default via 192.0.2.1 on interface 'eth1'",
+        "del route 198.51.100.0/24 metric 10 on interface 'eth1'",
+        "del address 2001:db8::10/64 on interface 'eth1'",  # reverse order: IPv4 secondaries before their primary
+        "del address 192.0.2.11/24 on interface 'eth1'",
+        "del address 192.0.2.10/24 on interface 'eth1'",
+        "set interface 'eth1': master=br0",
+        "add address 192.0.2.10/24 on bridge 'br0'",
+        "add address 192.0.2.11/24 on bridge 'br0'",
+        "add address 2001:db8::10/64 on bridge 'br0'",
+        "add route 198.51.100.0/24 metric 10 on bridge 'br0'",  # gateway-less routes first
+        "add route default via 192.0.2.1 on bridge 'br0'",
     ]
 
 
@@ -149,26 +149,26 @@ def test_plan_moved_is_empty_and_partial_is_finished():
     assert _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, done) == []
     partial = live(nic_master="br0", on_nic=[A6], on_br=[A4, A4B])
     assert kinds(_uplinkplan.plan(ENTRY, _uplinkplan.MOVED, partial)) == [
-        "del address 2001:db8::10/64 on 'eth1'", "add address 2001:db8::10/64 on 'br0'",
-        "add route 198.51.100.0/24 metric 10 on 'br0'", "add route default via 192.0.2.1 on 'br0'"]
+        "del address 2001:db8::10/64 on interface 'eth1'", "add address 2001:db8::10/64 on bridge 'br0'",
+        "add route 198.51.100.0/24 metric 10 on bridge 'br0'", "add route default via 192.0.2.1 on bridge 'br0'"]
 
 
 def test_plan_move_sets_the_nic_mac_on_an_existing_bridge():
     state = live()
     state["links"]["br0"].update(mac="fe:00:00:00:00:01", up=False)
     assert kinds(_uplinkplan.plan(dict(ENTRY, addresses=[], routes=[]), _uplinkplan.MOVED, state)) == [
-        "set 'br0': mac=52:54:00:aa:bb:01, up=True", "set 'eth1': master=br0"]
+        "set bridge 'br0': mac=52:54:00:aa:bb:01, up=True", "set interface 'eth1': master=br0"]
 
 
 def test_plan_restore_deletes_the_bridge_or_only_releases():
     moved = live(nic_master="br0", on_br=[A4, A4B, A6], routes_br=[DEFAULT, ONLINK])
     ops = kinds(_uplinkplan.plan(ENTRY, _uplinkplan.ORIGINAL, moved, delete_bridge=True))
-    assert ops[:5] == ["del route default via 192.0.2.1 on 'br0'", "del route 198.51.100.0/24 metric 10 on 'br0'",
-                       "del address 2001:db8::10/64 on 'br0'", "del address 192.0.2.11/24 on 'br0'",
-                       "del address 192.0.2.10/24 on 'br0'"]
-    assert ops[5] == "delete bridge 'br0'" and ops[-1] == "add route default via 192.0.2.1 on 'eth1'"
+    assert ops[:5] == ["del route default via 192.0.2.1 on bridge 'br0'", "del route 198.51.100.0/24 metric 10 on bridge 'br0'",
+                       "del address 2001:db8::10/64 on bridge 'br0'", "del address 192.0.2.11/24 on bridge 'br0'",
+                       "del address 192.0.2.10/24 on bridge 'br0'"]
+    assert ops[5] == "delete bridge 'br0'" and ops[-1] == "add route default via 192.0.2.1 on interface 'eth1'"
     kept = kinds(_uplinkplan.plan(ENTRY, _uplinkplan.ORIGINAL, moved, delete_bridge=False))
-    assert "set 'eth1': master=None" in kept and "delete bridge 'br0'" not in kept
+    assert "set interface 'eth1': master=None" in kept and "delete bridge 'br0'" not in kept
     original = live(bridge=False, on_nic=[A4, A4B, A6], routes_nic=[DEFAULT, ONLINK])
     assert _uplinkplan.plan(ENTRY, _uplinkplan.ORIGINAL, original, delete_bridge=True) == []
 
@@ -329,21 +329,21 @@ def live_mv(macvlan=True, on_nic=(), on_mv=(), routes_nic=(), routes_mv=(), pare
 def test_via_macvlan_moves_addresses_and_routes_and_leaves_the_nic_in_no_bridge():
     before = live_mv(on_nic=[A4, A6], routes_nic=[DEFAULT])
     assert kinds(_uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, before)) == [
-        "del route default via 192.0.2.1 on 'eth1'", "del address 2001:db8::10/64 on 'eth1'", "del address 192.0.2.10/24 on 'eth1'",
-        "add address 192.0.2.10/24 on 'mvh0'", "add address 192.0.2.11/24 on 'mvh0'", "add address 2001:db8::10/64 on 'mvh0'",
-        "add route 198.51.100.0/24 metric 10 on 'mvh0'", "add route default via 192.0.2.1 on 'mvh0'"]
+        "del route default via 192.0.2.1 on interface 'eth1'", "del address 2001:db8::10/64 on interface 'eth1'", "del address 192.0.2.10/24 on interface 'eth1'",
+        "add address 192.0.2.10/24 on macvlan 'mvh0'", "add address 192.0.2.11/24 on macvlan 'mvh0'", "add address 2001:db8::10/64 on macvlan 'mvh0'",
+        "add route 198.51.100.0/24 metric 10 on macvlan 'mvh0'", "add route default via 192.0.2.1 on macvlan 'mvh0'"]
     assert not _uplinkplan.is_moved(MV_ENTRY, before)
     moved = live_mv(on_mv=[A4, A4B, A6], routes_mv=[DEFAULT, ONLINK])
     assert _uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, moved) == [] and _uplinkplan.is_moved(MV_ENTRY, moved)
     # back: the addresses and routes return to the NIC; the macvlan is its network's and stays, even when asked
     back = kinds(_uplinkplan.plan(MV_ENTRY, _uplinkplan.ORIGINAL, moved, delete_bridge=False))
-    assert back[:5] == ["del route default via 192.0.2.1 on 'mvh0'", "del route 198.51.100.0/24 metric 10 on 'mvh0'",
-                        "del address 2001:db8::10/64 on 'mvh0'", "del address 192.0.2.11/24 on 'mvh0'",
-                        "del address 192.0.2.10/24 on 'mvh0'"]
+    assert back[:5] == ["del route default via 192.0.2.1 on macvlan 'mvh0'", "del route 198.51.100.0/24 metric 10 on macvlan 'mvh0'",
+                        "del address 2001:db8::10/64 on macvlan 'mvh0'", "del address 192.0.2.11/24 on macvlan 'mvh0'",
+                        "del address 192.0.2.10/24 on macvlan 'mvh0'"]
     assert not [line for line in back if "delete" in line or "master" in line]
     # a missing macvlan (check mode before the engine made it) is planned with its parent
     assert kinds(_uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, live_mv(macvlan=False, on_nic=[A4])))[:2] == [
-        "create macvlan 'mvh0' on 'eth1'", "set 'mvh0': up=True"]
+        "create macvlan 'mvh0' on 'eth1'", "set macvlan 'mvh0': up=True"]
     view = _uplinkplan.view(MV_ENTRY, before)
     after = _uplinkplan.project(MV_ENTRY, _uplinkplan.MOVED, view)
     assert after["nic"]["master"] is None and after["nic"]["addresses"] == [] and after["bridge"]["mac"] == view["bridge"]["mac"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _nftnet, _uplink, _uplinkplan
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _nftnet, _plan, _uplink, _uplinkplan
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 MAC = "52:54:00:aa:bb:01"
@@ -24,24 +24,24 @@ ENV = {"interface": "br0", "ip": "192.0.2.50", "mask": "24", "lease": "600", "ro
 
 
 def describe(ops):
-    return [_uplinkplan.describe(op) for op in ops]
+    return [_plan.describe(op) for op in ops]
 
 
 # -- udhcpc's events ----------------------------------------------------------------------------------------
 def test_bound_puts_the_lease_with_its_lifetime_and_the_first_router_with_the_metric():
     ops = _dhcpclient.event_ops("bound", ENV, [], [])
-    assert describe(ops) == ["add address 192.0.2.50/24 on 'br0'", "add route default via 192.0.2.1 metric 900 on 'br0'"]
-    assert ops[0][3] == {"family": 4, "address": "192.0.2.50/24", "scope": 0, "flags": 0, "broadcast": "192.0.2.255",
+    assert describe(ops) == ["add address 192.0.2.50/24 on bridge 'br0'", "add route default via 192.0.2.1 metric 900 on bridge 'br0'"]
+    assert ops[0]["detail"] == {"family": 4, "address": "192.0.2.50/24", "scope": 0, "flags": 0, "broadcast": "192.0.2.255",
                          "lifetime": 600}
-    assert ops[1][3]["protocol"] == _dhcpclient.RTPROT_DHCP
+    assert ops[1]["detail"]["protocol"] == _dhcpclient.RTPROT_DHCP
 
 
 def test_renew_refreshes_the_address_only_and_a_new_address_replaces_the_old_lease():
-    assert describe(_dhcpclient.event_ops("renew", ENV, [LEASE], [ROUTER])) == ["add address 192.0.2.50/24 on 'br0'"]
+    assert describe(_dhcpclient.event_ops("renew", ENV, [LEASE], [ROUTER])) == ["add address 192.0.2.50/24 on bridge 'br0'"]
     moved = dict(ENV, ip="192.0.2.51", router="192.0.2.254")
     assert describe(_dhcpclient.event_ops("bound", moved, [LEASE, STATIC4], [ROUTER, STATIC_ROUTE])) == [
-        "del address 192.0.2.50/24 on 'br0'", "add address 192.0.2.51/24 on 'br0'",
-        "del route default via 192.0.2.1 metric 900 on 'br0'", "add route default via 192.0.2.254 metric 900 on 'br0'"]
+        "del address 192.0.2.50/24 on bridge 'br0'", "add address 192.0.2.51/24 on bridge 'br0'",
+        "del route default via 192.0.2.1 metric 900 on bridge 'br0'", "add route default via 192.0.2.254 metric 900 on bridge 'br0'"]
 
 
 def test_a_nak_removes_the_lease_and_its_routes_only_and_deconfig_leaves_them_to_their_lifetime():
@@ -49,15 +49,15 @@ def test_a_nak_removes_the_lease_and_its_routes_only_and_deconfig_leaves_them_to
     when a lease ran out (the kernel has dropped the address by then, its lifetime being the lease's): the lease stays.
     A NAK is the server taking the address back: it goes, with its route."""
     assert describe(_dhcpclient.event_ops("nak", ENV, [LEASE, STATIC4, STATIC6], [ROUTER, STATIC_ROUTE])) == [
-        "del route default via 192.0.2.1 metric 900 on 'br0'", "del address 192.0.2.50/24 on 'br0'"]
+        "del route default via 192.0.2.1 metric 900 on bridge 'br0'", "del address 192.0.2.50/24 on bridge 'br0'"]
     assert _dhcpclient.event_ops("deconfig", ENV, [LEASE, STATIC4, STATIC6], [ROUTER, STATIC_ROUTE]) == []
     assert _dhcpclient.event_ops("leasefail", ENV, [LEASE], [ROUTER]) == []
 
 
 def test_a_lease_without_router_lifetime_or_metric():
     ops = _dhcpclient.event_ops("bound", {"interface": "br0", "ip": "192.0.2.50", "mask": "31"}, [], [])
-    assert describe(ops) == ["add address 192.0.2.50/31 on 'br0'"]
-    assert ops[0][3]["broadcast"] is None and ops[0][3]["lifetime"] == 0xFFFFFFFE  # never the kernel's "forever"
+    assert describe(ops) == ["add address 192.0.2.50/31 on bridge 'br0'"]
+    assert ops[0]["detail"]["broadcast"] is None and ops[0]["detail"]["lifetime"] == 0xFFFFFFFE  # never the kernel's "forever"
 
 
 @pytest.mark.parametrize("env, message", [
@@ -78,7 +78,7 @@ def test_a_lease_the_host_cannot_use_is_refused_whole(env, message):
 
 def test_routers_that_are_not_ipv4_addresses_are_skipped():
     ops = _dhcpclient.event_ops("bound", dict(ENV, router="2001:db8::1 10.0.0.0/8 192.0.2.9"), [], [])
-    assert describe(ops)[-1] == "add route default via 192.0.2.9 metric 900 on 'br0'"
+    assert describe(ops)[-1] == "add route default via 192.0.2.9 metric 900 on bridge 'br0'"
 
 
 def test_unit_names_escape_what_systemd_cannot_hold():
@@ -120,20 +120,20 @@ def test_the_move_leaves_the_lease_behind_and_giving_back_carries_the_bridges_le
     before = live(on_nic=[LEASE], routes_nic=[ROUTER])
     entry = dict(ENTRY, lease=_uplinkplan.current_lease(before, "eth1"))
     assert describe(_uplinkplan.plan(entry, _uplinkplan.MOVED, before)) == [
-        "del route default via 192.0.2.1 metric 900 on 'eth1'", "del address 192.0.2.50/24 on 'eth1'",
-        "set 'eth1': master=br0"]
+        "del route default via 192.0.2.1 metric 900 on interface 'eth1'", "del address 192.0.2.50/24 on interface 'eth1'",
+        "set interface 'eth1': master=br0"]
     moved = live(on_br=[dict(LEASE, index=3)], routes_br=[ROUTER], moved=True)
     assert _uplinkplan.plan(entry, _uplinkplan.MOVED, moved) == []
     back = _uplinkplan.plan(entry, _uplinkplan.ORIGINAL, moved, delete_bridge=True)
     assert describe(back) == [
-        "del route default via 192.0.2.1 metric 900 on 'br0'", "del address 192.0.2.50/24 on 'br0'",
-        "delete bridge 'br0'", "add address 192.0.2.50/24 on 'eth1'", "add route default via 192.0.2.1 metric 900 on 'eth1'"]
-    assert 590 <= back[3][3]["lifetime"] <= 600
+        "del route default via 192.0.2.1 metric 900 on bridge 'br0'", "del address 192.0.2.50/24 on bridge 'br0'",
+        "delete bridge 'br0'", "add address 192.0.2.50/24 on interface 'eth1'", "add route default via 192.0.2.1 metric 900 on interface 'eth1'"]
+    assert 590 <= back[3]["detail"]["lifetime"] <= 600
     expired = dict(entry["lease"]["addresses"][0], valid_until=int(time.time()) - 1)
     run_out = dict(entry, lease=dict(entry["lease"], addresses=[expired]))
     lost = live(moved=True)  # the bridge holds no lease (its client never got one): the saved one, unless run out
     assert describe(_uplinkplan.plan(entry, _uplinkplan.ORIGINAL, lost, delete_bridge=True))[-2:] == [
-        "add address 192.0.2.50/24 on 'eth1'", "add route default via 192.0.2.1 metric 900 on 'eth1'"]
+        "add address 192.0.2.50/24 on interface 'eth1'", "add route default via 192.0.2.1 metric 900 on interface 'eth1'"]
     assert describe(_uplinkplan.plan(run_out, _uplinkplan.ORIGINAL, lost, delete_bridge=True)) == ["delete bridge 'br0'"]
 
 

@@ -175,14 +175,14 @@ def test_the_uplink_move_puts_the_vlans_on_the_nic_once_it_is_a_port():
              "vlans": ["1 pvid untagged", "10", "20"]}
     live = {"links": {"eth1": {"kind": "physical", "up": True, "mac": "52:54:00:00:00:01", "master": None}},
             "addresses": {}, "routes": {}, "multipath": {}}
-    ops = [_uplinkplan.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)]
-    assert ops == ["create bridge 'br0' with MAC 52:54:00:00:00:01", "set 'br0': up=True", "set 'eth1': master=br0",
-                   "add VLAN 10 on 'eth1'", "add VLAN 20 on 'eth1'"]
-    assert _uplinkplan.plan(entry, _uplinkplan.MOVED, live)[0][2]["vlan_filtering"] is True
+    ops = [_plan.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)]
+    assert ops == ["create bridge 'br0' with MAC 52:54:00:00:00:01", "set bridge 'br0': up=True", "set interface 'eth1': master=br0",
+                   "add VLAN 10 on interface 'eth1'", "add VLAN 20 on interface 'eth1'"]
+    assert _uplinkplan.plan(entry, _uplinkplan.MOVED, live)[0]["spec"]["vlan_filtering"] is True
     live["links"]["br0"] = {"kind": "bridge", "up": True, "mac": "52:54:00:00:00:01", "master": None}
     live["links"]["eth1"].update(master="br0", vlans=["1 pvid untagged", "10", "99"])  # drifted
-    assert [_uplinkplan.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)] == [
-        "add VLAN 20 on 'eth1'", "del VLAN 99 on 'eth1'"]
+    assert [_plan.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)] == [
+        "add VLAN 20 on interface 'eth1'", "del VLAN 99 on interface 'eth1'"]
     before = _uplinkplan.view(entry, live)
     assert before["nic"]["vlans"] == ["1 pvid untagged", "10", "99"]
     assert _uplinkplan.project(entry, _uplinkplan.MOVED, before)["nic"]["vlans"] == entry["vlans"]
