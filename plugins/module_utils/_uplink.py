@@ -216,114 +216,149 @@ def arm(uplinks, state_dir, runner, timeout, check_mode=False, purge=False, pyth
 
 
 def _arm_plan(uplinks, state_dir, runner, timeout, check_mode, purge, python, netns):
-    """arm() up to the move: plan, save the entries, arm the timer; returns (out, pending entries)."""
+    """arm() up to the move: plan every entry's transition, then (not in check mode) save the entries, arm the
+    timer; returns (out, pending entries)."""
     saved = load_all(state_dir)
     wanted = _wanted(uplinks, saved, purge)
     with Kernel(netns) as kernel:
         live = read(kernel, any(e.get("vlans") for e in wanted.values()))
     out = {"changed": False, "armed": False, "plan": [], "diff": {"before": {}, "after": {}}, "uplinks": {}}
-    pending, records, removals, direct, clients = [], [], [], [], []
+    todo = {"pending": [], "records": [], "removals": [], "direct": [], "clients": []}
     for bridge, want in sorted(wanted.items()):
-        entry, nic, kind, dhcp = saved.get(bridge), want["nic"], via(want), bool(want.get("dhcp"))
-        nic_link = live["links"].get(nic)
-        br_link = live["links"].get(bridge)
-        moved_now = is_moved({"bridge": bridge, "nic": nic, "via": kind}, live)
+        entry = saved.get(bridge)
         if want["state"] == "present":
-            direction, delete_bridge = MOVED, False
-            if nic_link is None:
-                raise HostnetError("network '%s': field '%s' '%s' does not exist on this host; give an existing"
-                                   " interface" % (want.get("name", bridge), nic_field(want), nic))
-            new = {"bridge": bridge, "nic": nic, "via": kind, "mac": nic_link.get("mac"), "dhcp": dhcp,
-                   "route_metric": want.get("route_metric"), "runner": runner, "lease": None, "vlans": want.get("vlans"),
-                   "addresses": movable_addresses(live, nic, dhcp), "routes": movable_routes(live, nic, dhcp)}
-            if dhcp and not moved_now and (entry is None or entry.get("committed") != MOVED):
-                new["lease"] = current_lease(live, nic)  # what a rollback gives back
-            if moved_now:  # (partly) moved already: what was saved, else whatever is on the NIC and the bridge
-                if entry is not None:
-                    new.update({"addresses": entry["addresses"], "routes": entry["routes"]})
-                else:
-                    new["addresses"] += [a for a in movable_addresses(live, bridge, dhcp)
-                                         if a["address"] not in set(x["address"] for x in new["addresses"])]
-                    new["routes"] += movable_routes(live, bridge, dhcp)
-        else:
-            # the macvlan of a macvtap network is the engine's: it goes with the network, not with the move
-            direction, delete_bridge = ORIGINAL, kind == "bridge"
-            if entry is None and not moved_now:
-                if br_link is not None and br_link["kind"] == "bridge" and kind == "bridge":  # a bridge without its NIC
-                    direct.append(operation("delete", "bridge", bridge))
-                    out["diff"]["before"][bridge] = view({"bridge": bridge, "nic": nic}, live)
-                    out["diff"]["after"][bridge] = dict(out["diff"]["before"][bridge], bridge=None)
-                out["uplinks"][bridge] = {"nic": nic, "status": "absent"}
+            new, direction, delete_bridge = _moving(want, entry, live, runner), MOVED, False
+        else:  # the macvlan of a macvtap network is the engine's: it goes with the network, not with the move
+            new, direction, delete_bridge = _restoring(want, entry, live, runner, out, todo), ORIGINAL, via(want) == "bridge"
+            if new is None:
                 continue
-            dhcp = bool((entry or want).get("dhcp"))
-            new = {"bridge": bridge, "nic": nic, "via": kind, "dhcp": dhcp, "runner": runner,
-                   "route_metric": (entry or want).get("route_metric"), "lease": (entry or {}).get("lease"),
-                   "mac": (entry or {}).get("mac") or (nic_link or {}).get("mac"),
-                   "addresses": movable_addresses(live, bridge, dhcp) if moved_now else entry["addresses"],
-                   "routes": movable_routes(live, bridge, dhcp) if moved_now else entry["routes"]}
         ops = plan(new, direction, live, delete_bridge)
-        status = {"nic": nic, "status": direction}
-        if not ops:
-            recorded = False
-            if entry is not None and entry.get("pending") == direction:
-                status["status"] = "awaiting confirm"
-            elif direction == MOVED and (entry is None or entry.get("committed") != MOVED or entry.get("pending")
-                                         or (dhcp and entry.get("route_metric") != new["route_metric"])
-                                         or entry.get("vlans") != new["vlans"]):
-                records.append(dict(new, committed=MOVED, pending=None, bridge_existed=True))
-                out["plan"].append("record %s as moved onto bridge '%s'" % (nic, bridge))
-                recorded = True
-            elif direction == ORIGINAL and entry is not None:
-                removals.append(bridge)
-                out["plan"].append("forget the saved uplink of bridge '%s'" % bridge)
-            if direction == MOVED and dhcp and status["status"] == MOVED and (recorded or not _dhcpclient.active(bridge)):
-                clients.append(new)  # started anew: it was not running, or it runs with another route metric
-                out["plan"].append("start the DHCP client on '%s'" % bridge)
-            out["uplinks"][bridge] = status
-            continue
-        committed = (entry or {}).get("committed") or (ORIGINAL if direction == MOVED else MOVED)
-        existed = entry.get("bridge_existed", True) if entry and entry.get("pending") else br_link is not None
-        pending.append(dict(new, committed=committed, pending=direction, delete_bridge=delete_bridge,
-                            bridge_existed=existed))
-        out["plan"] += [describe(op) for op in ops]
-        before = view(new, live)
-        out["diff"]["before"][bridge] = before
-        out["diff"]["after"][bridge] = project(new, direction, before, delete_bridge)
-        status["status"] = "moving" if direction == MOVED else "restoring"
-        out["uplinks"][bridge] = status
-    out["changed"] = bool(pending or records or removals or direct or clients)
+        if ops:
+            _changing(new, entry, direction, delete_bridge, ops, live, out, todo)
+        else:
+            _settled(new, entry, direction, out, todo)
+    out["changed"] = any(todo.values())
     if check_mode or not out["changed"]:
         return out, []
-    for entry in records:
+    _arm_apply(todo, state_dir, runner, timeout, python, netns)
+    return out, todo["pending"]
+
+
+def _moving(want, entry, live, runner):
+    """The entry of a NIC that is to be (or stay) moved: what moves with it, read now or, once (partly) moved, as
+    saved."""
+    bridge, nic, kind, dhcp = want["bridge"], want["nic"], via(want), bool(want.get("dhcp"))
+    nic_link = live["links"].get(nic)
+    if nic_link is None:
+        raise HostnetError("network '%s': field '%s' '%s' does not exist on this host; give an existing"
+                           " interface" % (want.get("name", bridge), nic_field(want), nic))
+    moved_now = is_moved({"bridge": bridge, "nic": nic, "via": kind}, live)
+    new = {"bridge": bridge, "nic": nic, "via": kind, "mac": nic_link.get("mac"), "dhcp": dhcp,
+           "route_metric": want.get("route_metric"), "runner": runner, "lease": None, "vlans": want.get("vlans"),
+           "addresses": movable_addresses(live, nic, dhcp), "routes": movable_routes(live, nic, dhcp)}
+    if dhcp and not moved_now and (entry is None or entry.get("committed") != MOVED):
+        new["lease"] = current_lease(live, nic)  # what a rollback gives back
+    if moved_now:  # (partly) moved already: what was saved, else whatever is on the NIC and the bridge
+        if entry is not None:
+            new.update({"addresses": entry["addresses"], "routes": entry["routes"]})
+        else:
+            new["addresses"] += [a for a in movable_addresses(live, bridge, dhcp)
+                                 if a["address"] not in set(x["address"] for x in new["addresses"])]
+            new["routes"] += movable_routes(live, bridge, dhcp)
+    return new
+
+
+def _restoring(want, entry, live, runner, out, todo):
+    """The entry of a NIC that is to be given back, or None when nothing was moved (a bridge left without its NIC
+    is deleted directly)."""
+    bridge, nic, kind = want["bridge"], want["nic"], via(want)
+    moved_now = is_moved({"bridge": bridge, "nic": nic, "via": kind}, live)
+    if entry is None and not moved_now:
+        br_link = live["links"].get(bridge)
+        if br_link is not None and br_link["kind"] == "bridge" and kind == "bridge":
+            todo["direct"].append(operation("delete", "bridge", bridge))
+            out["diff"]["before"][bridge] = view({"bridge": bridge, "nic": nic}, live)
+            out["diff"]["after"][bridge] = dict(out["diff"]["before"][bridge], bridge=None)
+        out["uplinks"][bridge] = {"nic": nic, "status": "absent"}
+        return None
+    dhcp = bool((entry or want).get("dhcp"))
+    return {"bridge": bridge, "nic": nic, "via": kind, "dhcp": dhcp, "runner": runner,
+            "route_metric": (entry or want).get("route_metric"), "lease": (entry or {}).get("lease"),
+            "mac": (entry or {}).get("mac") or (live["links"].get(nic) or {}).get("mac"),
+            "addresses": movable_addresses(live, bridge, dhcp) if moved_now else entry["addresses"],
+            "routes": movable_routes(live, bridge, dhcp) if moved_now else entry["routes"]}
+
+
+def _changing(new, entry, direction, delete_bridge, ops, live, out, todo):
+    """An entry whose NIC must move or be given back: pending for the job, with its plan lines and diff."""
+    bridge = new["bridge"]
+    committed = (entry or {}).get("committed") or (ORIGINAL if direction == MOVED else MOVED)
+    existed = entry.get("bridge_existed", True) if entry and entry.get("pending") else bridge in live["links"]
+    todo["pending"].append(dict(new, committed=committed, pending=direction, delete_bridge=delete_bridge,
+                                bridge_existed=existed))
+    out["plan"] += [describe(op) for op in ops]
+    before = view(new, live)
+    out["diff"]["before"][bridge] = before
+    out["diff"]["after"][bridge] = project(new, direction, before, delete_bridge)
+    out["uplinks"][bridge] = {"nic": new["nic"], "status": "moving" if direction == MOVED else "restoring"}
+
+
+def _settled(new, entry, direction, out, todo):
+    """An entry whose kernel state is already where it should be: what is left is its saved state (record the
+    move, forget a given-back NIC) and its DHCP client (started when it is not running or its metric changed)."""
+    bridge, nic, status = new["bridge"], new["nic"], direction
+    recorded = False
+    if entry is not None and entry.get("pending") == direction:
+        status = "awaiting confirm"
+    elif direction == MOVED and (entry is None or entry.get("committed") != MOVED or entry.get("pending")
+                                 or (new["dhcp"] and entry.get("route_metric") != new["route_metric"])
+                                 or entry.get("vlans") != new["vlans"]):
+        todo["records"].append(dict(new, committed=MOVED, pending=None, bridge_existed=True))
+        out["plan"].append("record %s as moved onto bridge '%s'" % (nic, bridge))
+        recorded = True
+    elif direction == ORIGINAL and entry is not None:
+        todo["removals"].append(bridge)
+        out["plan"].append("forget the saved uplink of bridge '%s'" % bridge)
+    if status == MOVED and new["dhcp"] and (recorded or not _dhcpclient.active(bridge)):
+        todo["clients"].append(new)  # started anew: it was not running, or it runs with another route metric
+        out["plan"].append("start the DHCP client on '%s'" % bridge)
+    out["uplinks"][bridge] = {"nic": nic, "status": status}
+
+
+def _arm_apply(todo, state_dir, runner, timeout, python, netns):
+    """Carry out what needs no job (saved state, DHCP clients, a bridge without its NIC), then save the pending
+    entries and arm the rollback timer for the job."""
+    for entry in todo["records"]:
         save(state_dir, entry)
-    for entry in clients:
+    for entry in todo["clients"]:
         _dhcpclient.stop(entry["bridge"])
         _dhcpclient.start(entry["bridge"], runner, entry["route_metric"])
-    for bridge in removals:
+    for bridge in todo["removals"]:
         remove(state_dir, bridge)
-    if direct:
+    if todo["direct"]:
         with Kernel(netns) as kernel:
-            apply(kernel, direct)
-    if pending:
-        if not os.path.isfile(runner):
-            raise HostnetError("%s: the job runner %s is not installed (the network role installs it before the"
-                               " move); nothing was changed" % (WHAT, runner))
-        _stop_units([ROLLBACK_UNIT + ".timer", ROLLBACK_UNIT + ".service", APPLY_UNIT + ".service"])
-        for entry in pending:
-            save(state_dir, entry)
-        proc = _systemd_run(["--unit=" + ROLLBACK_UNIT, "--description=hostnet.qemu: roll the uplink move back"
-                             " unless it is confirmed", "--on-active=%ds" % timeout,
-                             "--timer-property=AccuracySec=1s", "--timer-property=RemainAfterElapse=no",
-                             "--collect", "--property=Type=oneshot", python, runner, "uplink-rollback", state_dir])
-        if proc.returncode != 0:
-            for entry in pending:  # nothing moved yet: forget the pending state
-                if entry["committed"] == ORIGINAL:
-                    remove(state_dir, entry["bridge"])
-                else:
-                    save(state_dir, dict(entry, pending=None, delete_bridge=False))
-            raise HostnetError("%s: cannot arm the rollback timer (systemd-run: %s); nothing was changed"
-                               % (WHAT, (proc.stderr or proc.stdout).strip()))
-    return out, pending
+            apply(kernel, todo["direct"])
+    pending = todo["pending"]
+    if not pending:
+        return
+    if not os.path.isfile(runner):
+        raise HostnetError("%s: the job runner %s is not installed (the network role installs it before the"
+                           " move); nothing was changed" % (WHAT, runner))
+    _stop_units([ROLLBACK_UNIT + ".timer", ROLLBACK_UNIT + ".service", APPLY_UNIT + ".service"])
+    for entry in pending:
+        save(state_dir, entry)
+    proc = _systemd_run(["--unit=" + ROLLBACK_UNIT, "--description=hostnet.qemu: roll the uplink move back"
+                         " unless it is confirmed", "--on-active=%ds" % timeout,
+                         "--timer-property=AccuracySec=1s", "--timer-property=RemainAfterElapse=no",
+                         "--collect", "--property=Type=oneshot", python, runner, "uplink-rollback", state_dir])
+    if proc.returncode != 0:
+        for entry in pending:  # nothing moved yet: forget the pending state
+            if entry["committed"] == ORIGINAL:
+                remove(state_dir, entry["bridge"])
+            else:
+                save(state_dir, dict(entry, pending=None, delete_bridge=False))
+        raise HostnetError("%s: cannot arm the rollback timer (systemd-run: %s); nothing was changed"
+                           % (WHAT, (proc.stderr or proc.stdout).strip()))
 
 
 def confirm(uplinks, state_dir, purge=False, netns=None):
