@@ -4,7 +4,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 PYTEST  := $(VENV)/bin/pytest
 
-.PHONY: setup test pytest sanity lint molecule bench bench-roles bench-ports lab lab-report lab-teardown lab-down lab-image guest-image clean
+.PHONY: setup test pytest sanity lint docsite molecule bench bench-roles bench-ports lab lab-report lab-teardown lab-down lab-image guest-image clean
 
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -28,6 +28,10 @@ sanity:
 lint:
 	ansible-lint --profile production --offline
 	cd .collections/ansible_collections/hostnet/qemu && antsibull-docs lint-collection-docs --plugin-docs .
+
+## docsite: write docs/docsite/rst/*.rst and extra-docs.yml from docs/*.md (a unit test fails while they differ)
+docsite:
+	$(VENV)/bin/python docs/docsite/md2rst.py
 
 ## molecule: every scenario under molecule/ (or SCENARIOS="a b"), each its full test sequence,
 ## MOLECULE_JOBS at a time (logs in .cache/molecule/NAME.log)
