@@ -47,8 +47,9 @@ def sysctl_text(bridge_nf_call, old):
 
 
 def nm_text(bridges):
+    """NetworkManager's hands off the bridges: appended (+=) to the host's own unmanaged-devices, never replacing them."""
     return (HEADER + "# The hostnet.qemu bridges are created and owned by hostnet-qemu-network.service.\n"
-            "[keyfile]\nunmanaged-devices=%s\n" % ";".join("interface-name:" + b for b in bridges))
+            "[keyfile]\nunmanaged-devices+=%s\n" % ";".join("interface-name:" + b for b in bridges))
 
 
 def _paths(spec):

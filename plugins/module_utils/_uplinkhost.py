@@ -146,10 +146,11 @@ def _managers(u, label, index, root):
                   if bridged else "")
         errors.append(
             "%s: field '%s' '%s' is managed by NetworkManager (%s: managed=true), which would fight the move;"
-            " %smark %s unmanaged ([keyfile] unmanaged-devices=interface-name:%s in /etc/NetworkManager/conf.d/, then"
-            " nmcli general reload conf; NetworkManager may flush its addresses, so do it from a console and give %s"
-            " a static address), then rerun"
-            % (label, field, nic, "/" + os.path.relpath(nm_path, root), either, nic, nic, nic))
+            " %shand it over with its addresses: nmcli device set %s managed no (NetworkManager leaves the NIC's"
+            " addresses and routes in place), then keep it unmanaged with [keyfile] unmanaged-devices+=interface-name:%s"
+            " in a file of /etc/NetworkManager/conf.d/ and nmcli general reload conf (that file alone would make"
+            " NetworkManager take the NIC down and flush it), then rerun"
+            % (label, field, nic, "/" + os.path.relpath(nm_path, root), either, nic, nic))
     nd_path = os.path.join(root, "run/systemd/netif/links", str(index))
     nd = _keyvalues(nd_path)
     if nd and (nd.get("NETWORK_FILE") or nd.get("ADMIN_STATE", "unmanaged") not in ("unmanaged", "linger", "")):

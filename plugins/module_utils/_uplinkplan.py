@@ -15,11 +15,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import json
 import time
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _nlvlan
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import IFA_F_NOPREFIXROUTE
 from ansible_collections.hostnet.qemu.plugins.module_utils._plan import operation
 
 WHAT = "uplink"
@@ -52,10 +54,18 @@ def movable_addresses(live, dev, dhcp=False):
 def movable_routes(live, dev, dhcp=False):
     """The routes through the NIC that move: unicast routes not made by the kernel (prefix routes of
     addresses) or by router advertisements, in any table but 'local'. With `dhcp` no IPv4 route moves: the lease's
-    router is asked for again."""
+    router is asked for again.
+
+    A prefix route of an address flagged noprefixroute is no kernel's, whatever its protocol says: its owner
+    (NetworkManager adds its own, with its metric, as protocol kernel) made it, and it moves like any other, or the
+    routes through its gateway would find no way to it."""
     out = []
+    theirs = set(str(ipaddress.ip_interface(a["address"]).network) for a in live["addresses"].get(dev, [])
+                 if (a.get("flags") or 0) & IFA_F_NOPREFIXROUTE)
     for route in live["routes"].get(dev, []):
-        if route["type"] != RTN_UNICAST or route["protocol"] in (RTPROT_KERNEL, RTPROT_RA):
+        if route["type"] != RTN_UNICAST or route["protocol"] == RTPROT_RA:
+            continue
+        if route["protocol"] == RTPROT_KERNEL and route["dst"] not in theirs:
             continue
         if dhcp and route["family"] == 4:
             continue

@@ -122,6 +122,35 @@ def test_move_is_idempotent_and_rollback_restores_the_original(cli, lan, tmp_pat
         assert ping(host, ip), ip
 
 
+def test_a_nic_configured_as_networkmanager_does_moves_with_its_own_prefix_route(lan):
+    """NetworkManager's way: the address with noprefixroute, the prefix route added by itself (protocol kernel, its
+    metric), the default route through the LAN's router with the same metric. Without the prefix route the bridge
+    would have no way to the router (the move failed so, in a lab host running NetworkManager)."""
+    host, _peer = lan
+    sh("ip", "-n", host, "-4", "addr", "flush", "dev", "nic0", "scope", "global")
+    sh("ip", "-n", host, "-4", "route", "flush", "dev", "nic0")
+    sh("ip", "-n", host, "addr", "add", "10.77.0.2/24", "dev", "nic0", "noprefixroute")
+    sh("ip", "-n", host, "route", "add", "10.77.0.0/24", "dev", "nic0", "proto", "kernel", "scope", "link",
+       "src", "10.77.0.2", "metric", "980")
+    sh("ip", "-n", host, "route", "add", "default", "via", "10.77.0.1", "dev", "nic0", "proto", "static",
+       "metric", "980")
+
+    def own(dev):  # every IPv4 route through dev, the kernel-protocol ones included
+        out = json.loads(sh("ip", "-n", host, "-4", "-j", "route", "show", "dev", dev).stdout)
+        return sorted((r["dst"], r.get("gateway"), r.get("protocol"), r.get("metric")) for r in out)
+
+    before = own("nic0")
+    assert ("10.77.0.0/24", None, "kernel", 980) in before and ("default", "10.77.0.1", "static", 980) in before
+    entry = entry_of(host)
+    _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host)
+    assert own("br0") == before and own("nic0") == []
+    assert ping(host, "10.77.0.1") and ping(host, "203.0.113.1")  # the router, and beyond it by the default route
+    assert _uplinkhost.converge(entry, _uplinkplan.MOVED, netns=host) == []  # a second run changes nothing
+    _uplinkhost.converge(entry, _uplinkplan.ORIGINAL, delete_bridge=True, netns=host)
+    assert own("nic0") == before and "br0" not in links(host)
+    assert ping(host, "10.77.0.1") and ping(host, "203.0.113.1")
+
+
 def test_absent_gives_everything_back_and_boot_redoes_the_move(cli, lan, tmp_path):
     host, _peer = lan
     original = nic_state(host)

@@ -18,9 +18,14 @@ suite=bookworm
 # genisoimage: cloud-init seeds; ovmf, swtpm: UEFI and TPM guests; openssh-client: the real-guest SSH proof;
 # frr, frr-pythontools: BGP EVPN for spanned networks (its unit disabled below: the network role enables it where
 # a network needs it, as on a host where the package was installed for something else).
+# network-manager: the uplink NIC that NetworkManager manages (scenario network starts it on its host; disabled
+# below, as is the udev it pulls in: a lab container has never run udev, and udevd in a privileged container
+# would act on the host's devices). libpam-systemd: the logind that its polkitd needs (debootstrap does not
+# resolve virtual packages).
 packages=(systemd systemd-sysv dbus python3 python3-pyroute2 python3-netaddr iproute2 kmod procps
           iputils-ping nftables sudo libcap2-bin qemu-system-x86 qemu-utils qemu-system-common
-          dnsmasq-base busybox genisoimage openssh-client ovmf swtpm swtpm-tools frr frr-pythontools)
+          dnsmasq-base busybox genisoimage openssh-client ovmf swtpm swtpm-tools frr frr-pythontools
+          network-manager libpam-systemd)
 label=org.hostnet.lab.hash
 hash=$(cat "${BASH_SOURCE[0]}" "$here/mirror.sh" | sha256sum | cut -c1-16)
 
@@ -83,6 +88,10 @@ log "debootstrap: $(since "$t")"
 } > "$rootfs/etc/apt/sources.list"
 rm -f "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin
 rm -f "$rootfs"/etc/systemd/system/*.wants/frr.service
+rm -f "$rootfs"/etc/systemd/system/*.wants/NetworkManager*.service "$rootfs"/etc/systemd/system/dbus-org.freedesktop.NetworkManager.service
+for unit in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket; do
+  ln -sfn /dev/null "$rootfs/etc/systemd/system/$unit"
+done
 : > "$rootfs/etc/machine-id"
 echo hostnet-lab > "$rootfs/etc/hostname"
 

@@ -93,7 +93,7 @@ def test_files_are_written_once_then_the_plan_is_empty(tmp_path):
     assert have["sysctl.d/60-net.conf"].endswith("net.bridge.bridge-nf-call-iptables = 1\n")
     assert "forward" not in have["sysctl.d/60-net.conf"]
     assert have["modules-load.d/net.conf"] == _netset.HEADER + "br_netfilter\n"
-    assert "unmanaged-devices=interface-name:hqiso0;interface-name:hqnat0\n" in have["NetworkManager/conf.d/90.conf"]
+    assert "unmanaged-devices+=interface-name:hqiso0;interface-name:hqnat0\n" in have["NetworkManager/conf.d/90.conf"]
     assert have["units/hostnet-qemu-network.service"] == s["network_unit"]
     assert have["lib/hostnet-qemu-network"] == _bootfiles.LAUNCHER
     assert os.stat(str(tmp_path / "lib" / "hostnet-qemu-network")).st_mode & 0o777 == 0o755

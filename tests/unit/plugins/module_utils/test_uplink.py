@@ -125,6 +125,23 @@ def kinds(ops):
     return [_plan.describe(op) for op in ops]
 
 
+def test_a_prefix_route_that_an_owner_made_for_a_noprefixroute_address_moves_first():
+    """NetworkManager adds its addresses with noprefixroute and their prefix routes itself (protocol kernel, its
+    metric): the kernel makes none on the bridge, so the route moves, before the default route through it."""
+    nm_addr = {"family": 4, "address": "10.75.0.2/24", "broadcast": None, "scope": 0, "flags": 0x280}
+    prefix = dict(ONLINK, dst="10.75.0.0/24", protocol=2, metric=980, prefsrc="10.75.0.2")
+    default = dict(DEFAULT, gateway="10.75.0.1", metric=980, protocol=4)
+    kernels = dict(ONLINK, dst="192.0.2.0/24", protocol=2, metric=None)  # A4's own, made by the kernel
+    state = live(bridge=False, on_nic=[nm_addr, A4], routes_nic=[default, prefix, kernels])
+    assert [r["dst"] for r in _uplinkplan.movable_routes(state, "eth1")] == ["0.0.0.0/0", "10.75.0.0/24"]
+    entry = dict(ENTRY, addresses=[nm_addr, A4], routes=_uplinkplan.movable_routes(state, "eth1"))
+    assert [line for line in kinds(_uplinkplan.plan(entry, _uplinkplan.MOVED, state)) if " route " in line] == [
+        "del route default via 10.75.0.1 metric 980 on interface 'eth1'",
+        "del route 10.75.0.0/24 metric 980 on interface 'eth1'",
+        "add route 10.75.0.0/24 metric 980 on bridge 'br0'",
+        "add route default via 10.75.0.1 metric 980 on bridge 'br0'"]
+
+
 def test_plan_move_from_the_original():
     ops = _uplinkplan.plan(ENTRY, _uplinkplan.MOVED, live(bridge=False, on_nic=[A4, A4B, A6], routes_nic=[DEFAULT, ONLINK]))
     assert kinds(ops) == [
@@ -240,7 +257,11 @@ def test_managers_networkmanager(tmp_path):
     assert len(msgs) == 1 and msgs[0].startswith(
         "network 'lan': field 'uplink' 'eth1' is managed by NetworkManager (/run/NetworkManager/devices/2:"
         " managed=true), which would fight the move; either let NetworkManager own the bridge")
-    assert "unmanaged-devices=interface-name:eth1" in msgs[0]
+    assert msgs[0].endswith(
+        "hand it over with its addresses: nmcli device set eth1 managed no (NetworkManager leaves the NIC's addresses"
+        " and routes in place), then keep it unmanaged with [keyfile] unmanaged-devices+=interface-name:eth1 in a file"
+        " of /etc/NetworkManager/conf.d/ and nmcli general reload conf (that file alone would make NetworkManager take"
+        " the NIC down and flush it), then rerun")
 
 
 def test_managers_networkd(tmp_path):
@@ -329,8 +350,10 @@ def live_mv(macvlan=True, on_nic=(), on_mv=(), routes_nic=(), routes_mv=(), pare
 def test_via_macvlan_moves_addresses_and_routes_and_leaves_the_nic_in_no_bridge():
     before = live_mv(on_nic=[A4, A6], routes_nic=[DEFAULT])
     assert kinds(_uplinkplan.plan(MV_ENTRY, _uplinkplan.MOVED, before)) == [
-        "del route default via 192.0.2.1 on interface 'eth1'", "del address 2001:db8::10/64 on interface 'eth1'", "del address 192.0.2.10/24 on interface 'eth1'",
-        "add address 192.0.2.10/24 on macvlan 'mvh0'", "add address 192.0.2.11/24 on macvlan 'mvh0'", "add address 2001:db8::10/64 on macvlan 'mvh0'",
+        "del route default via 192.0.2.1 on interface 'eth1'", "del address 2001:db8::10/64 on interface 'eth1'",
+        "del address 192.0.2.10/24 on interface 'eth1'",
+        "add address 192.0.2.10/24 on macvlan 'mvh0'", "add address 192.0.2.11/24 on macvlan 'mvh0'",
+        "add address 2001:db8::10/64 on macvlan 'mvh0'",
         "add route 198.51.100.0/24 metric 10 on macvlan 'mvh0'", "add route default via 192.0.2.1 on macvlan 'mvh0'"]
     assert not _uplinkplan.is_moved(MV_ENTRY, before)
     moved = live_mv(on_mv=[A4, A4B, A6], routes_mv=[DEFAULT, ONLINK])

@@ -31,8 +31,8 @@ def describe(ops):
 def test_bound_puts_the_lease_with_its_lifetime_and_the_first_router_with_the_metric():
     ops = _dhcpclient.event_ops("bound", ENV, [], [])
     assert describe(ops) == ["add address 192.0.2.50/24 on bridge 'br0'", "add route default via 192.0.2.1 metric 900 on bridge 'br0'"]
-    assert ops[0]["detail"] == {"family": 4, "address": "192.0.2.50/24", "scope": 0, "flags": 0, "broadcast": "192.0.2.255",
-                         "lifetime": 600}
+    assert ops[0]["detail"] == {"family": 4, "address": "192.0.2.50/24", "scope": 0, "flags": 0,
+                                "broadcast": "192.0.2.255", "lifetime": 600}
     assert ops[1]["detail"]["protocol"] == _dhcpclient.RTPROT_DHCP
 
 
