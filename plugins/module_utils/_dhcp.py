@@ -364,6 +364,7 @@ def render(net):
             lines.append("dhcp-option=6")
         if dns is None and dhcp["domain"]:
             lines.append("domain=%s" % _v(dhcp["domain"], what + ": dns.domain"))
+    if dhcp is not None or (net.get("ipv6") or {}).get("dhcp"):
         lines += [
             "dhcp-authoritative",
             "dhcp-leasefile=%s/%s.leases" % (LEASES_DIR, name),
@@ -374,12 +375,20 @@ def render(net):
 
 def _router_advertisements(net, bridge, dns):
     """The IPv6 part: router advertisements for the bridge's prefix (SLAAC), stateless DHCPv6 for the DNS server
-    when the network has DNS; an isolated network is no default router (router lifetime 0)."""
+    when the network has DNS; with `ipv6.dhcp`, stateful DHCPv6 from that range instead of SLAAC (the lease time
+    is the network's `dhcp.lease_time`, else one hour). An isolated network is no default router (router lifetime
+    0)."""
     six = net.get("ipv6")
     if not six or not six["address"]:
         return []
-    lines = ["# IPv6: router advertisements for %s; guests form their addresses by SLAAC" % six["prefix"], "enable-ra",
-             "dhcp-range=::,constructor:%s,%s,64" % (bridge, "ra-stateless" if dns else "ra-only")]
+    if six.get("dhcp"):
+        lease = (net.get("dhcp") or {}).get("lease_time") or str(_lease_seconds(DEFAULT_LEASE))
+        lines = ["# IPv6: stateful DHCPv6 from %s to %s; the router advertisements say so (managed flag, no SLAAC)"
+                 % (six["dhcp"]["start"], six["dhcp"]["end"]), "enable-ra",
+                 "dhcp-range=%s,%s,64,%s" % (six["dhcp"]["start"], six["dhcp"]["end"], lease)]
+    else:
+        lines = ["# IPv6: router advertisements for %s; guests form their addresses by SLAAC" % six["prefix"],
+                 "enable-ra", "dhcp-range=::,constructor:%s,%s,64" % (bridge, "ra-stateless" if dns else "ra-only")]
     if net["kind"] not in _netspec.GATEWAY_KINDS:
         lines += ["# nothing is forwarded from this network: no default route", "ra-param=%s,0,0" % bridge]
     return lines

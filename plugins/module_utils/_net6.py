@@ -44,6 +44,8 @@ def check(net, label, kind, seen):
     elif host.ip == host.network or host.ip.is_link_local() or host.ip.is_multicast() or host.ip.is_loopback():
         errors.append("%s: field 'ipv6.address' %s is not a host address of its prefix; give e.g. %s1/64"
                       % (label, address, host.network))
+    if six.get("dhcp") is not None and not errors:
+        errors += _check_dhcp(six["dhcp"], label, host)
     if six.get("nat") and kind == "isolated":
         errors.append("%s: field 'ipv6.nat' applies to kinds nat and routed (an isolated network forwards nothing);"
                       " drop it" % label)
@@ -57,15 +59,37 @@ def check(net, label, kind, seen):
     return errors
 
 
+def _check_dhcp(dhcp, label, host):
+    """Field `ipv6.dhcp`: a range of the prefix for stateful DHCPv6, without the host's own address."""
+    ends = {}
+    for key in ("start", "end"):
+        value = _validate.network(dhcp.get(key)) if isinstance(dhcp.get(key), str) and "/" not in dhcp[key] else None
+        if value is None or value.version != 6:
+            return ["%s: field 'ipv6.dhcp.%s' %r is not an IPv6 address; give one of %s, e.g. %s"
+                    % (label, key, dhcp.get(key), host.cidr, host.network + (0x100 if key == "start" else 0x1ff))]
+        ends[key] = value.ip
+    text = "%s-%s" % (ends["start"], ends["end"])
+    if ends["start"] > ends["end"]:
+        return ["%s: field 'ipv6.dhcp' %s starts after it ends; swap start and end" % (label, text)]
+    if ends["start"] not in host.cidr or ends["end"] not in host.cidr:
+        return ["%s: field 'ipv6.dhcp' %s is not inside the prefix %s; give a range of it" % (label, text, host.cidr)]
+    for what, address in (("host's own address (field 'ipv6.address')", host.ip),
+                          ("prefix's subnet-router anycast address", host.network)):
+        if ends["start"] <= address <= ends["end"]:
+            return ["%s: field 'ipv6.dhcp' %s contains the %s %s; give a range without it" % (label, text, what, address)]
+    return []
+
+
 def normalise(net, kind):
     """A checked network's IPv6: {address, prefix, nat} or None."""
     six = net.get("ipv6")
     if six is None or kind not in KINDS:
         return None
     host = _validate.network(six["address"])
-    nat = six.get("nat")
+    nat, dhcp = six.get("nat"), six.get("dhcp")
     return {"address": "%s/%d" % (host.ip, host.prefixlen), "prefix": str(host.cidr),
-            "nat": (kind == "nat") if nat is None else bool(nat) and kind != "isolated"}
+            "nat": (kind == "nat") if nat is None else bool(nat) and kind != "isolated",
+            "dhcp": None if dhcp is None else dict((k, str(_validate.network(dhcp[k]).ip)) for k in ("start", "end"))}
 
 
 def gateways(normalised):

@@ -33,7 +33,7 @@ FORWARD = dict(
     guest=dict(type="str", required=True),
     guest_port=dict(type="int"),
 )
-IPV6 = dict(address=dict(type="str", required=True), nat=dict(type="bool"))
+IPV6 = dict(address=dict(type="str", required=True), nat=dict(type="bool"), dhcp=dict(type="dict", options=RANGE))
 ROUTE = dict(to=dict(type="str", required=True), via=dict(type="str", required=True), proxy_arp=dict(type="bool"))
 CONTROL_PLANES = ["static", "evpn"]
 # This host's BGP for spanned networks with control_plane evpn: the AS (iBGP), the neighbours (their VTEPs) and

@@ -325,7 +325,7 @@ def normalise(networks):
         out[-1]["proxy_arp"] = _routednet.proxies(net) if kind == "routed" else []
         out[-1]["ipv6"] = _net6.normalise(net, kind)
         if out[-1]["ipv6"] and not owner:  # the gateway host's address; guests here use its prefix
-            out[-1]["ipv6"].update(address=None, nat=False)
+            out[-1]["ipv6"].update(address=None, nat=False, dhcp=None)  # the gateway host leases, if anyone
         out[-1].update(_dhcp.normalise(net, kind, host, subnet))  # dhcp, dns: None or with defaults
         if out[-1]["span"] and out[-1]["dhcp"]:  # guests on a spanned network learn its MTU (option 26)
             out[-1]["dhcp"]["mtu"] = out[-1]["span"]["mtu"]

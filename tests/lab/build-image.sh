@@ -14,7 +14,8 @@ repo=$(cd "$here/../.." && pwd)
 image=${HOSTNET_LAB_IMAGE:-localhost/hostnet-lab:bookworm}
 suite=bookworm
 # dnsmasq-base: the network role's DHCP/DNS (the binary only, no system-wide dnsmasq service);
-# busybox: udhcpc and nslookup for the DHCP/DNS tests' netns clients.
+# busybox: udhcpc and nslookup for the DHCP/DNS tests' netns clients; isc-dhcp-client: dhclient -6, the stateful
+# DHCPv6 client of the netns guests (busybox has no udhcpc6 in Debian).
 # genisoimage: cloud-init seeds; ovmf, swtpm: UEFI and TPM guests; openssh-client: the real-guest SSH proof;
 # frr, frr-pythontools: BGP EVPN for spanned networks (its unit disabled below: the network role enables it where
 # a network needs it, as on a host where the package was installed for something else).
@@ -24,7 +25,7 @@ suite=bookworm
 # resolve virtual packages).
 packages=(systemd systemd-sysv dbus python3 python3-pyroute2 python3-netaddr iproute2 kmod procps
           iputils-ping nftables sudo libcap2-bin qemu-system-x86 qemu-utils qemu-system-common
-          dnsmasq-base busybox genisoimage openssh-client ovmf swtpm swtpm-tools frr frr-pythontools
+          dnsmasq-base busybox isc-dhcp-client genisoimage openssh-client ovmf swtpm swtpm-tools frr frr-pythontools
           network-manager libpam-systemd)
 label=org.hostnet.lab.hash
 hash=$(cat "${BASH_SOURCE[0]}" "$here/mirror.sh" | sha256sum | cut -c1-16)

@@ -242,8 +242,8 @@ def test_ipv6_on_a_spanned_network_is_the_gateway_hosts_and_the_other_hosts_hold
     six = {"address": "fd00:42::1/64"}
     gateway = _nftnet.normalise(typed(dict(host_part(True), ipv6=six)))
     other = _nftnet.normalise(typed(dict(host_part(False), ipv6=six)))
-    assert gateway[0]["ipv6"] == {"address": "fd00:42::1/64", "prefix": "fd00:42::/64", "nat": True}
-    assert other[0]["ipv6"] == {"address": None, "prefix": "fd00:42::/64", "nat": False}
+    assert gateway[0]["ipv6"] == {"address": "fd00:42::1/64", "prefix": "fd00:42::/64", "nat": True, "dhcp": None}
+    assert other[0]["ipv6"] == {"address": None, "prefix": "fd00:42::/64", "nat": False, "dhcp": None}
     assert _nftnet.devices(typed(dict(host_part(False), ipv6=six)))[0]["addresses"] == []
     assert _dhcp.instances(other) == [] and "enable-ra" in _dhcp.instances(gateway)[0]["conf"]
     ports = _nftports.normalise([{"ifname": "vm1-n0", "mac": "52:54:00:00:00:01", "network": "lab", "addresses": [],

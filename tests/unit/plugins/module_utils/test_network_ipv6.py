@@ -23,7 +23,7 @@ def normalised(*networks):
 
 def test_the_bridge_takes_the_address_and_nat66_is_the_default_of_kind_nat_only():
     nets = dict((n["name"], n) for n in normalised(NAT, RT, ISO))
-    assert nets["natnet"]["ipv6"] == {"address": "fd00:50::1/64", "prefix": "fd00:50::/64", "nat": True}
+    assert nets["natnet"]["ipv6"] == {"address": "fd00:50::1/64", "prefix": "fd00:50::/64", "nat": True, "dhcp": None}
     assert nets["rtnet"]["ipv6"]["nat"] is False and nets["isonet"]["ipv6"]["nat"] is False
     devices = dict((d["name"], d) for d in _nftnet.devices(_nftnet.validate([NAT, ISO], LINKS)))
     assert devices["hqnat0"]["addresses"] == ["192.168.50.1/24", "fd00:50::1/64"]
@@ -48,6 +48,37 @@ def test_dnsmasq_advertises_the_prefix_stateless_with_dns_and_no_default_route_o
     iso = confs["isonet"].splitlines()
     assert "dhcp-range=::,constructor:hqiso0,ra-only,64" in iso and "ra-param=hqiso0,0,0" in iso and "port=0" in iso
     assert "enable-ra" not in _dhcp.instances(normalised(dict(NAT, ipv6=None)))[0]["conf"]
+
+
+def test_stateful_dhcpv6_from_a_range_of_the_prefix_instead_of_slaac():
+    stateful = dict(ISO, ipv6={"address": "fd00:60::1/64", "dhcp": {"start": "FD00:60::0100", "end": "fd00:60::1ff"}})
+    net = normalised(stateful)[0]
+    assert net["ipv6"]["dhcp"] == {"start": "fd00:60::100", "end": "fd00:60::1ff"}
+    conf = _dhcp.instances([net])[0]["conf"].splitlines()
+    assert "enable-ra" in conf and "dhcp-range=fd00:60::100,fd00:60::1ff,64,3600" in conf
+    assert not [line for line in conf if "constructor" in line]  # no SLAAC prefix: the managed flag, addresses by DHCPv6
+    assert "dhcp-leasefile=/var/lib/hostnet-qemu/dnsmasq/isonet.leases" in conf  # its own, also without IPv4 DHCP
+    assert "ra-param=hqiso0,0,0" in conf  # isolated: still no default route
+    with_v4 = dict(stateful, address="192.168.60.1/24", dhcp={"lease_time": "10m"})
+    assert "dhcp-range=fd00:60::100,fd00:60::1ff,64,600" in _dhcp.instances(normalised(with_v4))[0]["conf"].splitlines()
+
+
+@pytest.mark.parametrize("dhcp, want", [
+    ({"start": "fd00:60::100", "end": "fd00:60::1"}, "fd00:60::100-fd00:60::1 starts after it ends; swap start and end"),
+    ({"start": "fd00:61::100", "end": "fd00:61::1ff"}, "fd00:61::100-fd00:61::1ff is not inside the prefix fd00:60::/64;"
+                                                       " give a range of it"),
+    ({"start": "fd00:60::", "end": "fd00:60::ff"}, "fd00:60::-fd00:60::ff contains the host's own address (field"
+                                                   " 'ipv6.address') fd00:60::1; give a range without it"),
+    ({"start": "fd00:60::", "end": "fd00:60::0"}, "fd00:60::-fd00:60:: contains the prefix's subnet-router anycast"
+                                                  " address fd00:60::; give a range without it"),
+    ({"start": "192.168.60.100", "end": "fd00:60::1ff"}, "field 'ipv6.dhcp.start' '192.168.60.100' is not an IPv6"
+                                                         " address; give one of fd00:60::/64, e.g. fd00:60::100"),
+    ({"start": "fd00:60::100/64", "end": "fd00:60::1ff"}, "field 'ipv6.dhcp.start' 'fd00:60::100/64' is not an IPv6"),
+    ({"start": "fd00:60::100"}, "ipv6.dhcp: missing required"),
+])
+def test_bad_dhcpv6_range(dhcp, want):
+    msgs = _nftnet.check([dict(ISO, ipv6={"address": "fd00:60::1/64", "dhcp": dhcp})], LINKS)
+    assert any(want in m for m in msgs), msgs
 
 
 def test_forwarding_switches_record_and_guard_ipv6_per_uplink(tmp_path, monkeypatch):
