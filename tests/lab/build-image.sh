@@ -93,6 +93,8 @@ rm -f "$rootfs"/etc/systemd/system/*.wants/NetworkManager*.service "$rootfs"/etc
 for unit in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket; do
   ln -sfn /dev/null "$rootfs/etc/systemd/system/$unit"
 done
+# and udev's device node permissions at boot (/dev/net/tun 0666...): the lab host's /dev stays as it was without udev
+ln -sfn /dev/null "$rootfs/etc/tmpfiles.d/static-nodes-permissions.conf"
 : > "$rootfs/etc/machine-id"
 echo hostnet-lab > "$rootfs/etc/hostname"
 
