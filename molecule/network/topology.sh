@@ -7,7 +7,8 @@
 #             host's NIC: made at every boot by hostnet-lab-wan.service, before hostnet-qemu-network.service.
 #   g1, g2    netns guests on the isolated bridge hqiso0 (192.168.60.11/.12), g3 on the nat bridge hqnat0,
 #             g4 on the routed bridge hqrt0 (10.66.0.11; the outside routes 10.66.0.0/24 through wan0), also
-#             holding 198.51.100.50 of the outside's own LAN (no route: found by the host's proxy ARP).
+#             holding 198.51.100.50 and 2001:db8:ff::66 of the outside's own LAN (no route: found by the host's
+#             proxy ARP and proxy NDP).
 #   foreignbr0 and table inet foreign: someone else's, must survive converge and teardown.
 #   u1, u2    netns behind the host's own router (hqu1 10.88.1.1, hqu2 10.88.2.1: forwarding on for these two by
 #             hand); the outside has a route to them through wan0. The host is no router otherwise:
@@ -87,6 +88,8 @@ ip -n outside route replace 10.67.0.0/24 via 198.51.100.1 dev wan0-out
 ip -n outside route replace fd00:66::/64 via 2001:db8:ff::1 dev wan0-out  # the routed network's IPv6 prefix
 ip -n g4 addr replace 10.67.0.1/32 dev lo  # a subnet behind the "guest" g4, routed to it by rtnet's routes
 ip -n g4 addr replace 198.51.100.50/32 dev lo  # an address of the outside's LAN, published by proxy ARP on wan0
+ip -n g4 addr replace fd00:66::11/64 dev eth0 nodad  # the gateway of rtnet's IPv6 route (beside its SLAAC address)
+ip -n g4 addr replace 2001:db8:ff::66/128 dev lo  # an IPv6 address of the outside's LAN, published by proxy NDP
 ip link show foreignbr0 >/dev/null 2>&1 || ip link add foreignbr0 type bridge
 nft list table inet foreign >/dev/null 2>&1 || nft -f - <<'NFT'
 table inet foreign {

@@ -19,6 +19,13 @@ Linux 6.17 added `conf/IF/force_forwarding`, which the networks with `ipv6` swit
 before is recorded as `ipv6/UPLINK` (a name no interface can have), restored the same way, and an uplink that did
 not forward IPv6 before (nor the host globally) gets the guard for IPv6.
 
+A routed network's proxy NDP entries (routes to single IPv6 addresses of the uplink's LAN with `proxy_arp`) are
+answered by the kernel only on an uplink with `conf/UPLINK/proxy_ndp` 1 and `conf/UPLINK/forwarding` 1, and the
+latter makes the uplink a router, which ignores router advertisements at `accept_ra` 1: the host would lose the
+default route its LAN advertises. Such an uplink gets proxy_ndp and forwarding 1, and `accept_ra` 2 (router
+advertisements taken even so) when it was 1. The three values found before are recorded as `ndp/UPLINK`,
+`router6/UPLINK` and `ra/UPLINK` and written back like the others when no such route needs them any more.
+
 Keys are written in sysctl's slash form (`net/ipv4/conf/eth0.100/forwarding`) so that an interface name with a dot
 stays one path component; dotted keys (`net.ipv4.ip_forward`, from older saved states) still work.
 """
@@ -39,7 +46,10 @@ KEY = "net/ipv4/conf/%s/forwarding"
 KEY6 = "net/ipv6/conf/%s/force_forwarding"
 KEY6_ALL = "net/ipv6/conf/all/forwarding"
 KEY_RA = "net/ipv6/conf/%s/accept_ra"
+KEY_NDP = "net/ipv6/conf/%s/proxy_ndp"
+KEY_ROUTER6 = "net/ipv6/conf/%s/forwarding"
 RECORD6 = "ipv6/"  # the prefix of an uplink's recorded IPv6 value
+RECORD_NDP, RECORD_ROUTER6, RECORD_RA = "ndp/", "router6/", "ra/"  # the proxy NDP uplinks' three recorded values
 LEGACY_KEY = "net.ipv4.ip_forward"
 # where systemd-sysctl and procps read settings (besides the collection's own drop-in)
 SYSCTL_FILES = ("/etc/sysctl.conf", "/etc/sysctl.d/*.conf", "/run/sysctl.d/*.conf", "/usr/local/lib/sysctl.d/*.conf",
@@ -93,11 +103,33 @@ def uplinks6(normalised):
     return uplinks([n for n in normalised if n.get("ipv6")])
 
 
-def sysctls(normalised):
+def uplinks_ndp(normalised):
+    """{uplink: [bridges]} of the present routed networks with proxy NDP entries (IPv6 proxy_arp routes)."""
+    return uplinks([n for n in normalised if any(":" in e for e in n.get("proxy_arp") or [])])
+
+
+def _switches():
+    """The recorded switches besides IPv4's (record prefix "": the uplink's name alone): (record prefix, sysctl key,
+    the function giving the uplinks that need it on)."""
+    return ((RECORD6, KEY6, uplinks6), (RECORD_NDP, KEY_NDP, uplinks_ndp), (RECORD_ROUTER6, KEY_ROUTER6, uplinks_ndp),
+            (RECORD_RA, KEY_RA, uplinks_ndp))
+
+
+def _record(record):
+    """A record's (uplink, sysctl key, users function); an interface name has no '/'."""
+    for prefix, key, users in _switches():
+        if record.startswith(prefix):
+            return record[len(prefix):], key, users
+    return record, KEY, uplinks
+
+
+def sysctls(normalised, before=None):
     """The forwarding switches the networks need: on for each nat network's bridge and uplink, off for the bridges
     of isolated networks (so that they stay closed also on a host that routes by default); IPv6 on for the bridge
     and uplink of each gateway network with IPv6. The host takes no router advertisements on its guests' bridges
-    (`accept_ra` 0): they are its own dnsmasq's, or a guest's that would make itself the host's router."""
+    (`accept_ra` 0): they are its own dnsmasq's, or a guest's that would make itself the host's router. An uplink
+    with proxy NDP entries answers for them (proxy_ndp, forwarding) and keeps taking its LAN's router advertisements
+    (accept_ra 2 where `before`, the values plan() recorded, says it took them)."""
     present = [n for n in normalised if n["state"] == "present" and n["kind"] in ("isolated", "nat", "routed")]
     keys = dict((KEY_RA % n["bridge"], "0") for n in present)
     keys.update((KEY % n["bridge"], "0") for n in present if n["kind"] == "isolated")
@@ -105,6 +137,10 @@ def sysctls(normalised):
         for up, bridges in found.items():
             for name in [up] + bridges:
                 keys[key % name] = "1"
+    for up in uplinks_ndp(normalised):  # `before`: _forwarding.plan's, which has recorded accept_ra
+        keys.update({KEY_NDP % up: "1", KEY_ROUTER6 % up: "1"})
+        if (before or {}).get(RECORD_RA + up) == "1":
+            keys[KEY_RA % up] = "2"
     return keys
 
 
@@ -115,7 +151,7 @@ def saved(state_path):
         found = json.loads(text).get("forwarding_before") if text else None
     except (ValueError, AttributeError):
         return {}
-    return dict((k, v) for k, v in (found or {}).items() if isinstance(k, str) and v in ("0", "1"))
+    return dict((k, v) for k, v in (found or {}).items() if isinstance(k, str) and v in ("0", "1", "2"))
 
 
 def legacy(sysctl_file):
@@ -166,13 +202,13 @@ def plan(normalised, state_path, sysctl_file=None):
             before[up] = "1" if _configured(up, sysctl_file) else "0"
         else:
             before[up] = _live(KEY, up)
-    found6 = uplinks6(normalised)
-    for up in found6:
-        before[RECORD6 + up] = old[RECORD6 + up] if RECORD6 + up in old else _live(KEY6, up)
+    for prefix, key, users in _switches():
+        for up in users(normalised):
+            before[prefix + up] = old[prefix + up] if prefix + up in old else _live(key, up)
     restore = {}
     for record, value in sorted(old.items()):
-        up, key, users = (record[len(RECORD6):], KEY6, found6) if record.startswith(RECORD6) else (record, KEY, found)
-        if up not in users and read(key % up) not in (None, value):
+        up, key, users = _record(record)
+        if up not in users(normalised) and read(key % up) not in (None, value):
             restore[key % up] = value
     return {"before": before, "restore": restore, "legacy": was_legacy, "guarded": guarded(before)}
 
@@ -180,7 +216,7 @@ def plan(normalised, state_path, sysctl_file=None):
 def _live(key, up):
     """An interface's live switch (`key` % up), or the default for new interfaces if it does not exist yet."""
     live = read(key % up)
-    return live if live in ("0", "1") else (read(key % "default") or "0")
+    return live if live in ("0", "1", "2") else (read(key % "default") or "0")
 
 
 def guarded6(guarded_uplinks):
@@ -192,8 +228,8 @@ def guarded(before):
     """The uplinks whose forwarding was off before the collection switched it on; `ipv6/UPLINK` for those that did
     not forward IPv6 (when the host does not forward IPv6 on every interface anyway)."""
     global6 = read(KEY6_ALL) == "1"
-    return sorted(up for up, value in (before or {}).items()
-                  if value != "1" and not (up.startswith(RECORD6) and global6))
+    return sorted(up for up, value in (before or {}).items() if _record(up)[1] in (KEY, KEY6)
+                  and value != "1" and not (up.startswith(RECORD6) and global6))
 
 
 def restore_lines(result):

@@ -176,7 +176,7 @@ def check(networks, links=None):
                                   % (label, subnet, other, other_name))
             subnets.append((name, subnet))
     errors.extend(_check_uplink_claims(networks, seen_bridges, uplink_nics))
-    errors.extend(_routednet.check_overlaps(networks, subnets))
+    errors.extend(_routednet.check_overlaps(networks, subnets + prefixes6))
     errors.extend(_spannet.check_host(networks))
     return errors
 
@@ -319,7 +319,8 @@ def normalise(networks):
             "reject": [str(_cidr(c).cidr) for c in (rules.get("reject") or [])],
             "span": _spannet.normalise(net),
             "forwards": _forwards.normalise(net) if kind == "nat" else [],
-            "routes": sorted("%s via %s" % (str(netaddr.IPNetwork(r["to"]).cidr), r["via"]) for r in net.get("routes") or [])
+            "routes": sorted("%s via %s" % (netaddr.IPNetwork(r["to"]).cidr, netaddr.IPAddress(r["via"]))
+                             for r in net.get("routes") or [])
             if kind == "routed" else [],
         })
         out[-1]["proxy_arp"] = _routednet.proxies(net) if kind == "routed" else []
@@ -374,7 +375,7 @@ def devices(networks):
     return out
 
 
-def sysctls(networks):
-    """Sysctls the networks need: IPv4 forwarding on each nat network's bridge and uplink, off on isolated bridges
-    (nothing global)."""
-    return _forwarding.sysctls(normalise(networks))
+def sysctls(networks, before=None):
+    """Sysctls the networks need: forwarding on each nat and routed network's bridge and uplink, off on isolated
+    bridges (nothing global); `before`: the values _forwarding.plan() recorded (see _forwarding.sysctls)."""
+    return _forwarding.sysctls(normalise(networks), before)

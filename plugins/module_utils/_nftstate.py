@@ -98,7 +98,7 @@ def render_state(networks, ruleset_path, forwarding=None):
     state = {
         "comment": "Managed by Ansible (hostnet.qemu.network); read at boot by hostnet-qemu-network.service",
         "devices": [d for d in _nftnet.devices(networks) if d["state"] == "present"],
-        "sysctls": _nftnet.sysctls(networks),
+        "sysctls": _nftnet.sysctls(networks, forwarding),
         "nft_file": ruleset_path,
     }
     if forwarding:

@@ -100,7 +100,7 @@ class RoutesMixin(object):
         for action, name, text in changes:
             address, _dev, ifname = text.split(" ")
             reqs.append((proxy_request(action, self.resolve(ifname), address, RTPROT_HOSTNET),
-                         ("bridge", name, "%s proxy ARP for %s" % (action, text))))
+                         ("bridge", name, "%s proxy %s for %s" % (action, "NDP" if ":" in address else "ARP", text))))
         self._send_batch(reqs)
 
     def managed_routes(self, changes):

@@ -106,7 +106,7 @@ def describe(op):
     if kind == "route":
         return "%s route %s on %s" % (op["action"], op["route"], label)
     if kind == "proxy":
-        return "%s proxy ARP %s for %s" % (op["action"], op["entry"], label)
+        return "%s proxy %s %s for %s" % (op["action"], "NDP" if ":" in op["entry"] else "ARP", op["entry"], label)
     if kind == "fdb":
         return "%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], label)
     if kind == "node":

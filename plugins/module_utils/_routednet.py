@@ -19,8 +19,10 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 
 
 def check(net, label, kind, host, subnet):
-    """A routed network's routes: subnets behind its guests, each through a guest's address in the network."""
+    """A routed network's routes: subnets behind its guests, each through a guest's address in the network (an IPv6
+    route through one of the network's IPv6 prefix)."""
     errors = []
+    six = _ipv6_host(net)
     for index, route in enumerate(net.get("routes") or []):
         where = "%s: field 'routes[%d]'" % (label, index)
         if kind != "routed":
@@ -32,15 +34,28 @@ def check(net, label, kind, host, subnet):
             errors.append(str(exc))
             continue
         via, dst = netaddr.IPAddress(route["via"]), netaddr.IPNetwork(route["to"])
-        if subnet is not None and (via not in subnet or (host is not None and via == host.ip)):
+        own, own_host = (subnet, host) if dst.version == 4 else (six and six.cidr, six)
+        if dst.version == 6 and six is None:
+            if not (net.get("ipv6") or {}).get("address"):  # a malformed one has its own message
+                errors.append("%s: an IPv6 route goes through a guest's address of the network's IPv6 prefix, and"
+                              " the network has no field 'ipv6'; give it ipv6 (e.g. address: fd00:66::1/64)" % where)
+        elif own is not None and (via not in own or (own_host is not None and via == own_host.ip)):
             errors.append("%s: gateway %s is not a guest address of the network (%s, the host's %s); give the address"
-                          " of the guest that routes %s" % (where, via, subnet, host.ip if host else "none", dst))
-        elif subnet is not None and _validate.overlaps(dst, subnet):
-            errors.append("%s: %s overlaps the network's own subnet %s; give a subnet behind a guest" % (where, dst, subnet))
-        elif route.get("proxy_arp") and (dst.version != 4 or dst.prefixlen != 32):
-            errors.append("%s: proxy_arp answers for one IPv4 address of the uplink's LAN; give 'to' as ADDRESS/32"
-                          " (%s is %s)" % (where, dst, "IPv6" if dst.version == 6 else "a subnet"))
+                          " of the guest that routes %s" % (where, via, own, own_host.ip if own_host else "none", dst))
+        elif own is not None and _validate.overlaps(dst, own):
+            errors.append("%s: %s overlaps the network's own %s %s; give a subnet behind a guest"
+                          % (where, dst, "subnet" if dst.version == 4 else "IPv6 prefix", own))
+        elif route.get("proxy_arp") and dst.prefixlen != (32 if dst.version == 4 else 128):
+            errors.append("%s: proxy_arp answers for one address of the uplink's LAN; give 'to' as ADDRESS/32 (IPv4)"
+                          " or ADDRESS/128 (IPv6, proxy NDP) (%s is a subnet)" % (where, dst))
     return errors
+
+
+def _ipv6_host(net):
+    """The network's IPv6 address (netaddr network) when field ipv6 has a well-formed one, else None."""
+    address = (net.get("ipv6") or {}).get("address")
+    found = _validate.network(address) if isinstance(address, str) and "/" in address else None
+    return found if found is not None and found.version == 6 else None
 
 
 def check_overlaps(networks, subnets):
@@ -60,7 +75,7 @@ def check_overlaps(networks, subnets):
 
 def proxies(net):
     """A typed routed network's proxy entries for the engine: 'ADDRESS dev UPLINK' for each route with
-    proxy_arp (the host answers ARP for it on the uplink)."""
+    proxy_arp (the host answers ARP, or NDP for an IPv6 address, for it on the uplink)."""
     return sorted("%s dev %s" % (str(netaddr.IPNetwork(r["to"]).ip), net["uplink"])
                   for r in net.get("routes") or [] if r.get("proxy_arp"))
 
@@ -68,26 +83,30 @@ def proxies(net):
 def on_host(normalised, dump):
     """(normalised networks) A routed network's subnet is its own: one that overlaps a subnet of its uplink would
     have the LAN's hosts look for the guests on the LAN itself. A single address of the LAN reaches a guest by a
-    route with proxy_arp, which must lie in a subnet of the uplink and not be the uplink's own address."""
+    route with proxy_arp (proxy NDP for an IPv6 one), which must lie in a subnet of the uplink of its family and not
+    be the uplink's own address."""
     errors = []
     for net in normalised:
         if net["kind"] != "routed" or net["state"] != "present" or not net["subnet"]:
             continue
         subnet = netaddr.IPNetwork(net["subnet"])
-        theirs = [(lan, text) for lan, text in _uplinkhost.address_networks(dump, net["uplink"]) if lan.version == 4]
-        for lan, text in theirs:
-            if lan.prefixlen < 32 and _validate.overlaps(subnet, lan.cidr):
+        lans = [(lan, text) for lan, text in _uplinkhost.address_networks(dump, net["uplink"])
+                if not lan.ip.is_link_local()]
+        for lan, text in lans:
+            if lan.version == 4 and lan.prefixlen < 32 and _validate.overlaps(subnet, lan.cidr):
                 errors.append("network '%s': subnet %s overlaps subnet %s of its uplink '%s' (address %s); a routed"
                               " network needs a subnet of its own that the LAN routes to the host (or a route with"
                               " proxy_arp for single addresses of the LAN)" % (net["name"], subnet, lan.cidr, net["uplink"], text))
         for entry in net["proxy_arp"]:
             address = netaddr.IPAddress(entry.split(" ")[0])
-            if any(address == lan.ip for lan, _text in theirs):
-                errors.append("network '%s': route to %s/32 with proxy_arp: that is the uplink '%s''s own address;"
-                              " give an unused address of its LAN" % (net["name"], address, net["uplink"]))
-            elif not any(address in lan.cidr for lan, _text in theirs):
-                errors.append("network '%s': route to %s/32 with proxy_arp: the address is in no subnet of the uplink"
+            theirs = [lan for lan, _text in lans if lan.version == address.version]
+            to = "%s/%d" % (address, 32 if address.version == 4 else 128)
+            if any(address == lan.ip for lan in theirs):
+                errors.append("network '%s': route to %s with proxy_arp: that is the uplink '%s''s own address;"
+                              " give an unused address of its LAN" % (net["name"], to, net["uplink"]))
+            elif not any(address in lan.cidr for lan in theirs):
+                errors.append("network '%s': route to %s with proxy_arp: the address is in no subnet of the uplink"
                               " '%s' (%s), so no host there would ask for it; drop proxy_arp or give an address of"
-                              " its LAN" % (net["name"], address, net["uplink"],
-                                            ", ".join(str(lan.cidr) for lan, _t in theirs) or "no IPv4 address"))
+                              " its LAN" % (net["name"], to, net["uplink"], ", ".join(str(lan.cidr) for lan in theirs)
+                                            or "no IPv%d address" % address.version))
     return errors

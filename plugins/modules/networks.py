@@ -279,7 +279,7 @@ def main():
                                % ", ".join(i["name"] for i in instances))
         spec = dict((k, params[k]) for k in ("state", "config_dir", "lib_dir", "unit_dir", "sysctl_file", "modules_file",
                                              "bridge_nf_call", "nm_unmanaged", "nm_conf", "network_unit", "dnsmasq_unit"))
-        spec.update(dnsmasq=instances, sysctls=_nftnet.sysctls(networks) if present else {},
+        spec.update(dnsmasq=instances,
                     bridges=[d["name"] for d in devices if d.get("state", "present") == "present"])
         nft = module.get_bin_path("nft", required=present)
         ruleset = os.path.join(params["config_dir"], "nftables.json")
@@ -289,6 +289,7 @@ def main():
             frr = _frr.plan(normalised if present else [], params["frr_dir"], check_mode=check)
             # an uplink no nat network needs any more is switched back before the table drops its guard
             forwarding = _forwarding.plan(normalised if present else [], state_path, params["sysctl_file"])
+            spec["sysctls"] = _nftnet.sysctls(networks, forwarding["before"]) if present else {}
             if not check:
                 _forwarding.apply_restore(forwarding)
             if present:

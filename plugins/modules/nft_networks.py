@@ -158,15 +158,15 @@ def main():
         params = module.params
         # typed from here on; removing everything needs no tunnel endpoint
         networks = _nftnet.validate_on_host(params["networks"], tunnels=params["state"] == "present")
-        out = {"devices": _nftnet.devices(networks), "sysctls": _nftnet.sysctls(networks),
-               "uplinks": _nftnet.uplinks(networks), "changed": False}
+        out = {"devices": _nftnet.devices(networks), "uplinks": _nftnet.uplinks(networks), "changed": False}
         normalised = _nftnet.normalise(networks)
         out["dnsmasq"] = _dhcp.instances(normalised)  # DHCP/DNS: one dnsmasq per network
+        forwarding = _forwarding.plan(normalised, params["state_path"])  # reads the host, changes nothing
+        out["sysctls"] = _nftnet.sysctls(networks, forwarding["before"])
         if params["validate_only"]:
             out["missing_packages"] = missing_packages(module, out["dnsmasq"], normalised)
             return out
         nft = module.get_bin_path("nft", required=True)
-        forwarding = _forwarding.plan(normalised, params["state_path"])
         ports = _nftports.normalise(params["ports"], normalised)
         if params["state"] == "present":
             out["ruleset"] = _nftrules.render(networks, params["table"], guarded=forwarding["guarded"], ports=ports)

@@ -206,3 +206,44 @@ def test_a_guest_port_drops_the_guests_router_advertisements_and_dhcpv6_replies(
             time.sleep(0.5)
         assert heard(lab, "r", "w") == "dhcpv6 ra"  # w is no guest the table holds: r hears both from it
         assert heard(lab, "w", "r") == "nothing"  # r's port drops both
+
+
+def test_proxy_ndp_lets_the_lan_reach_a_guests_address_of_its_own_prefix_and_the_uplink_keeps_its_router(
+        tmp_path, lab):
+    """r holds 2001:db8:ff::66, an address of the uplink's LAN, which the outside finds on its link through the host's
+    proxy NDP entry; the uplink, a router now (conf/IF/forwarding, which proxy NDP needs), still takes the LAN's
+    router advertisements (accept_ra 2); everything is written back when the route goes."""
+    host, keys = lab["H"], ("accept_ra", "forwarding", "proxy_ndp")
+    routed = dict(ROUTED, routes=[{"to": "2001:db8:ff::66/128", "via": "fd00:66::11", "proxy_arp": True}])
+    sh("ip", "-n", lab["r"], "addr", "add", "2001:db8:ff::66/128", "dev", "eth0", "nodad")
+    assert [sysctl(host, "net.ipv6.conf.hq6wan0.%s" % k) for k in keys] == ["1", "0", "0"]
+    result = nft_networks(tmp_path, host, [NAT, routed])
+    assert dict((k, result["sysctls"].get("net/ipv6/conf/hq6wan0/%s" % k)) for k in keys) == {
+        "accept_ra": "2", "forwarding": "1", "proxy_ndp": "1"}
+    assert not reach(lab, "out", "2001:db8:ff::66")  # no entry and no switch yet: nobody answers for it
+    boot(tmp_path, host)
+    assert [sysctl(host, "net.ipv6.conf.hq6wan0.%s" % k) for k in keys] == ["2", "1", "1"]
+    assert sh("ip", "-n", host, "-6", "neigh", "show", "proxy").stdout.split() == [
+        "2001:db8:ff::66", "dev", "hq6wan0", "proxy", "proto", "74"]
+    assert reach(lab, "out", "2001:db8:ff::66")
+    assert peer_address(lab, "r", "2001:db8:ff::66", "out") == "2001:db8:ff::2"  # routed: the real source
+    # the LAN's router advertisement still gives the host its default route on the uplink
+    for _attempt in range(20):
+        if "tentative" not in sh("ip", "-n", lab["out"], "-6", "addr", "show", "dev", "eth0").stdout:
+            break
+        time.sleep(0.5)
+    sh(sys.executable, "-c", _SEND, netns=lab["out"])
+    for _attempt in range(10):
+        if sh("ip", "-n", host, "-6", "route", "show", "default", "dev", "hq6wan0", "proto", "ra").stdout.strip():
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail("the uplink took no default route from the LAN's router advertisement")
+    # the route goes (the network stays): the three switches get their values back
+    code = ("import json\nfrom ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _nftnet\n"
+            "r = _forwarding.plan(_nftnet.normalise(%r), %r)\n_forwarding.apply_restore(r)\nprint(json.dumps(r['restore']))"
+            % ([NAT, ROUTED], str(tmp_path / "etc" / "netdevs.json")))
+    restored = sh(sys.executable, "-c", code, netns=host, env=dict(os.environ, PYTHONPATH=COLLECTIONS)).stdout
+    assert json.loads(restored) == {"net/ipv6/conf/hq6wan0/accept_ra": "1", "net/ipv6/conf/hq6wan0/forwarding": "0",
+                                    "net/ipv6/conf/hq6wan0/proxy_ndp": "0"}
+    assert [sysctl(host, "net.ipv6.conf.hq6wan0.%s" % k) for k in keys] == ["1", "0", "0"]

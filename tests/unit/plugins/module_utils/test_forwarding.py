@@ -111,3 +111,35 @@ def test_the_guard_drops_what_enters_by_the_uplink_unless_it_goes_to_its_bridges
     assert guards[0] is rules[0], "the guard comes before every accept"
     assert guards[0]["comment"] == "uplink wan0: forwarding is on for the networks behind it only"
     assert "uplink" not in json.dumps(json.loads(_nftrules.render([NAT])))
+
+
+PROXY_NDP = {"name": "rtnet", "kind": "routed", "bridge": "hqrt0", "address": "10.66.0.1/24", "uplink": "wan0",
+             "ipv6": {"address": "fd00:66::1/64"},
+             "routes": [{"to": "2001:db8:ff::66/128", "via": "fd00:66::11", "proxy_arp": True}]}
+ROUTER6 = ["net/ipv6/conf/wan0/accept_ra", "net/ipv6/conf/wan0/forwarding", "net/ipv6/conf/wan0/proxy_ndp"]
+
+
+@pytest.mark.parametrize("accept_ra, want_ra", [("1", "2"), ("0", None), ("2", None)])
+def test_a_proxy_ndp_uplink_answers_as_a_router_and_keeps_its_router_advertisements(tmp_path, live, accept_ra, want_ra):
+    live.update(dict(zip(ROUTER6, [accept_ra, "0", "0"])))
+    live.update({"net/ipv4/conf/wan0/forwarding": "0", "net/ipv6/conf/wan0/force_forwarding": "0"})
+    normalised = _nftnet.normalise([PROXY_NDP])
+    result = _forwarding.plan(normalised, str(tmp_path / "none.json"))
+    assert result["before"] == {"wan0": "0", "ipv6/wan0": "0", "ndp/wan0": "0", "router6/wan0": "0",
+                                "ra/wan0": accept_ra}
+    assert result["guarded"] == ["ipv6/wan0", "wan0"]  # the three NDP records are no guard
+    wanted = _forwarding.sysctls(normalised, result["before"])
+    assert dict((k, wanted.get(k)) for k in ROUTER6) == dict(zip(ROUTER6, [want_ra, "1", "1"]))
+    # without proxy_arp the uplink is no router and its accept_ra is left alone
+    plain = _nftnet.normalise([dict(PROXY_NDP, routes=[{"to": "fd00:67::/64", "via": "fd00:66::11"}])])
+    assert not set(ROUTER6) & set(_forwarding.sysctls(plain, result["before"]))
+
+
+def test_a_proxy_ndp_uplinks_three_values_are_written_back_when_the_route_goes(tmp_path, live):
+    path = state(tmp_path, {"wan0": "0", "ipv6/wan0": "0", "ndp/wan0": "0", "router6/wan0": "0", "ra/wan0": "1"})
+    live.update(dict(zip(ROUTER6, ["2", "1", "1"])))
+    live.update({"net/ipv4/conf/wan0/forwarding": "1", "net/ipv6/conf/wan0/force_forwarding": "1"})
+    still_routed = _nftnet.normalise([dict(PROXY_NDP, routes=[])])
+    assert _forwarding.plan(still_routed, path)["restore"] == dict(zip(ROUTER6, ["1", "0", "0"]))
+    assert _forwarding.plan([], path)["restore"] == dict(zip(ROUTER6, ["1", "0", "0"]), **{
+        "net/ipv4/conf/wan0/forwarding": "0", "net/ipv6/conf/wan0/force_forwarding": "0"})

@@ -144,12 +144,73 @@ def test_a_proxied_address_must_be_an_unused_one_of_the_uplinks_lan(to, uplink_a
 
 @pytest.mark.parametrize("route, want", [
     ({"to": "198.51.100.48/29", "via": "10.66.0.11", "proxy_arp": True},
-     "network 'rtnet': field 'routes[0]': proxy_arp answers for one IPv4 address of the uplink's LAN; give 'to' as"
-     " ADDRESS/32 (198.51.100.48/29 is a subnet)"),
-    ({"to": "2001:db8::5/128", "via": "10.66.0.11", "proxy_arp": True}, "network 'rtnet': field 'routes[0]'"),
+     "network 'rtnet': field 'routes[0]': proxy_arp answers for one address of the uplink's LAN; give 'to' as"
+     " ADDRESS/32 (IPv4) or ADDRESS/128 (IPv6, proxy NDP) (198.51.100.48/29 is a subnet)"),
+    ({"to": "2001:db8:ff::/120", "via": "fd00:66::11", "proxy_arp": True},
+     "network 'rtnet': field 'routes[0]': proxy_arp answers for one address of the uplink's LAN; give 'to' as"
+     " ADDRESS/32 (IPv4) or ADDRESS/128 (IPv6, proxy NDP) (2001:db8:ff::/120 is a subnet)"),
+    ({"to": "2001:db8::5/128", "via": "10.66.0.11", "proxy_arp": True},
+     "network 'rtnet': field 'routes[0]' '2001:db8::5/128 via 10.66.0.11': the gateway is not of the destination's"
+     " family"),
     ({"to": "198.51.100.50/32", "via": "10.66.0.11", "proxy_arp": "maybe"},
      "network 'rtnet': routes[0].proxy_arp: 'maybe' is not a boolean; use true or false"),
 ])
 def test_bad_proxy_routes(route, want):
-    msgs = _nftnet.check([dict(RT, routes=[route])], LINKS)
+    msgs = _nftnet.check([dict(RT, ipv6={"address": "fd00:66::1/64"}, routes=[route])], LINKS)
     assert any(m.startswith(want) for m in msgs), msgs
+
+
+RT6 = dict(RT, ipv6={"address": "fd00:66::1/64"})
+PROXIED6 = dict(RT6, routes=[{"to": "2001:db8:ff::66/128", "via": "FD00:66::0011", "proxy_arp": True},
+                             {"to": "fd00:67::/64", "via": "fd00:66::11"}, {"to": "198.51.100.50/32", "via": "10.66.0.11"}])
+
+
+def test_ipv6_routes_go_through_a_guest_of_the_prefix_and_a_proxied_one_gets_a_proxy_ndp_entry():
+    assert _nftnet.check([PROXIED6], LINKS) == []
+    device = _nftnet.devices([PROXIED6])[0]
+    assert device["routes"] == ["198.51.100.50/32 via 10.66.0.11", "2001:db8:ff::66/128 via fd00:66::11",
+                                "fd00:67::/64 via fd00:66::11"]
+    assert device["proxy_arp"] == ["2001:db8:ff::66 dev wan0"]
+    dump = {"wan0": {"addresses": ["198.51.100.1/24", "2001:db8:ff::1/64", "fe80::1/64"]}}
+    assert _routednet.on_host(_nftnet.normalise(_nftnet.validate([PROXIED6], LINKS)), dump) == []
+
+
+@pytest.mark.parametrize("net, want", [
+    (dict(RT, routes=[{"to": "fd00:67::/64", "via": "fd00:66::11"}]),
+     "network 'rtnet': field 'routes[0]': an IPv6 route goes through a guest's address of the network's IPv6 prefix,"
+     " and the network has no field 'ipv6'; give it ipv6 (e.g. address: fd00:66::1/64)"),
+    (dict(RT6, routes=[{"to": "fd00:67::/64", "via": "fd00:99::11"}]),
+     "network 'rtnet': field 'routes[0]': gateway fd00:99::11 is not a guest address of the network (fd00:66::/64,"
+     " the host's fd00:66::1); give the address of the guest that routes fd00:67::/64"),
+    (dict(RT6, routes=[{"to": "fd00:67::/64", "via": "fd00:66::1"}]),
+     "network 'rtnet': field 'routes[0]': gateway fd00:66::1 is not a guest address of the network"),
+    (dict(RT6, routes=[{"to": "fd00:66::80/121", "via": "fd00:66::11"}]),
+     "network 'rtnet': field 'routes[0]': fd00:66::80/121 overlaps the network's own IPv6 prefix fd00:66::/64; give"
+     " a subnet behind a guest"),
+])
+def test_bad_ipv6_routes(net, want):
+    msgs = _nftnet.check([net], LINKS)
+    assert any(m.startswith(want) for m in msgs), msgs
+
+
+def test_an_ipv6_route_must_not_claim_another_networks_prefix():
+    iso = {"name": "isonet", "kind": "isolated", "bridge": "hqiso0", "address": "192.168.60.1/24",
+           "ipv6": {"address": "fd00:60::1/64"}}
+    msgs = _nftnet.check([iso, dict(RT6, routes=[{"to": "fd00:60::/64", "via": "fd00:66::11"}])], LINKS)
+    assert "network 'rtnet': field 'routes[0]' fd00:60::/64 overlaps subnet fd00:60::/64 of network 'isonet'; give a" \
+           " subnet no network has" in msgs, msgs
+
+
+@pytest.mark.parametrize("to, uplink_addresses, want", [
+    ("2001:db8:ff::1/128", ["198.51.100.1/24", "2001:db8:ff::1/64"], "network 'rtnet': route to 2001:db8:ff::1/128"
+     " with proxy_arp: that is the uplink 'wan0''s own address; give an unused address of its LAN"),
+    ("2001:db8:ee::5/128", ["2001:db8:ff::1/64", "fe80::1/64"], "network 'rtnet': route to 2001:db8:ee::5/128 with"
+     " proxy_arp: the address is in no subnet of the uplink 'wan0' (2001:db8:ff::/64), so no host there would ask for"
+     " it; drop proxy_arp or give an address of its LAN"),
+    ("2001:db8:ff::5/128", ["198.51.100.1/24", "fe80::1/64"], "network 'rtnet': route to 2001:db8:ff::5/128 with"
+     " proxy_arp: the address is in no subnet of the uplink 'wan0' (no IPv6 address)"),
+])
+def test_a_proxy_ndp_address_must_be_an_unused_one_of_the_uplinks_ipv6_lan(to, uplink_addresses, want):
+    net = dict(RT6, routes=[{"to": to, "via": "fd00:66::11", "proxy_arp": True}])
+    errors = _routednet.on_host(_nftnet.normalise(_nftnet.validate([net], LINKS)), {"wan0": {"addresses": uplink_addresses}})
+    assert len(errors) == 1 and errors[0].startswith(want), errors
