@@ -19,13 +19,11 @@ __metaclass__ = type
 import errno
 import importlib
 import importlib.util
-import re
 import os
 import socket
-import stat
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _sysfs, _tuntap
+from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _tuntap
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlroutes import RoutesMixin, _message
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_BRIDGE, AF_INET, AF_INET6, IFF_UP, NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE,
@@ -34,39 +32,14 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     getlink, parse_link, port_request, setlink, vxlan_attrs)
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC, fdb_request, parse_neigh
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlvlan import VlanMixin
+from ansible_collections.hostnet.qemu.plugins.module_utils._nodes import DeviceNodesMixin, drop_nodes
 
 _SETTLE_CHUNK = 128  # getlink requests per send: their replies (about 1 KiB each) must fit the socket's buffer
 HAS_PYROUTE2 = importlib.util.find_spec("pyroute2") is not None
 PYROUTE2_IMPORT_ERROR = None if HAS_PYROUTE2 else ImportError("No module named 'pyroute2'")
 
 
-def _unlink(path):
-    """Remove a node; one already gone (devtmpfs removes a deleted macvtap's node itself) is fine."""
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-
-
-def _drop_nodes(rdev, keep=None, directory="/dev"):
-    """Remove every /dev/tapN character device with major:minor `rdev` except `keep`: a node left by a deleted
-    macvtap keeps its owner, and the kernel gives its minor to the next macvtap, so an old guest's user would
-    open a new guest's device through it."""
-    wanted = os.makedev(*rdev)
-    for entry in os.listdir(directory):
-        path = os.path.join(directory, entry)
-        if not re.match(r"tap[0-9]+\Z", entry) or path == keep:
-            continue
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISCHR(st.st_mode) and st.st_rdev == wanted:
-            _unlink(path)
-
-
-class Kernel(RoutesMixin, VlanMixin):
+class Kernel(RoutesMixin, VlanMixin, DeviceNodesMixin):
     """A session with the kernel's network stack, inside `netns` for its whole lifetime.
 
     Use as a context manager; everything (netlink socket, tun ioctls, sysfs reads)
@@ -248,36 +221,6 @@ class Kernel(RoutesMixin, VlanMixin):
         """Every forwarding-database entry of the namespace (bridges' and VXLAN devices'), as parse_neigh gives."""
         return [e for e in (parse_neigh(*item) for item in self._dump(RTM_GETNEIGH, AF_BRIDGE)) if e is not None]
 
-    def device_nodes(self, names):
-        """The /dev/tapN character devices of macvtaps `names`: {name: info}.
-
-        info: path, rdev (major, minor) from sysfs, ok (node exists with that rdev),
-        and the node's owner, group and mode when it exists.
-        """
-        rels = {}
-        for name in names:
-            index = self.resolve(name)
-            rels[name] = (index, "class/net/%s/macvtap/tap%d/dev" % (name, index))
-        texts = _sysfs.read(self.netns, [rel for _index, rel in rels.values()]) if rels else {}
-        out = {}
-        for name, (index, rel) in rels.items():
-            text = texts.get(rel)
-            if text is None:
-                raise HostnetError("macvtap '%s': no character device in sysfs (/sys/%s); is the macvtap module loaded?"
-                                   % (name, rel))
-            major, minor = (int(x) for x in text.strip().split(":"))
-            info = {"path": "/dev/tap%d" % index, "rdev": (major, minor), "ok": False,
-                    "owner": None, "group": None, "mode": None}
-            try:
-                st = os.stat(info["path"])
-            except OSError:
-                st = None
-            if st is not None:
-                info["ok"] = stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(major, minor)
-                info.update({"owner": st.st_uid, "group": st.st_gid, "mode": stat.S_IMODE(st.st_mode)})
-            out[name] = info
-        return out
-
     # -- write -----------------------------------------------------------------------------
     def resolve(self, name):
         idx = self.index.get(name)
@@ -303,7 +246,7 @@ class Kernel(RoutesMixin, VlanMixin):
         for _kind, name in items:
             self.index.pop(name, None)
         for info in nodes.values():  # devtmpfs or udev may have removed it already; a copy elsewhere goes too
-            _drop_nodes(info["rdev"])
+            drop_nodes(info["rdev"])
 
     def create_links(self, specs):
         """Create bridges, macvtaps, macvlans and VXLAN devices through rtnetlink: specs are desired-device dicts."""
@@ -402,16 +345,3 @@ class Kernel(RoutesMixin, VlanMixin):
             msg["attrs"] = attrs
             reqs.append((msg, (kind, name, "%s address %s" % (action, cidr))))
         self._send_batch(reqs)
-
-    def device_node(self, name, owner, group, mode):
-        """Make /dev/tapN for macvtap `name` exist with the given owner/group/mode (udev may be absent)."""
-        info = self.device_nodes([name])[name]
-        path = info["path"]
-        if not info["ok"]:
-            if info["mode"] is not None:
-                _unlink(path)  # a stale node from an earlier device with this ifindex
-            os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(*info["rdev"]))
-        os.chown(path, 0 if owner is None else owner, 0 if group is None else group)
-        os.chmod(path, mode)
-        _drop_nodes(info["rdev"], keep=path)  # the kernel reuses minors: an old node must not open this device
-        return path

@@ -284,8 +284,8 @@ def view(entry, live):
                      "addresses": sorted(a["address"] for a in movable_addresses(live, name, dhcp)),
                      "routes": sorted(route_text(r) for r in movable_routes(live, name, dhcp))}
         if dhcp:
-            out[role]["lease"] = sorted(op["cidr"] if op["op"] == "address" else op["route"]
-                                        for op in lease_items(live, name, NIC if role == "nic" else via(entry)))
+            held = current_lease(live, name)
+            out[role]["lease"] = sorted([a["address"] for a in held["addresses"]] + [route_text(r) for r in held["routes"]])
         if role == "bridge":
             out[role]["mac"] = link.get("mac")
         elif entry.get("vlans"):
