@@ -39,6 +39,10 @@ description:
   - IPv6 (a network's C(ipv6)) is forwarded in the same way with C(net.ipv6.conf.IF.force_forwarding) (Linux 6.17
     or later), recorded as C(ipv6/UPLINK). The bridges of isolated, nat and routed networks take no router
     advertisements (C(accept_ra) 0), and their dnsmasq advertises the network's prefix.
+  - A routed network's route with C(proxy_arp) to an IPv6 address (proxy NDP) makes its uplink a router that still
+    takes its LAN's router advertisements (C(proxy_ndp) and C(forwarding) 1, C(accept_ra) 2 where it was 1); the
+    values found before are recorded as C(ndp/UPLINK), C(router6/UPLINK) and C(ra/UPLINK) and written back in the
+    same way.
   - O(ports) are the guests' taps on isolated and nat networks (the role derives them from the
     P(hostnet.qemu.guest#role) role's guests). What a guest sends through its tap is held to its NIC in the table
     C(bridge) O(table) (anti-spoofing). Frames only from the NIC's MAC, ARP and IPv4 only from its addresses (its
@@ -178,7 +182,8 @@ dnsmasq:
 sysctls:
   description:
     - Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink,
-      C(net/ipv6/conf/IF/force_forwarding) for those with IPv6, C(net/ipv6/conf/BRIDGE/accept_ra) 0.
+      C(net/ipv6/conf/IF/force_forwarding) for those with IPv6, C(net/ipv6/conf/BRIDGE/accept_ra) 0; for an uplink
+      with proxy NDP entries C(net/ipv6/conf/UPLINK/proxy_ndp) and C(forwarding) 1, C(accept_ra) 2 where it was 1.
   returned: always
   type: dict
   sample: {"net/ipv4/conf/eth0/forwarding": "1", "net/ipv4/conf/hqnat0/forwarding": "1"}
@@ -207,9 +212,12 @@ forwarding:
   type: dict
   contains:
     before:
-      description: Each nat uplink's forwarding value found before the collection switched it on (kept in the saved state).
+      description:
+        - Each nat or routed uplink's forwarding value found before the collection switched it on (kept in the saved
+          state); C(ipv6/UPLINK) its IPv6 C(force_forwarding), and for proxy NDP C(ndp/UPLINK), C(router6/UPLINK) and
+          C(ra/UPLINK) its C(proxy_ndp), C(forwarding) and C(accept_ra).
       type: dict
-      sample: {"eth0": "0"}
+      sample: {"eth0": "0", "ipv6/eth0": "0"}
     guarded:
       description: The uplinks that were off before; the table routes what enters by them only to their networks' bridges.
       type: list

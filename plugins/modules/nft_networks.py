@@ -101,7 +101,8 @@ dnsmasq:
 sysctls:
   description:
     - Sysctls the networks need, in slash form; C(net/ipv4/conf/IF/forwarding) for each nat network's bridge and uplink,
-      C(net/ipv6/conf/IF/force_forwarding) for those with IPv6, C(net/ipv6/conf/BRIDGE/accept_ra) 0.
+      C(net/ipv6/conf/IF/force_forwarding) for those with IPv6, C(net/ipv6/conf/BRIDGE/accept_ra) 0; for an uplink
+      with proxy NDP entries C(net/ipv6/conf/UPLINK/proxy_ndp) and C(forwarding) 1, C(accept_ra) 2 where it was 1.
   returned: always
   type: dict
 missing_packages:
