@@ -88,7 +88,9 @@ ip -n outside route replace 10.67.0.0/24 via 198.51.100.1 dev wan0-out
 ip -n outside route replace fd00:66::/64 via 2001:db8:ff::1 dev wan0-out  # the routed network's IPv6 prefix
 ip -n g4 addr replace 10.67.0.1/32 dev lo  # a subnet behind the "guest" g4, routed to it by rtnet's routes
 ip -n g4 addr replace 198.51.100.50/32 dev lo  # an address of the outside's LAN, published by proxy ARP on wan0
-ip -n g4 addr replace fd00:66::11/64 dev eth0 nodad  # the gateway of rtnet's IPv6 route (beside its SLAAC address)
+# the gateway of rtnet's IPv6 route, beside g4's SLAAC address; deprecated (preferred_lft 0) so that g4 still sends
+# from its SLAAC address (tasks/ipv6.yml reads which one the outside sees)
+ip -n g4 addr replace fd00:66::11/64 dev eth0 nodad preferred_lft 0
 ip -n g4 addr replace 2001:db8:ff::66/128 dev lo  # an IPv6 address of the outside's LAN, published by proxy NDP
 ip link show foreignbr0 >/dev/null 2>&1 || ip link add foreignbr0 type bridge
 nft list table inet foreign >/dev/null 2>&1 || nft -f - <<'NFT'
