@@ -13,15 +13,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import grp
-import json
 import os
 import pwd
 import re
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _files, _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
+WHAT = "host_info"
 NET = "/sys/class/net"
 NOBODY = 65534
 INCLUDE = re.compile(r"(?m)^\s*include\s+(\S+)")
@@ -50,24 +50,13 @@ def links(root=NET):
         raise HostnetError("host_info: cannot list %s: %s" % (root, exc.strerror))
 
 
-def _read(path):
-    """The text of a file, or None when it does not exist; other errors name the file."""
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise HostnetError("host_info: cannot read %s: %s" % (path, exc.strerror))
-
-
 def acl(path):
     """{path, text, includes: {path: text}} of a bridge helper ACL; text None when the file does not exist,
     an included file that does not exist is left out (the helper skips it too)."""
-    text = _read(path)
+    text = _files.read_text(path, WHAT)
     includes = {}
     for name in INCLUDE.findall(text or ""):
-        found = _read(name)
+        found = _files.read_text(name, WHAT)
         if found is not None:
             includes[name] = found
     return {"path": path, "text": text, "includes": includes}
@@ -81,32 +70,17 @@ def _can(devices, paths):
 def probe(uid, gid, groups, devices, paths):
     """What a process with this uid, gid and these supplementary groups may open: the kernel answers (access(2)
     after setgroups/setresgid/setresuid in a forked child, so the module itself keeps root)."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to the user, ask, write the answer, exit without Python's cleanup
-        code = 1
-        try:
-            os.close(rfd)
-            os.setgroups(groups)
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            os.write(wfd, json.dumps(_can(devices, paths)).encode("utf-8"))
-            code = 0
-        finally:
-            os._exit(code)  # pylint: disable=protected-access
-    os.close(wfd)
-    chunks = []
-    while True:
-        chunk = os.read(rfd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(rfd)
-    _pid, status = os.waitpid(pid, 0)
-    if status != 0 or not chunks:
-        raise HostnetError("host_info: the probe as uid %d gid %d failed (status %d); is this module running as root?"
-                           % (uid, gid, status))
-    return json.loads(b"".join(chunks).decode("utf-8"))
+    def ask():
+        os.setgroups(groups)
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        return _can(devices, paths)
+
+    answer = _proc.in_child(ask)
+    if "error" in answer:
+        raise HostnetError("host_info: the probe as uid %d gid %d failed (%s); is this module running as root?"
+                           % (uid, gid, answer["error"]))
+    return answer["ok"]
 
 
 def gather(paths=(), users=(), stand_in_group=None, devices=(), acl_path=None):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: hostnet.qemu contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one way the collection runs a program (nft, systemctl, systemd-run, useradd, qemu-img, modprobe).
+"""The one way the collection runs a program (nft, systemctl, systemd-run, useradd, qemu-img, modprobe), and a
+piece of its own code in a forked child (another user, another mount namespace).
 
 No Ansible imports: the boot CLI uses it too.
 """
@@ -10,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
 import subprocess
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
@@ -35,3 +38,36 @@ def run(argv, what, hint=None, check=True, failed=None):
         raise HostnetError("%s: %s: %s" % (what, head, message), rc=proc.returncode, stdout=proc.stdout,
                            stderr=proc.stderr)
     return proc
+
+
+def in_child(work):
+    """Run `work()` in a forked child (which may drop privileges or unshare without touching this process) and
+    return {"ok": its JSON-able answer} or {"error": what went wrong}. The child never returns into the caller's
+    code: it writes its answer to a pipe and ends with os._exit."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: whatever happens, it ends here
+        code, data = 1, b'{"error": "the child stopped"}'
+        try:
+            os.close(rfd)
+            try:
+                data, code = json.dumps({"ok": work()}).encode("utf-8"), 0
+            except Exception as exc:  # pylint: disable=broad-except  # reported to the parent, never raised here
+                data = json.dumps({"error": str(exc) or exc.__class__.__name__}).encode("utf-8")
+            os.write(wfd, data)
+        finally:
+            os._exit(code)  # pylint: disable=protected-access
+    os.close(wfd)
+    chunks = []
+    while True:
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(rfd)
+    _pid, status = os.waitpid(pid, 0)
+    try:
+        payload = json.loads(b"".join(chunks).decode("utf-8"))
+    except ValueError:
+        payload = {"error": "no answer (exit status %d)" % status}
+    return payload if isinstance(payload, dict) and ("ok" in payload or "error" in payload) else {"error": "no answer"}

@@ -14,9 +14,9 @@ __metaclass__ = type
 
 import ctypes
 import ctypes.util
-import json
 import os
 
+from ansible_collections.hostnet.qemu.plugins.module_utils import _proc
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 CLONE_NEWNS = 0x00020000
@@ -42,40 +42,18 @@ def read(netns, relpaths):
     """
     if not netns:
         return _read_all("/sys", relpaths)
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never returns
-        code = 0
-        try:
-            os.close(rfd)
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-            if libc.unshare(CLONE_NEWNS) != 0:
-                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
-            if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-                raise OSError(ctypes.get_errno(), "make / private")
-            if libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None) != 0:
-                raise OSError(ctypes.get_errno(), "mount sysfs")
-            payload = {"ok": _read_all("/sys", relpaths)}
-        except Exception as exc:  # report anything to the parent, never raise in the child
-            payload = {"error": str(exc)}
-            code = 1
-        try:
-            os.write(wfd, json.dumps(payload).encode("utf-8"))
-        finally:
-            os._exit(code)
-    os.close(wfd)
-    chunks = []
-    while True:
-        chunk = os.read(rfd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(rfd)
-    os.waitpid(pid, 0)
-    try:
-        payload = json.loads(b"".join(chunks).decode("utf-8"))
-    except ValueError:
-        payload = {"error": "no answer from the sysfs reader"}
-    if "error" in payload:
-        raise HostnetError("cannot read sysfs inside namespace '%s': %s" % (netns, payload["error"]))
-    return payload["ok"]
+
+    def mount_and_read():
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        if libc.unshare(CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            raise OSError(ctypes.get_errno(), "make / private")
+        if libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None) != 0:
+            raise OSError(ctypes.get_errno(), "mount sysfs")
+        return _read_all("/sys", relpaths)
+
+    answer = _proc.in_child(mount_and_read)
+    if "error" in answer:
+        raise HostnetError("cannot read sysfs inside namespace '%s': %s" % (netns, answer["error"]))
+    return answer["ok"]

@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 """_proc.run, the collection's one way to run a program, and the rc/stdout/stderr a HostnetError carries."""
 
+import os
+
 import pytest
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _proc, _runner
@@ -52,3 +54,24 @@ def test_the_runner_passes_rc_and_stderr_to_fail_json():
     with pytest.raises(SystemExit) as out:
         _runner.run(_Module(), work, libs=False)
     assert out.value.code == ("fail", {"msg": "thing: tool failed: no", "rc": 2, "stdout": "", "stderr": "no\n"})
+
+
+def test_in_child_answers_from_a_forked_child_that_cannot_touch_the_parent():
+    seen = []
+
+    def work():
+        seen.append("child")  # the child's copy of the list
+        return {"pid": os.getpid(), "answer": [1, "two"]}
+
+    answer = _proc.in_child(work)
+    assert answer["ok"]["answer"] == [1, "two"] and answer["ok"]["pid"] != os.getpid()
+    assert seen == []
+
+
+@pytest.mark.parametrize("work, want", [
+    (lambda: 1 / 0, "division by zero"),
+    (object, "is not JSON serializable"),
+])
+def test_in_child_reports_what_went_wrong_instead_of_raising_in_the_child(work, want):
+    answer = _proc.in_child(work)
+    assert list(answer) == ["error"] and want in answer["error"], answer
