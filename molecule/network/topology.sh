@@ -61,8 +61,12 @@ for spec in g1:hqiso0:192.168.60.11:192.168.60.1 g2:hqiso0:192.168.60.12:192.168
   ip -n "$g" addr replace "$addr/24" dev eth0
   ip -n "$g" link set eth0 up
   ip -n "$g" route replace default via "$gw" dev eth0 onlink
-  if ip link show "$br" >/dev/null 2>&1; then ip link set "v$g" master "$br"; fi
-  ip link set "v$g" up
+  # the guest's link comes up once it is on its bridge, as a real guest's NIC does when QEMU starts: its router
+  # solicitations then begin while the network's dnsmasq can answer (not minutes earlier, backed off)
+  if ip link show "$br" >/dev/null 2>&1; then
+    ip link set "v$g" master "$br"
+    ip link set "v$g" up
+  fi
 done
 # g3's web server (port 80, IPv4 and IPv6), the target of natnet's port forwards; its IPv6 forward needs a fixed
 # address beside the SLAAC one
