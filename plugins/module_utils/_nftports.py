@@ -8,6 +8,8 @@ known before the guest starts). What the guest sends through it is held to its N
 
 - Ethernet frames only from the NIC's MAC;
 - ARP only for that MAC, and only for its addresses (or 0.0.0.0, the probe);
+- never from, nor claiming by ARP or by a neighbour advertisement, the host's own addresses on the bridge (the
+  guests' gateway);
 - IPv4 only from its addresses: the NIC's declared address (which is also its DHCP reservation), or, for a NIC
   that leases from the pool, any address of the network's subnet; plus the DHCP request from 0.0.0.0; a guest that
   is the gateway of a routed network's `routes` also sends from the subnets behind it;
@@ -89,11 +91,34 @@ def normalise(ports, networks):
         out.append({"ifname": ifname, "mac": mac, "bridge": net["bridge"], "network": net["name"], "label": label,
                     "trust": port["trust"], "allowed": allowed, "lan": net["kind"] == "uplink",
                     "prefix6": (net.get("ipv6") or {}).get("prefix"),
+                    # the host's own addresses on the bridge (the guests' gateway), which no guest may claim
+                    "host": _ip(net.get("address")), "host6": _ip((net.get("ipv6") or {}).get("address")),
                     "reject": net["reject"] if net["kind"] == "uplink" else [],
                     "allow": net["allow"] if net["kind"] == "uplink" else []})
     if errors:
         raise HostnetError("invalid ports: " + "; ".join(errors))
     return out
+
+
+def _ip(cidr):
+    """'ADDRESS/LEN' -> 'ADDRESS' (None stays None)."""
+    return str(netaddr.IPNetwork(cidr).ip) if cidr else None
+
+
+def _host_rules(doc, chain, port, who):
+    """The host's own addresses on the bridge are the guests' gateway: a guest may not send from them, nor claim
+    them by ARP or by a neighbour advertisement (it would take its neighbours' traffic to the gateway). A pool NIC's
+    subnet contains them; a NIC with declared addresses is held tighter anyway."""
+    if port["host"]:
+        _drop(doc, chain, [_match("arp", "saddr ip", "==", port["host"])], "%s: ARP not for the host's %s" % (who, port["host"]))
+        _drop(doc, chain, [_match("ip", "saddr", "==", port["host"])], "%s: not from the host's %s" % (who, port["host"]))
+    if port["host6"]:
+        _drop(doc, chain, [_match("ip6", "saddr", "==", port["host6"])], "%s: not from the host's %s" % (who, port["host6"]))
+        # the advertisement's target address (bytes 8-23 of the ICMPv6 message); nft 1.0.6 has no `icmpv6 taddr`
+        target = _nftexpr.match({"payload": {"base": "th", "offset": 64, "len": 128}},
+                                "0x%032x" % int(netaddr.IPAddress(port["host6"])))
+        _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), target],
+              "%s: no neighbour advertisement for the host's %s" % (who, port["host6"]))
 
 
 def _match(protocol, field, op, right):
@@ -140,6 +165,7 @@ def render(doc, ports):
         jumps.append([port["ifname"], {"jump": {"target": chain}}])
         _drop(doc, chain, [_match("ether", "saddr", "!=", port["mac"])], "%s: frames only from %s" % (who, port["mac"]))
         _drop(doc, chain, [_match("arp", "saddr ether", "!=", port["mac"])], "%s: ARP only for its MAC" % who)
+        _host_rules(doc, chain, port, who)
         if port["allowed"] is not None:
             _drop(doc, chain, [_match("arp", "saddr ip", "!=", {"set": ["0.0.0.0"] + _prefixes(port["allowed"])})],
                   "%s: ARP only for its addresses" % who)

@@ -47,7 +47,8 @@ description:
     P(hostnet.qemu.guest#role) role's guests). What a guest sends through its tap is held to its NIC in the table
     C(bridge) O(table) (anti-spoofing). Frames only from the NIC's MAC, ARP and IPv4 only from its addresses (its
     declared ones, else the network's subnet, plus the DHCP request), IPv6 only link-local and the network's
-    prefix, no router advertisements or DHCPv6 replies, no other EtherType. A port with C(trust) is not held.
+    prefix, no router advertisements or DHCPv6 replies, no other EtherType, and never the host's own addresses on
+    the bridge (as a source, in ARP or in a neighbour advertisement). A port with C(trust) is not held.
   - Spanned networks with C(span.control_plane=evpn) get BGP EVPN through FRR. The module owns the default BGP
     instance in O(frr_dir)C(/frr.conf) that carries the peer group C(hostnet-qemu), and C(bgpd=yes) in
     O(frr_dir)C(/daemons); every other line of frr.conf is left as it is, and a C(router bgp) section of the

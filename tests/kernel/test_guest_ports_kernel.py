@@ -111,6 +111,57 @@ def test_an_arp_claim_for_an_address_the_nic_does_not_have_is_dropped(lab, role,
     assert (GUESTS[role][1] in neigh) == poisoned, neigh
 
 
+@pytest.mark.parametrize("role, poisoned", [
+    ("B", False),  # a pool NIC is held to the subnet, but not to the host's own address in it
+    ("T", True),  # trusted: it gets through (the control)
+])
+def test_no_guest_claims_the_hosts_address_by_arp_or_as_its_source(lab, role, poisoned):
+    """The host's address is the guests' gateway: a guest that took it over (ARP) would see its neighbours' traffic."""
+    assert ping(lab, "A", "192.168.91.1")  # A knows the host's MAC
+    sh("ip", "-n", lab["A"], "neigh", "change", "192.168.91.1", "dev", "eth0", "lladdr",
+       _mac(lab["H"], "hqpbr0"), "nud", "stale")
+    time.sleep(1.2)  # past the entry's locktime
+    sh(sys.executable, "-c", _ARP_REPLY, GUESTS[role][1], "192.168.91.1", GUESTS["A"][2], netns=lab[role])
+    neigh = sh("ip", "-n", lab["A"], "neigh", "show", "192.168.91.1", "dev", "eth0").stdout
+    assert (GUESTS[role][1] in neigh) == poisoned, neigh
+    sh("ip", "-n", lab[role], "addr", "add", "192.168.91.1/32", "dev", "eth0")  # and as a source address
+    assert ping(lab, role, GUESTS["A"][2], source="192.168.91.1") == poisoned
+
+
+_NA = r"""
+import socket, struct, sys
+mac, target = bytes.fromhex(sys.argv[1].replace(":", "")), socket.inet_pton(socket.AF_INET6, sys.argv[2])
+raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+# an unsolicited neighbour advertisement (type 136) with the override flag: TARGET is at MAC
+packet = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target + b"\x02\x01" + mac
+for _ in range(3):
+    raw.sendto(packet, ("ff02::1", 0, 0, socket.if_nametoindex("eth0")))
+"""
+
+
+def _mac(netns, ifname):
+    return sh("cat", "/sys/class/net/%s/address" % ifname, netns=netns).stdout.strip()
+
+
+@pytest.mark.parametrize("role, poisoned", [("B", False), ("T", True)])
+def test_no_guest_claims_the_hosts_ipv6_address_by_a_neighbour_advertisement(lab, tmp_path, role, poisoned):
+    host = lab["H"]
+    args = {"networks": [dict(NET, ipv6={"address": "2001:db8:91::1/64"})], "ports": PORTS,
+            "ruleset_path": str(tmp_path / "nftables.json"), "state_path": str(tmp_path / "netdevs.json")}
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("nft6", args)], in_netns=host)
+    assert rc == 0 and results["nft6"]["changed"], results
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("again", args)], in_netns=host)
+    assert rc == 0 and not results["again"]["changed"], results  # the raw-payload rule reads back the same
+    assert ping(lab, "A", "2001:db8:91::1")  # A knows the host's MAC
+    sh(sys.executable, "-c", _NA, GUESTS[role][1], "2001:db8:91::1", netns=lab[role])
+    time.sleep(0.3)
+    neigh = sh("ip", "-n", lab["A"], "-6", "neigh", "show", "2001:db8:91::1", "dev", "eth0").stdout
+    assert (GUESTS[role][1] in neigh) == poisoned, neigh
+    if not poisoned:
+        assert _mac(host, "hqpbr0") in neigh, neigh
+
+
 def test_a_vlan_tagged_frame_is_dropped_by_its_own_rule(lab):
     """This kernel has no 8021q to receive a tag: the kernel's own counter of the rule shows the drop."""
     frame = b"\xff" * 6 + bytes.fromhex(GUESTS["A"][1].replace(":", "")) + b"\x81\x00\x00\x05\x08\x06" + b"\x00" * 46

@@ -72,6 +72,8 @@ def test_each_held_port_gets_its_own_chain_reached_through_one_verdict_map():
     port0 = [o["comment"] for o in objs if o.get("chain") == "port0"]
     assert port0 == ["guest 'vm1' nics[0] (vm1-n0): frames only from 52:54:00:00:00:01",
                      "guest 'vm1' nics[0] (vm1-n0): ARP only for its MAC",
+                     "guest 'vm1' nics[0] (vm1-n0): ARP not for the host's 192.168.60.1",
+                     "guest 'vm1' nics[0] (vm1-n0): not from the host's 192.168.60.1",
                      "guest 'vm1' nics[0] (vm1-n0): ARP only for its addresses",
                      "guest 'vm1' nics[0] (vm1-n0): DHCP requests",
                      "guest 'vm1' nics[0] (vm1-n0): IPv4 only from its addresses",
@@ -105,3 +107,22 @@ def test_a_port_on_an_uplink_network_keeps_its_mac_and_the_networks_destination_
     assert exprs[who + ": reject 157.88.10.20/32"][0]["match"]["right"] == {"prefix": {"addr": "157.88.10.20", "len": 32}}
     assert exprs[who + ": IPv4 only to the allowed destinations"][0]["match"]["right"] == {
         "set": [{"prefix": {"addr": "157.88.0.0", "len": 16}}]}
+
+
+def test_no_port_sends_from_or_claims_the_hosts_own_addresses():
+    net6 = dict(ISO, ipv6={"address": "fd00:60::1/64"})
+    ports = _nftports.normalise([dict(port(), addresses=[], trust=False, label=None)],
+                                _nftnet.normalise([net6]))
+    assert (ports[0]["host"], ports[0]["host6"]) == ("192.168.60.1", "fd00:60::1")
+    doc = json.loads(_nftrules.render([net6], ports=ports))["nftables"]
+    rules = dict((c["add"]["rule"]["comment"].split(": ", 1)[1], c["add"]["rule"]["expr"]) for c in doc
+                 if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == "port0")
+    assert rules["ARP not for the host's 192.168.60.1"][0]["match"]["right"] == "192.168.60.1"
+    assert rules["not from the host's fd00:60::1"][0]["match"]["right"] == "fd00:60::1"
+    assert rules["no neighbour advertisement for the host's fd00:60::1"][:2] == [
+        {"match": {"op": "==", "left": {"payload": {"protocol": "icmpv6", "field": "type"}}, "right": "nd-neighbor-advert"}},
+        {"match": {"op": "==", "left": {"payload": {"base": "th", "offset": 64, "len": 128}},
+                   "right": "0xfd000060000000000000000000000001"}}]
+    # a network without an address of the host's (an uplink network) has none of these rules
+    assert _nftports.normalise([dict(port(network="lan"), addresses=[], trust=False, label=None)],
+                               _nftnet.normalise([UPL]))[0]["host"] is None
