@@ -108,19 +108,16 @@ def uplinks_ndp(normalised):
     return uplinks([n for n in normalised if any(":" in e for e in n.get("proxy_arp") or [])])
 
 
-def _switches():
-    """The recorded switches besides IPv4's (record prefix "": the uplink's name alone): (record prefix, sysctl key,
-    the function giving the uplinks that need it on)."""
-    return ((RECORD6, KEY6, uplinks6), (RECORD_NDP, KEY_NDP, uplinks_ndp), (RECORD_ROUTER6, KEY_ROUTER6, uplinks_ndp),
-            (RECORD_RA, KEY_RA, uplinks_ndp))
+# The recorded switches: (record prefix, sysctl key, the function giving the uplinks that need it on). IPv4's record
+# is the uplink's name alone (prefix ""), so it comes last; an interface name has no '/'.
+SWITCHES = ((RECORD6, KEY6, uplinks6), (RECORD_NDP, KEY_NDP, uplinks_ndp), (RECORD_ROUTER6, KEY_ROUTER6, uplinks_ndp),
+            (RECORD_RA, KEY_RA, uplinks_ndp), ("", KEY, uplinks))
 
 
 def _record(record):
-    """A record's (uplink, sysctl key, users function); an interface name has no '/'."""
-    for prefix, key, users in _switches():
-        if record.startswith(prefix):
-            return record[len(prefix):], key, users
-    return record, KEY, uplinks
+    """A record's (prefix, uplink, sysctl key)."""
+    prefix, key = next((p, k) for p, k, _users in SWITCHES if record.startswith(p))  # "" matches any
+    return prefix, record[len(prefix):], key
 
 
 def sysctls(normalised, before=None):
@@ -192,23 +189,23 @@ def plan(normalised, state_path, sysctl_file=None):
     older release's global switch, the live values are the collection's: the host's own sysctl configuration says
     what they were.
     """
-    found, old = uplinks(normalised), saved(state_path)
+    needed, old = dict((prefix, users(normalised)) for prefix, _key, users in SWITCHES), saved(state_path)
     was_legacy = legacy(sysctl_file)
     before = {}
-    for up in found:
+    for up in needed[""]:
         if up in old:
             before[up] = old[up]
         elif was_legacy:
             before[up] = "1" if _configured(up, sysctl_file) else "0"
         else:
             before[up] = _live(KEY, up)
-    for prefix, key, users in _switches():
-        for up in users(normalised):
+    for prefix, key, _users in SWITCHES[:-1]:  # IPv4's, above, has its own history (the legacy global switch)
+        for up in needed[prefix]:
             before[prefix + up] = old[prefix + up] if prefix + up in old else _live(key, up)
     restore = {}
     for record, value in sorted(old.items()):
-        up, key, users = _record(record)
-        if up not in users(normalised) and read(key % up) not in (None, value):
+        prefix, up, key = _record(record)
+        if up not in needed[prefix] and read(key % up) not in (None, value):
             restore[key % up] = value
     return {"before": before, "restore": restore, "legacy": was_legacy, "guarded": guarded(before)}
 
@@ -228,7 +225,7 @@ def guarded(before):
     """The uplinks whose forwarding was off before the collection switched it on; `ipv6/UPLINK` for those that did
     not forward IPv6 (when the host does not forward IPv6 on every interface anyway)."""
     global6 = read(KEY6_ALL) == "1"
-    return sorted(up for up, value in (before or {}).items() if _record(up)[1] in (KEY, KEY6)
+    return sorted(up for up, value in (before or {}).items() if _record(up)[0] in ("", RECORD6)
                   and value != "1" and not (up.startswith(RECORD6) and global6))
 
 

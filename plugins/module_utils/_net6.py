@@ -32,9 +32,8 @@ def check(net, label, kind, seen):
         return ["%s: field 'ipv6' applies to kinds isolated, nat and routed (%s); drop it"
                 % (label, "macvtap guests sit on the parent's LAN" if kind == "macvtap"
                    else "the guests of an uplink network take IPv6 from the LAN")]
-    address = six.get("address")
-    host = _validate.network(address) if isinstance(address, str) and "/" in address else None
-    if host is None or host.version != 6:
+    address, host = six.get("address"), host_address(net)
+    if host is None:
         return ["%s: field 'ipv6.address' %r is not an IPv6 address with its prefix length; give the host's address,"
                 " e.g. fd00:50::1/64" % (label, address)]
     errors = []
@@ -57,6 +56,13 @@ def check(net, label, kind, seen):
                           % (label, host.cidr, other, other_name))
     seen.append((net["name"], host.cidr))
     return errors
+
+
+def host_address(net):
+    """The host's address of field `ipv6` (a netaddr network) when it is IPv6 with a prefix length, else None."""
+    address = (net.get("ipv6") or {}).get("address")
+    found = _validate.network(address) if isinstance(address, str) and "/" in address else None
+    return found if found is not None and found.version == 6 else None
 
 
 def _check_dhcp(dhcp, label, host):

@@ -14,7 +14,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _uplinkhost, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _net6, _uplinkhost, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 
@@ -22,7 +22,7 @@ def check(net, label, kind, host, subnet):
     """A routed network's routes: subnets behind its guests, each through a guest's address in the network (an IPv6
     route through one of the network's IPv6 prefix)."""
     errors = []
-    six = _ipv6_host(net)
+    six = _net6.host_address(net)
     for index, route in enumerate(net.get("routes") or []):
         where = "%s: field 'routes[%d]'" % (label, index)
         if kind != "routed":
@@ -49,13 +49,6 @@ def check(net, label, kind, host, subnet):
             errors.append("%s: proxy_arp answers for one address of the uplink's LAN; give 'to' as ADDRESS/32 (IPv4)"
                           " or ADDRESS/128 (IPv6, proxy NDP) (%s is a subnet)" % (where, dst))
     return errors
-
-
-def _ipv6_host(net):
-    """The network's IPv6 address (netaddr network) when field ipv6 has a well-formed one, else None."""
-    address = (net.get("ipv6") or {}).get("address")
-    found = _validate.network(address) if isinstance(address, str) and "/" in address else None
-    return found if found is not None and found.version == 6 else None
 
 
 def check_overlaps(networks, subnets):
