@@ -232,6 +232,12 @@ def install_boot_cli(lib):
     return os.path.join(str(lib), _bootfiles.CLI)
 
 
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """The boot CLI installed as the networks module installs it: the uplink jobs run through it."""
+    return install_boot_cli(tmp_path_factory.mktemp("bootcli"))
+
+
 def nft_networks(tmp_path, netns, networks, state="present", ports=()):
     """The real nft_networks module inside `netns`, its files under tmp_path/etc; returns its result."""
     args = {"networks": networks, "state": state, "ruleset_path": str(tmp_path / "etc" / "nftables.json"),

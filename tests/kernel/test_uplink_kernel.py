@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import install_boot_cli, links, ping, run_tasks, sh, snapshot, throwaway_netns
+from conftest import links, ping, run_tasks, sh, snapshot, throwaway_netns
 from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _uplinkhost, _uplinkplan, _uplinkstate
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 
@@ -71,11 +71,6 @@ def entry_of(netns, bridge="br0"):
         live = _uplinkhost.read(kernel)
     return {"bridge": bridge, "nic": "nic0", "mac": live["links"]["nic0"]["mac"],
             "addresses": _uplinkplan.movable_addresses(live, "nic0"), "routes": _uplinkplan.movable_routes(live, "nic0")}
-
-
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory):
-    return install_boot_cli(tmp_path_factory.mktemp("bootcli"))
 
 
 def job(cli, netns, command, state_dir, tmp_path):

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import install_boot_cli, links, ping, sh, throwaway_netns
+from conftest import links, ping, sh, throwaway_netns
 from test_uplink_kernel import addrs, job, routes
 from ansible_collections.hostnet.qemu.plugins.module_utils import _uplinkhost, _uplinkplan, _uplinkstate
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
@@ -33,12 +33,6 @@ KINDS = [
         "this kernel has no 8021q module (ip link add type vlan: Unknown device type), so a VLAN uplink such as"
         " eth1.10 cannot be built here"))),
 ]
-
-
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory):
-    """The boot CLI as the networks module installs it: the uplink jobs run through it."""
-    return install_boot_cli(tmp_path_factory.mktemp("bootcli"))
 
 
 @pytest.fixture
