@@ -11,8 +11,9 @@ known before the guest starts). What the guest sends through it is held to its N
 - never from, nor claiming by ARP or by a neighbour advertisement, the host's own addresses on the bridge (the
   guests' gateway);
 - IPv4 only from its addresses: the NIC's declared address (which is also its DHCP reservation), or, for a NIC
-  that leases from the pool, any address of the network's subnet; plus the DHCP request from 0.0.0.0; a guest that
-  is the gateway of a routed network's `routes` also sends from the subnets behind it;
+  that leases from the pool, its lease (pinned by _leasepins), else any address of the network's subnet; plus the
+  DHCP request from 0.0.0.0; a guest that is the gateway of a routed network's `routes` also sends from the subnets
+  behind it;
 - IPv6 only from link-local addresses, the unspecified address (duplicate address detection) and the network's
   IPv6 prefix (its guests form their addresses by SLAAC, which the host cannot know beforehand);
 - no router advertisements and no DHCPv6 server replies (a guest would otherwise become its neighbours' router);

@@ -46,9 +46,14 @@ description:
   - O(ports) are the guests' taps on isolated and nat networks (the role derives them from the
     P(hostnet.qemu.guest#role) role's guests). What a guest sends through its tap is held to its NIC in the table
     C(bridge) O(table) (anti-spoofing). Frames only from the NIC's MAC, ARP and IPv4 only from its addresses (its
-    declared ones, else the network's subnet, plus the DHCP request), IPv6 only link-local and the network's
-    prefix, no router advertisements or DHCPv6 replies, no other EtherType, and never the host's own addresses on
-    the bridge (as a source, in ARP or in a neighbour advertisement). A port with C(trust) is not held.
+    declared ones, else its lease, else the network's subnet, plus the DHCP request), IPv6 only link-local and the
+    network's prefix, no router advertisements or DHCPv6 replies, no other EtherType, and never the host's own
+    addresses on the bridge (as a source, in ARP or in a neighbour advertisement). A port with C(trust) is not held.
+  - A held port without addresses on a network whose DHCP ranges this host serves is pinned to one lease. The module
+    reserves an address for its MAC (a C(dhcp-host) line) and holds the port to it. The address is the one already
+    reserved for that MAC in the network's dnsmasq configuration, else the one its MAC holds in the lease file, else
+    the first free address of the ranges (not the host's, not reserved, not leased to another MAC). A full pool is
+    an error naming the NICs left without an address.
   - Spanned networks with C(span.control_plane=evpn) get BGP EVPN through FRR. The module owns the default BGP
     instance in O(frr_dir)C(/frr.conf) that carries the peer group C(hostnet-qemu), and C(bgpd=yes) in
     O(frr_dir)C(/daemons); every other line of frr.conf is left as it is, and a C(router bgp) section of the
@@ -204,6 +209,11 @@ ports:
       description: The IPv4 addresses (or the subnet) it may send from; null when the network has no subnet.
       type: list
       elements: str
+    pinned:
+      description:
+        - For a NIC that leases, the address reserved for its MAC in the network's DHCP, which is also the only one it
+          may send from; null for other ports.
+      type: str
     trust:
       description: Not held.
       type: bool
@@ -235,8 +245,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _forwarding, _frr, _model,
-                                                                   _netset, _nftnet, _nftports, _nftstate, _runner)
+from ansible_collections.hostnet.qemu.plugins.module_utils import (_dhcp, _engine, _files, _forwarding, _frr,
+                                                                   _leasepins, _model, _netset, _nftnet, _nftports,
+                                                                   _nftstate, _runner)
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 
@@ -282,18 +293,19 @@ def main():
         normalised = _nftnet.normalise(networks)
         ports = _nftports.normalise(params["ports"], normalised) if present else []
         devices = _nftnet.devices(networks)
-        instances = _dhcp.instances(normalised)
-        if present and instances and not params["dnsmasq_unit"]:
-            raise HostnetError("networks %s have dhcp or dns: dnsmasq_unit is required"
-                               % ", ".join(i["name"] for i in instances))
         spec = dict((k, params[k]) for k in ("state", "config_dir", "lib_dir", "unit_dir", "sysctl_file", "modules_file",
                                              "bridge_nf_call", "nm_unmanaged", "nm_conf", "network_unit", "dnsmasq_unit"))
-        spec.update(dnsmasq=instances,
-                    bridges=[d["name"] for d in devices if d.get("state", "present") == "present"])
+        spec["bridges"] = [d["name"] for d in devices if d.get("state", "present") == "present"]
         nft = module.get_bin_path("nft", required=present)
         ruleset = os.path.join(params["config_dir"], "nftables.json")
         state_path = os.path.join(params["config_dir"], "netdevs.json")
         with host_lock("networks"):
+            # a leasing guest NIC gets its reservation (read from dnsmasq's files, written by this run)
+            normalised, ports = _leasepins.pin(normalised, ports, os.path.join(params["config_dir"], "dnsmasq"))
+            spec["dnsmasq"] = _dhcp.instances(normalised)
+            if present and spec["dnsmasq"] and not params["dnsmasq_unit"]:
+                raise HostnetError("networks %s have dhcp or dns: dnsmasq_unit is required"
+                                   % ", ".join(i["name"] for i in spec["dnsmasq"]))
             # EVPN's FRR configuration is planned first: a host that cannot run it is refused before anything changes
             frr = _frr.plan(normalised if present else [], params["frr_dir"], check_mode=check)
             # an uplink no nat network needs any more is switched back before the table drops its guard
@@ -342,7 +354,7 @@ def main():
                 + ["frr: " + line for line in frr["plan"]], "frr": frr["plan"],
                 "devices": engine, "nft": nft_lines, "dnsmasq": files["dnsmasq"], "sysctls": spec["sysctls"],
                 "forwarding": dict((k, forwarding[k]) for k in ("before", "guarded", "restore")), "diff": diff,
-                "ports": [dict((k, p[k]) for k in ("ifname", "network", "allowed", "trust")) for p in ports]}
+                "ports": [dict((k, p[k]) for k in ("ifname", "network", "allowed", "pinned", "trust")) for p in ports]}
 
     _runner.run(module, work)
 

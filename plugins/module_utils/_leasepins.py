@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: hostnet.qemu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pool NICs pinned to one address: what lets the port filter hold a leasing guest to its lease.
+
+A guest NIC without a declared address leases from its network's DHCP pool. Its address is not known before the
+guest asks, so the filter (_nftports) could only hold it to the subnet, where it could take a neighbour's address.
+Instead, every held pool NIC on a network whose DHCP this host serves gets a reservation of its own, chosen here
+once and kept:
+
+1. the address its MAC is already reserved in the network's dnsmasq configuration (this module wrote it on an
+   earlier run, or the NIC declared it before), if it is still in the subnet and nobody else claims it;
+2. else the address its MAC holds in the network's lease file (a running guest keeps what it has);
+3. else the first address of the network's DHCP ranges that is not the host's, not another reservation and not
+   leased to another MAC (a guest the host does not hold, such as a helper NIC's).
+
+The reservation becomes a `dhcp-host` line of that network and the port's only IPv4 address in the table, so
+dnsmasq hands the guest exactly the address the filter lets through. Pure given the two files' texts: the same
+files give the same pins, which keeps the plan, check mode and the second run (changed=0) in step. A network
+without DHCP ranges (reservations only), or whose DHCP another host serves (a spanned network's other end), has no
+pool to pin from: its pool NICs stay held to the subnet.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import time
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - reported by the module
+    netaddr = None
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _files
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+HOST_LINE = re.compile(r"dhcp-host=([0-9a-f]{2}(?::[0-9a-f]{2}){5}),([0-9.]+)(?:,|$)")
+
+
+def reserved(conf):
+    """The text of a network's dnsmasq configuration -> {MAC: IPv4 address} of its dhcp-host lines."""
+    out = {}
+    for line in (conf or "").splitlines():
+        match = HOST_LINE.match(line.strip().lower())
+        if match:
+            out[match.group(1)] = match.group(2)
+    return out
+
+
+def leased(text, now):
+    """The text of a dnsmasq lease file -> {MAC: IPv4 address} of its IPv4 leases that have not expired (expiry 0:
+    an infinite lease). DHCPv6 lines (the duid line, IAIDs instead of MACs) and broken lines are skipped."""
+    out = {}
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if len(fields) < 3 or not fields[0].isdigit() or _dhcp._mac(fields[1]) is None:
+            continue
+        if _dhcp._ipv4(fields[2]) is None or (int(fields[0]) and int(fields[0]) < now):
+            continue
+        out[_dhcp._mac(fields[1])] = fields[2]
+    return out
+
+
+def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
+    """Normalised networks and ports (_nftnet.normalise, _nftports.normalise) -> the same with a reservation added
+    for every held pool port of a network whose DHCP pool this host serves, and that port's `allowed` narrowed to
+    it (its `pinned` is the address; other ports get None). Reads each such network's dnsmasq configuration and
+    lease file; raises HostnetError naming the NICs a full pool leaves without an address."""
+    now = time.time() if now is None else now
+    by_name = dict((n["name"], n) for n in networks)
+    waiting = {}
+    for port in ports:
+        net = by_name.get(port["network"])
+        dhcp = (net or {}).get("dhcp")
+        if port["trust"] or port["lan"] or not dhcp or not dhcp["ranges"] or port["allowed"] != [_cidr(net)]:
+            continue
+        waiting.setdefault(net["name"], []).append(port)
+    pins, errors = {}, []
+    for name, held in sorted(waiting.items()):
+        net = by_name[name]
+        conf = _files.read_text(os.path.join(conf_dir, "%s.conf" % name), "network '%s'" % name)
+        leases = _files.read_text(os.path.join(leases_dir, "%s.leases" % name), "network '%s'" % name)
+        pins[name] = _choose(net, held, reserved(conf), leased(leases, now), errors)
+    if errors:
+        raise HostnetError("; ".join(errors))
+    out_nets = []
+    for net in networks:
+        declared = set(h["mac"] for h in (net.get("dhcp") or {}).get("hosts") or [])
+        new = sorted((i for i in pins.get(net["name"], {}).items() if i[0] not in declared), key=lambda i: _int(i[1]))
+        if new:
+            hosts = net["dhcp"]["hosts"] + [{"mac": mac, "address": address, "name": None} for mac, address in new]
+            net = dict(net, dhcp=dict(net["dhcp"], hosts=hosts))
+        out_nets.append(net)
+    out_ports = []
+    for port in ports:
+        address = pins.get(port["network"], {}).get(port["mac"])
+        out_ports.append(dict(port, pinned=address, allowed=[address] if address else port["allowed"]))
+    return out_nets, out_ports
+
+
+def _cidr(net):
+    return str(netaddr.IPNetwork(net["subnet"]).cidr) if net.get("subnet") else None
+
+
+def _int(address):
+    return int(netaddr.IPAddress(address))
+
+
+def _choose(net, held, conf_hosts, leases, errors):
+    """{MAC: address} for the held pool ports of one network, in the order of the module docstring (a MAC the
+    network's `dhcp.hosts` already reserves keeps that address)."""
+    subnet = netaddr.IPNetwork(net["subnet"])
+    host = str(netaddr.IPNetwork(net["address"]).ip)
+    declared = net["dhcp"]["hosts"]
+    taken = set([host] + [h["address"] for h in declared])
+    chosen = dict((h["mac"], h["address"]) for h in declared if h["mac"] in set(p["mac"] for p in held))
+    usable = (subnet.first + 1, subnet.last - 1)
+    ordered = sorted(held, key=lambda p: p["ifname"])
+    for source in (conf_hosts, leases):
+        for port in ordered:
+            address = source.get(port["mac"])
+            if port["mac"] in chosen or address is None or address in taken:
+                continue
+            if usable[0] <= _int(address) <= usable[1]:
+                chosen[port["mac"]] = address
+                taken.add(address)
+    others = set(address for mac, address in leases.items() if mac not in set(p["mac"] for p in held))
+    free = _free(net["dhcp"]["ranges"], taken | others)
+    for port in ordered:
+        if port["mac"] in chosen:
+            continue
+        address = next(free, None)
+        if address is None:
+            errors.append("%s (%s): network '%s' has no free address left in its DHCP ranges (%s) for a NIC that"
+                          " leases; widen dhcp.ranges or give the NIC a static address"
+                          % (port["label"], port["ifname"], net["name"],
+                             ", ".join("%s-%s" % (r["start"], r["end"]) for r in net["dhcp"]["ranges"])))
+            continue
+        chosen[port["mac"]] = address
+    return chosen
+
+
+def _free(ranges, taken):
+    """The addresses of the ranges, in order, that are not taken."""
+    for item in ranges:
+        for value in range(_int(item["start"]), _int(item["end"]) + 1):
+            address = str(netaddr.IPAddress(value))
+            if address not in taken:
+                yield address

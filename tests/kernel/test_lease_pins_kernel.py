@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+"""A leasing guest NIC held to its lease (issue 13, section 1), with real dnsmasq and a real DHCP client.
+
+H (the test's namespace) has an isolated network's bridge with DHCP; P and Q are "guests" (namespaces on veths
+whose host ends are the ports, as a guest's tap is), neither with a declared address. Q already holds a lease
+from an earlier run. The collection pins each to one address (_leasepins, the networks module's step), renders the
+network's dnsmasq configuration (_dhcp), and the real nft_networks module loads the port filter. Then real dnsmasq
+serves, busybox udhcpc asks (P for another address than its pin), and every verdict is read from the namespaces
+and from dnsmasq's own lease file.
+"""
+
+import os
+import subprocess
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from conftest import addrs, ping, run_tasks, sh, throwaway_netns
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _leasepins, _nftnet, _nftports
+
+BUSYBOX = next((p for p in ("/usr/bin/busybox", "/bin/busybox") if os.path.exists(p)), None)
+DNSMASQ = "/usr/sbin/dnsmasq"
+pytestmark = [
+    pytest.mark.skipif(BUSYBOX is None, reason="busybox (udhcpc) is not installed on this machine"),
+    pytest.mark.skipif(not os.path.exists(DNSMASQ), reason="dnsmasq (Debian's dnsmasq-base) is not installed on this"
+                                                           " machine: .ci/apt-packages.txt lists it"),
+]
+NET = {"name": "pinnet", "kind": "isolated", "bridge": "hqlpbr0", "address": "192.168.93.1/24",
+       "dhcp": {"ranges": [{"start": "192.168.93.100", "end": "192.168.93.199"}], "lease_time": "10m"}}
+GUESTS = {"P": ("hqlpp", "52:54:00:93:00:0a"), "Q": ("hqlpq", "52:54:00:93:00:0b")}
+PORTS = [{"ifname": port, "mac": mac, "network": "pinnet", "addresses": [], "trust": False,
+          "label": "guest '%s' nics[0]" % role} for role, (port, mac) in sorted(GUESTS.items())]
+UDHCPC_SCRIPT = '#!/bin/sh\ncase "$1" in bound|renew) ip addr replace "$ip/$mask" dev "$interface";; esac\nexit 0\n'
+
+
+def pins(tmp_path):
+    normalised = _nftnet.normalise([NET])
+    return _leasepins.pin(normalised, _nftports.normalise(PORTS, normalised), str(tmp_path / "dnsmasq"),
+                          leases_dir=str(tmp_path / "leases"))
+
+
+@pytest.fixture
+def lab(netns, tmp_path):
+    (tmp_path / "dnsmasq").mkdir()
+    (tmp_path / "leases").mkdir()
+    (tmp_path / "leases").chmod(0o777)  # dnsmasq writes it as its own user
+    expiry = int(time.time()) + 600
+    (tmp_path / "leases" / "pinnet.leases").write_text("%d %s 192.168.93.150 q *\n" % (expiry, GUESTS["Q"][1]))
+    script = tmp_path / "udhcpc.sh"
+    script.write_text(UDHCPC_SCRIPT)
+    script.chmod(0o755)
+    with ExitStack() as stack:
+        names = {"H": netns, "script": str(script)}
+        sh("ip", "-n", netns, "link", "add", NET["bridge"], "type", "bridge")
+        sh("ip", "-n", netns, "addr", "add", NET["address"], "dev", NET["bridge"])
+        sh("ip", "-n", netns, "link", "set", NET["bridge"], "up")
+        for role, (port, mac) in GUESTS.items():
+            names[role] = ns = stack.enter_context(throwaway_netns())
+            sh("ip", "-n", netns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            sh("ip", "-n", netns, "link", "set", port, "master", NET["bridge"], "up")
+            sh("ip", "-n", ns, "link", "set", "eth0", "address", mac, "up")
+        networks, ports = pins(tmp_path)
+        conf = _dhcp.instances(networks)[0]["conf"]
+        conf = conf.replace("dhcp-leasefile=%s/" % _dhcp.LEASES_DIR, "dhcp-leasefile=%s/" % (tmp_path / "leases"))
+        (tmp_path / "dnsmasq" / "pinnet.conf").write_text(conf)
+        # what the networks module hands the table: each port held to its pin
+        held = [dict(p, addresses=[q["pinned"] for q in ports if q["ifname"] == p["ifname"]]) for p in PORTS]
+        args = {"networks": [NET], "ports": held, "ruleset_path": str(tmp_path / "nftables.json"),
+                "state_path": str(tmp_path / "netdevs.json")}
+        rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("nft", args)], in_netns=netns)
+        assert rc == 0 and results["nft"]["changed"], results
+        server = subprocess.Popen(["ip", "netns", "exec", netns, DNSMASQ, "--keep-in-foreground",
+                                   "--conf-file=%s" % (tmp_path / "dnsmasq" / "pinnet.conf")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stack.callback(lambda: (server.terminate(), server.wait(timeout=10)))
+        names["pins"] = dict((p["ifname"], p["pinned"]) for p in ports)
+        yield names
+
+
+def lease(lab, role, requested=None):
+    """One DHCP exchange of `role` by busybox udhcpc (asking for `requested`); its eth0's IPv4 addresses after."""
+    argv = [BUSYBOX, "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-i", "eth0", "-s", lab["script"]]
+    proc = sh(*(argv + (["-r", requested] if requested else [])), netns=lab[role], check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return [a for a in addrs(lab[role], "eth0") if ":" not in a]
+
+
+def test_each_leasing_nic_gets_its_pin_from_dnsmasq_and_sends_only_from_it(lab, tmp_path):
+    assert lab["pins"] == {"hqlpp": "192.168.93.100", "hqlpq": "192.168.93.150"}  # Q keeps the lease it had
+    assert lease(lab, "P", requested="192.168.93.177") == ["192.168.93.100/24"]  # asked for another: got its pin
+    assert lease(lab, "Q") == ["192.168.93.150/24"]
+    assert ping(lab["P"], "192.168.93.1") and ping(lab["Q"], "192.168.93.1")
+    # a free address of the subnet is no longer P's to take (held to the lease, not to the subnet) ...
+    sh("ip", "-n", lab["P"], "addr", "add", "192.168.93.177/24", "dev", "eth0")
+    sh("ip", "-n", lab["P"], "addr", "del", "192.168.93.100/24", "dev", "eth0")
+    assert not ping(lab["P"], "192.168.93.1")
+    # ... nor Q's address
+    sh("ip", "-n", lab["P"], "addr", "replace", "192.168.93.150/24", "dev", "eth0")
+    sh("ip", "-n", lab["Q"], "link", "set", "eth0", "down")
+    assert not ping(lab["P"], "192.168.93.1")
+    # dnsmasq's own lease file, read back as the next run reads it, gives the same pins
+    leases = (tmp_path / "leases" / "pinnet.leases").read_text()
+    assert "%s 192.168.93.100 " % GUESTS["P"][1] in leases, leases
+    again = pins(tmp_path)[1]
+    assert dict((p["ifname"], p["pinned"]) for p in again) == lab["pins"]

@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+"""_leasepins: which address a leasing NIC is pinned to, from which file, and what is left alone.
+tests/kernel/test_guest_ports_kernel.py runs real dnsmasq with the pinned configuration and a real DHCP client."""
+
+import pytest
+
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _leasepins, _nftnet, _nftports
+from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
+
+NOW = 1800000000
+NET = {"name": "pool", "kind": "isolated", "bridge": "hqpool0", "address": "192.168.70.1/24",
+       "dhcp": {"ranges": [{"start": "192.168.70.100", "end": "192.168.70.102"}],
+                "hosts": [{"mac": "52:54:00:00:00:aa", "address": "192.168.70.100"}]}}
+MAC = ["52:54:00:00:00:%02x" % n for n in range(5)]
+
+
+def port(n, **kw):
+    base = {"ifname": "vm%d-n0" % n, "mac": MAC[n], "network": "pool", "addresses": [], "trust": False,
+            "label": "guest 'vm%d' nics[0]" % n}
+    base.update(kw)
+    return base
+
+
+def pins(tmp_path, ports, conf=None, leases=None, networks=(NET,)):
+    (tmp_path / "conf").mkdir(exist_ok=True)
+    (tmp_path / "leases").mkdir(exist_ok=True)
+    if conf is not None:
+        (tmp_path / "conf" / "pool.conf").write_text(conf)
+    if leases is not None:
+        (tmp_path / "leases" / "pool.leases").write_text(leases)
+    normalised = _nftnet.normalise(list(networks))
+    return _leasepins.pin(normalised, _nftports.normalise(ports, normalised), str(tmp_path / "conf"),
+                          leases_dir=str(tmp_path / "leases"), now=NOW)
+
+
+def hosts(nets):
+    return [(h["mac"], h["address"]) for h in nets[0]["dhcp"]["hosts"]]
+
+
+def test_fresh_nics_take_the_first_free_addresses_of_the_range_in_tap_order_and_are_held_to_them(tmp_path):
+    nets, out = pins(tmp_path, [port(2), port(1)])
+    assert hosts(nets) == [("52:54:00:00:00:aa", "192.168.70.100"), (MAC[1], "192.168.70.101"),
+                           (MAC[2], "192.168.70.102")]
+    assert [(p["ifname"], p["pinned"], p["allowed"]) for p in out] == [
+        ("vm2-n0", "192.168.70.102", ["192.168.70.102"]), ("vm1-n0", "192.168.70.101", ["192.168.70.101"])]
+    assert "dhcp-host=%s,192.168.70.101\n" % MAC[1] in _dhcp.render(nets[0])
+
+
+def test_a_pin_is_kept_from_the_configuration_then_from_the_lease_and_others_leases_are_not_taken(tmp_path):
+    conf = "dhcp-host=%s,192.168.70.102\ndhcp-host=52:54:00:00:00:aa,192.168.70.100\n" % MAC[3].upper()
+    leases = ("%d %s 192.168.70.101 vm1 *\n" % (NOW + 60, MAC[1])  # vm1's own lease
+              + "%d 52:54:00:00:00:bb 192.168.70.50 helper *\n" % (NOW + 60)  # a NIC the host does not hold
+              + "%d 52:54:00:00:00:cc 192.168.70.5 gone *\n" % (NOW - 1)  # expired: free again
+              + "duid 00:01:00:01\n1000 12345 fd00::5 x *\n")
+    out = pins(tmp_path, [port(1), port(3), port(4)], conf=conf, leases=leases,
+               networks=[dict(NET, dhcp=dict(NET["dhcp"], ranges=[{"start": "192.168.70.50",
+                                                                  "end": "192.168.70.102"}]))])[1]
+    assert [(p["ifname"], p["pinned"]) for p in out] == [
+        ("vm1-n0", "192.168.70.101"), ("vm3-n0", "192.168.70.102"), ("vm4-n0", "192.168.70.51")]
+
+
+def test_the_same_files_give_the_same_pins(tmp_path):
+    nets = pins(tmp_path, [port(1), port(2)])[0]
+    conf = _dhcp.render(nets[0])
+    again, out = pins(tmp_path, [port(2), port(1)], conf=conf)
+    assert hosts(again) == hosts(nets)
+    assert [(p["ifname"], p["pinned"]) for p in out] == [
+        ("vm2-n0", "192.168.70.102"), ("vm1-n0", "192.168.70.101")]
+
+
+def test_a_pin_claimed_since_by_a_declared_host_or_outside_the_subnet_is_chosen_again(tmp_path):
+    conf = "dhcp-host=%s,192.168.70.100\ndhcp-host=%s,10.0.0.5\n" % (MAC[1], MAC[2])
+    out = pins(tmp_path, [port(1), port(2)], conf=conf)[1]
+    assert [p["pinned"] for p in out] == ["192.168.70.101", "192.168.70.102"]
+
+
+def test_a_mac_the_network_reserves_is_held_to_that_reservation_and_not_reserved_twice(tmp_path):
+    nets, out = pins(tmp_path, [port(0, mac="52:54:00:00:00:aa")])
+    assert hosts(nets) == [("52:54:00:00:00:aa", "192.168.70.100")]
+    assert out[0]["allowed"] == ["192.168.70.100"]
+
+
+@pytest.mark.parametrize("kw, network", [
+    ({"trust": True}, NET),  # not held: nothing to pin
+    ({"addresses": ["192.168.70.7"]}, NET),  # declared: held to it already
+    ({}, dict(NET, dhcp={"ranges": [], "hosts": [{"mac": "52:54:00:00:00:aa", "address": "192.168.70.100"}]})),
+    ({}, {k: v for k, v in NET.items() if k != "dhcp"}),  # no DHCP here
+])
+def test_ports_without_a_pool_to_pin_from_are_left_as_they_were(tmp_path, kw, network):
+    nets, out = pins(tmp_path, [port(1, **kw)], networks=[network])
+    assert out[0]["pinned"] is None
+    assert out[0]["allowed"] == _nftports.normalise([port(1, **kw)], _nftnet.normalise([network]))[0]["allowed"]
+    assert nets == _nftnet.normalise([network])
+
+
+def test_a_full_pool_names_every_nic_left_without_an_address(tmp_path):
+    with pytest.raises(HostnetError) as err:
+        pins(tmp_path, [port(n) for n in range(4)])
+    assert str(err.value) == (
+        "guest 'vm2' nics[0] (vm2-n0): network 'pool' has no free address left in its DHCP ranges"
+        " (192.168.70.100-192.168.70.102) for a NIC that leases; widen dhcp.ranges or give the NIC a static address;"
+        " guest 'vm3' nics[0] (vm3-n0): network 'pool' has no free address left in its DHCP ranges"
+        " (192.168.70.100-192.168.70.102) for a NIC that leases; widen dhcp.ranges or give the NIC a static address")
+
+
+def test_broken_files_are_read_as_far_as_they_make_sense():
+    assert _leasepins.reserved("dhcp-host=52:54:00:00:00:01,192.168.70.9,vm1\n# dhcp-host=x\ndhcp-host=zz,1.2.3.4") \
+        == {"52:54:00:00:00:01": "192.168.70.9"}
+    assert _leasepins.leased("garbage\n0 52:54:00:00:00:01 192.168.70.9 * *\n5 nomac 1.2.3.4\n", NOW) \
+        == {"52:54:00:00:00:01": "192.168.70.9"}
