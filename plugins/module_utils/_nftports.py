@@ -9,7 +9,8 @@ known before the guest starts). What the guest sends through it is held to its N
 - Ethernet frames only from the NIC's MAC;
 - ARP only for that MAC, and only for its addresses (or 0.0.0.0, the probe);
 - never from, nor claiming by ARP or by a neighbour advertisement, the host's own addresses on the bridge (the
-  guests' gateway);
+  guests' gateway), nor any link-local address formed from another MAC (EUI-64: the host's own link-local address
+  on the bridge is one, and it is the IPv6 guests' default router);
 - IPv4 only from its addresses: the NIC's declared address (which is also its DHCP reservation), or, for a NIC
   that leases from the pool, its lease (pinned by _leasepins), else any address of the network's subnet; plus the
   DHCP request from 0.0.0.0; a guest that is the gateway of a routed network's `routes` also sends from the subnets
@@ -115,11 +116,41 @@ def _host_rules(doc, chain, port, who):
         _drop(doc, chain, [_match("ip", "saddr", "==", port["host"])], "%s: not from the host's %s" % (who, port["host"]))
     if port["host6"]:
         _drop(doc, chain, [_match("ip6", "saddr", "==", port["host6"])], "%s: not from the host's %s" % (who, port["host6"]))
-        # the advertisement's target address (bytes 8-23 of the ICMPv6 message); nft 1.0.6 has no `icmpv6 taddr`
-        target = _nftexpr.match({"payload": {"base": "th", "offset": 64, "len": 128}},
-                                "0x%032x" % int(netaddr.IPAddress(port["host6"])))
-        _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), target],
+        _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(port["host6"])],
               "%s: no neighbour advertisement for the host's %s" % (who, port["host6"]))
+
+
+def _raw(base, offset, length, value, op="=="):
+    """A raw payload match: `length` bits at bit `offset` of header `base` (nh, th) compared with `value`."""
+    return _nftexpr.match({"payload": {"base": base, "offset": offset, "len": length}},
+                          "0x%0*x" % (length // 4, value), op=op)
+
+
+def _target(address, op="=="):
+    """A neighbour advertisement's target address (bytes 8-23 of the ICMPv6 message; nft 1.0.6 has no
+    `icmpv6 taddr`)."""
+    return _raw("th", 64, 128, int(netaddr.IPAddress(address)), op=op)
+
+
+def eui64(mac):
+    """The link-local address the kernel forms from a MAC by default (addr_gen_mode eui64)."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    iid = [octets[0] ^ 2] + octets[1:3] + [0xff, 0xfe] + octets[3:]
+    return str(netaddr.IPAddress((0xfe80 << 112) | int("".join("%02x" % o for o in iid), 16), 6))
+
+
+def _link_local_rules(doc, chain, port, who):
+    """No link-local address formed from another MAC (EUI-64: fe80::/64 with ff:fe in the middle of the interface
+    identifier), as a source or claimed by a neighbour advertisement. The host's own on the bridge is one of them
+    (the kernel forms it from the bridge's MAC), and it is every IPv6 guest's default router: a guest that claimed
+    it would take its neighbours' traffic to the outside. The NIC's own EUI-64 address passes, and so does a
+    link-local address of another kind (stable-privacy, random), which the host cannot know beforehand."""
+    own = eui64(port["mac"])
+    _drop(doc, chain, [_match("ip6", "saddr", "!=", own), _raw("nh", 64, 64, 0xfe80 << 48), _raw("nh", 152, 16, 0xfffe)],
+          "%s: no EUI-64 link-local source but its own (%s)" % (who, own))
+    _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(own, op="!="),
+                       _raw("th", 64, 64, 0xfe80 << 48), _raw("th", 152, 16, 0xfffe)],
+          "%s: no neighbour advertisement for an EUI-64 link-local address but its own" % who)
 
 
 def _match(protocol, field, op, right):
@@ -175,6 +206,7 @@ def render(doc, ports):
                      "%s: DHCP requests" % who)
             _drop(doc, chain, [_match("ip", "saddr", "!=", {"set": _prefixes(port["allowed"])})],
                   "%s: IPv4 only from its addresses" % who)
+        _link_local_rules(doc, chain, port, who)
         _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-router-advert")], "%s: no router advertisements" % who)
         _drop(doc, chain, [_match("udp", "sport", "==", 547)], "%s: no DHCPv6 server" % who)
         if not port["lan"]:  # on an uplink network the LAN gives IPv6 addresses the host does not know

@@ -7,7 +7,9 @@ The real nft_networks module loads the table. Every verdict is read from the nam
 table), never from the module.
 """
 
+import json
 import socket
+import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -15,6 +17,7 @@ from contextlib import ExitStack
 import pytest
 
 from conftest import run_tasks, sh, throwaway_netns
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftports
 
 NET = {"name": "portnet", "kind": "isolated", "bridge": "hqpbr0", "address": "192.168.91.1/24"}
 GUESTS = {  # role: port, MAC, IPv4, IPv6
@@ -219,3 +222,57 @@ def test_an_uplink_networks_filter_holds_what_its_guests_send_onto_the_lan(netns
         assert ping(names, "G", "157.88.10.21") and not ping(names, "G", "157.88.10.20")
         sh("ip", "-n", guest, "link", "set", "eth0", "address", "52:54:00:66:66:66")
         assert not ping(names, "G", "157.88.10.21")  # held to its MAC on the LAN too
+
+
+def _link_local(netns, ifname):
+    """The kernel's link-local addresses of `ifname` once duplicate address detection is over (`ip -j`)."""
+    for _attempt in range(50):
+        out = json.loads(sh("ip", "-n", netns, "-6", "-j", "addr", "show", "dev", ifname, "scope", "link").stdout)
+        info = [a for a in (out[0]["addr_info"] if out else []) if "local" in a]
+        if info and not any(a.get("tentative") for a in info):
+            return [a["local"] for a in info]
+        time.sleep(0.1)
+    raise AssertionError("%s in %s: no link-local address out of duplicate address detection" % (ifname, netns))
+
+
+_UDP_HEARD = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 5591))
+s.settimeout(3)
+try:
+    print(s.recvfrom(64)[1][0])
+except socket.timeout:
+    print("nothing")
+"""
+_UDP_FROM = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+index = socket.if_nametoindex("eth0")
+s.bind((sys.argv[1], 0, 0, index))
+for _ in range(5):
+    s.sendto(b"hostnet", (sys.argv[2], 5591, 0, index))
+"""
+
+
+@pytest.mark.parametrize("role, seen_by, poisoned", [("A", "B", False), ("B", "A", False), ("T", "A", True)])
+def test_no_guest_claims_the_hosts_link_local_address_or_sends_from_it(lab, role, seen_by, poisoned):
+    """The kernel forms the host's link-local address on the bridge from the bridge's MAC (EUI-64), and an IPv6
+    guest's default router is that address: a guest that claimed it would take its neighbours' traffic out."""
+    host_ll = _link_local(lab["H"], "hqpbr0")[0]
+    peer_ll = _link_local(lab[seen_by], "eth0")[0]
+    # the kernel formed each guest's own address from its MAC, as the filter expects (and lets through)
+    assert _link_local(lab[role], "eth0") == [_nftports.eui64(GUESTS[role][1])]
+    assert ping(lab, seen_by, host_ll + "%eth0")  # the neighbour knows the host's MAC for it
+    sh(sys.executable, "-c", _NA, GUESTS[role][1], host_ll, netns=lab[role])
+    time.sleep(0.3)
+    neigh = sh("ip", "-n", lab[seen_by], "-6", "neigh", "show", host_ll, "dev", "eth0").stdout
+    assert (GUESTS[role][1] in neigh) == poisoned, neigh
+    # and as a source: the neighbour hears a datagram from the host's address only from the trusted T
+    sh("ip", "-n", lab[role], "addr", "add", host_ll + "/64", "dev", "eth0", "nodad")
+    listener = subprocess.Popen(["ip", "netns", "exec", lab[seen_by], sys.executable, "-c", _UDP_HEARD],
+                                stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    sh(sys.executable, "-c", _UDP_FROM, host_ll, peer_ll, netns=lab[role])
+    heard = listener.communicate(timeout=10)[0].strip()
+    assert heard == (host_ll if poisoned else "nothing")

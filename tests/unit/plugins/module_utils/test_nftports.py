@@ -77,6 +77,10 @@ def test_each_held_port_gets_its_own_chain_reached_through_one_verdict_map():
                      "guest 'vm1' nics[0] (vm1-n0): ARP only for its addresses",
                      "guest 'vm1' nics[0] (vm1-n0): DHCP requests",
                      "guest 'vm1' nics[0] (vm1-n0): IPv4 only from its addresses",
+                     "guest 'vm1' nics[0] (vm1-n0): no EUI-64 link-local source but its own"
+                     " (fe80::5054:ff:fe00:1)",
+                     "guest 'vm1' nics[0] (vm1-n0): no neighbour advertisement for an EUI-64 link-local address"
+                     " but its own",
                      "guest 'vm1' nics[0] (vm1-n0): no router advertisements",
                      "guest 'vm1' nics[0] (vm1-n0): no DHCPv6 server",
                      "guest 'vm1' nics[0] (vm1-n0): IPv6 only link-local (the network has no IPv6 prefix)",
@@ -98,6 +102,8 @@ def test_a_port_on_an_uplink_network_keeps_its_mac_and_the_networks_destination_
     comments = [c for c, _e in rules]
     who = "guest 'vm1' nics[0] (vm1-n0)"
     assert comments == [who + ": frames only from 52:54:00:00:00:01", who + ": ARP only for its MAC",
+                        who + ": no EUI-64 link-local source but its own (fe80::5054:ff:fe00:1)",
+                        who + ": no neighbour advertisement for an EUI-64 link-local address but its own",
                         who + ": no router advertisements", who + ": no DHCPv6 server",
                         who + ": reject 157.88.10.20/32", who + ": DHCP requests",
                         who + ": IPv4 only to the allowed destinations",
@@ -126,3 +132,23 @@ def test_no_port_sends_from_or_claims_the_hosts_own_addresses():
     # a network without an address of the host's (an uplink network) has none of these rules
     assert _nftports.normalise([dict(port(network="lan"), addresses=[], trust=False, label=None)],
                                _nftnet.normalise([UPL]))[0]["host"] is None
+
+
+def test_no_port_sends_from_or_claims_a_link_local_address_formed_from_another_mac():
+    """The kernel forms the host's link-local address on the bridge from the bridge's MAC: every EUI-64 address but
+    the NIC's own is refused, as a source and as an advertisement's target (tests/kernel reads the kernel's)."""
+    assert _nftports.eui64("52:54:00:12:34:56") == "fe80::5054:ff:fe12:3456"
+    assert _nftports.eui64("02:00:00:00:00:01") == "fe80::ff:fe00:1"  # the universal/local bit flips
+    doc = json.loads(_nftrules.render([ISO], ports=norm([port(mac="52:54:00:12:34:56")])))["nftables"]
+    rules = dict((c["add"]["rule"]["comment"].split(": ", 1)[1], c["add"]["rule"]["expr"]) for c in doc
+                 if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == "port0")
+
+    def raw(base, offset, length, right, op="=="):
+        return {"match": {"op": op, "left": {"payload": {"base": base, "offset": offset, "len": length}}, "right": right}}
+    assert rules["no EUI-64 link-local source but its own (fe80::5054:ff:fe12:3456)"] == [
+        {"match": {"op": "!=", "left": {"payload": {"protocol": "ip6", "field": "saddr"}},
+                   "right": "fe80::5054:ff:fe12:3456"}},
+        raw("nh", 64, 64, "0xfe80000000000000"), raw("nh", 152, 16, "0xfffe"), {"counter": None}, {"drop": None}]
+    assert rules["no neighbour advertisement for an EUI-64 link-local address but its own"][1:4] == [
+        raw("th", 64, 128, "0xfe80000000000000505400fffe123456", op="!="),
+        raw("th", 64, 64, "0xfe80000000000000"), raw("th", 152, 16, "0xfffe")]
