@@ -54,7 +54,7 @@ def normalise(ports, networks):
     its bridge, MAC, label and `allowed` (IPv4 addresses or the subnet; None: the network has no subnet to hold
     it to). Raises one HostnetError naming every problem."""
     by_name = dict((n["name"], n) for n in networks if n["state"] == "present")
-    errors, out, seen = [], [], {}
+    errors, out, seen, claims = [], [], {}, {}
     for index, port in enumerate(ports or []):
         label = port.get("label") or "port '%s'" % port.get("ifname")
         try:
@@ -75,6 +75,7 @@ def normalise(ports, networks):
             continue
         subnet = netaddr.IPNetwork(net["subnet"]) if net.get("subnet") else None
         allowed = None if subnet is None else [str(subnet.cidr)]
+        _claim(claims, (net["name"], mac), label, errors, "MAC %s" % mac, "MAC")
         if port["addresses"]:
             allowed = []
             for value in port["addresses"]:
@@ -87,6 +88,10 @@ def normalise(ports, networks):
                     continue
                 if subnet is not None and address not in subnet:
                     errors.append("%s: address %s is outside network '%s' (%s)" % (label, address, net["name"], subnet))
+                elif str(address) == _ip(net.get("address")):
+                    errors.append("%s: address %s is the host's own on network '%s' (the guests' gateway); give the"
+                                  " NIC another" % (label, address, net["name"]))
+                _claim(claims, (net["name"], str(address)), label, errors, "address %s" % address, "address")
                 allowed.append(str(address))
             # the subnets this guest routes for the host (a routed network's routes through its address)
             allowed += [r.split(" via ")[0] for r in net.get("routes") or [] if r.split(" via ")[1] in allowed]
@@ -100,6 +105,14 @@ def normalise(ports, networks):
     if errors:
         raise HostnetError("invalid ports: " + "; ".join(errors))
     return out
+
+
+def _claim(claims, key, label, errors, what, noun):
+    """One MAC, one address: a second NIC of the same network that claims it is an error naming both."""
+    if key in claims and claims[key] != label:
+        errors.append("%s: %s is also %s's on network '%s'; give each NIC its own %s"
+                      % (label, what, claims[key], key[0], noun))
+    claims.setdefault(key, label)
 
 
 def _ip(cidr):

@@ -45,6 +45,16 @@ def test_a_declared_address_holds_the_port_to_it_otherwise_the_subnet_or_nothing
     ([port(), port(mac="52:54:00:00:00:09", label="guest 'vm2' nics[0]")],
      "guest 'vm2' nics[0]: interface 'vm1-n0' is also the tap of guest 'vm1' nics[0]; give each NIC its own tap"),
     ([port(mac="01:00:5e:00:00:01")], "guest 'vm1' nics[0]: field 'mac'"),
+    ([port(), port(ifname="vm2-n0", label="guest 'vm2' nics[0]")],
+     "invalid ports: guest 'vm2' nics[0]: MAC 52:54:00:00:00:01 is also guest 'vm1' nics[0]'s on network 'isonet';"
+     " give each NIC its own MAC"),
+    ([port(addresses=["192.168.60.9"]),
+      port(ifname="vm2-n0", mac="52:54:00:00:00:02", addresses=["192.168.60.9"], label="guest 'vm2' nics[0]", trust=True)],
+     "invalid ports: guest 'vm2' nics[0]: address 192.168.60.9 is also guest 'vm1' nics[0]'s on network 'isonet';"
+     " give each NIC its own address"),
+    ([port(addresses=["192.168.60.1"])],
+     "invalid ports: guest 'vm1' nics[0]: address 192.168.60.1 is the host's own on network 'isonet' (the guests'"
+     " gateway); give the NIC another"),
     ([port(ifname="bad,name")], "guest 'vm1' nics[0]: field 'ifname'"),
 ])
 def test_bad_ports_are_named(ports, want):
@@ -152,3 +162,8 @@ def test_no_port_sends_from_or_claims_a_link_local_address_formed_from_another_m
     assert rules["no neighbour advertisement for an EUI-64 link-local address but its own"][1:4] == [
         raw("th", 64, 128, "0xfe80000000000000505400fffe123456", op="!="),
         raw("th", 64, 64, "0xfe80000000000000"), raw("th", 152, 16, "0xfffe")]
+
+
+def test_the_same_mac_and_address_on_two_networks_are_two_nics():
+    out = norm([port(addresses=["192.168.60.9"]), port(ifname="vm1-n1", network="natnet", addresses=["192.168.50.9"])])
+    assert [p["allowed"] for p in out] == [["192.168.60.9"], ["192.168.50.9"]]
