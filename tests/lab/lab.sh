@@ -20,7 +20,8 @@ up() {
   bash tests/lab/build-image.sh
   bash tests/guest/build.sh
   for h in "${hosts[@]}"; do
-    if [ "$(podman inspect -f '{{.State.Running}}' "$h" 2>/dev/null)" != "true" ]; then
+    # not running, or a container podman still calls running whose init is gone (exec fails): start it afresh
+    if [ "$(podman inspect -f '{{.State.Running}}' "$h" 2>/dev/null)" != "true" ] || ! podman exec "$h" true >/dev/null 2>&1; then
       podman rm -f "$h" >/dev/null 2>&1 || true
       podman run -d --name "$h" --hostname "$h" --privileged --systemd=always "$image" /sbin/init >/dev/null
     fi
