@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _escape, _netspec, _validate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _escape, _net6, _netspec, _validate
 
 try:
     import netaddr
@@ -369,29 +369,9 @@ def render(net):
             "dhcp-authoritative",
             "dhcp-leasefile=%s/%s.leases" % (LEASES_DIR, name),
         ]
-    lines += _router_advertisements(net, bridge, dns is not None)
+    lease = (net.get("dhcp") or {}).get("lease_time") or str(_lease_seconds(DEFAULT_LEASE))
+    lines += _net6.router_advertisements(net, bridge, dns is not None, lease)
     return "\n".join(lines) + "\n"
-
-
-def _router_advertisements(net, bridge, dns):
-    """The IPv6 part: router advertisements for the bridge's prefix (SLAAC), stateless DHCPv6 for the DNS server
-    when the network has DNS; with `ipv6.dhcp`, stateful DHCPv6 from that range instead of SLAAC (the lease time
-    is the network's `dhcp.lease_time`, else one hour). An isolated network is no default router (router lifetime
-    0)."""
-    six = net.get("ipv6")
-    if not six or not six["address"]:
-        return []
-    if six.get("dhcp"):
-        lease = (net.get("dhcp") or {}).get("lease_time") or str(_lease_seconds(DEFAULT_LEASE))
-        lines = ["# IPv6: stateful DHCPv6 from %s to %s; the router advertisements say so (managed flag, no SLAAC)"
-                 % (six["dhcp"]["start"], six["dhcp"]["end"]), "enable-ra",
-                 "dhcp-range=%s,%s,64,%s" % (six["dhcp"]["start"], six["dhcp"]["end"], lease)]
-    else:
-        lines = ["# IPv6: router advertisements for %s; guests form their addresses by SLAAC" % six["prefix"],
-                 "enable-ra", "dhcp-range=::,constructor:%s,%s,64" % (bridge, "ra-stateless" if dns else "ra-only")]
-    if net["kind"] not in _netspec.GATEWAY_KINDS:
-        lines += ["# nothing is forwarded from this network: no default route", "ra-param=%s,0,0" % bridge]
-    return lines
 
 
 def _v(value, what):

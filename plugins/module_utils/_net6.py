@@ -19,6 +19,9 @@ import os
 
 from ansible_collections.hostnet.qemu.plugins.module_utils import _forwarding, _netspec, _validate
 
+RA_INTERVAL = 10    # seconds between router advertisements (dnsmasq's own interval is up to ten minutes)
+RA_LIFETIME = 1800  # the default route's lifetime they give (dnsmasq's default)
+
 KINDS = ("isolated",) + _netspec.GATEWAY_KINDS
 PREFIX_LENGTH = 64  # SLAAC forms addresses from a /64 only
 
@@ -118,3 +121,27 @@ def on_host(normalised, proc="/proc/sys"):
                           " kernel, or kind isolated for IPv6 between the guests and the host"
                           % (net["name"], net["kind"], os.uname()[2]))
     return errors
+
+
+def router_advertisements(net, bridge, dns, lease):
+    """The IPv6 part: router advertisements for the bridge's prefix (SLAAC), stateless DHCPv6 for the DNS server
+    when the network has DNS; with `ipv6.dhcp`, stateful DHCPv6 from that range instead of SLAAC (the lease time
+    is `lease`, the network's DHCP lease time). Advertisements go out every RA_INTERVAL seconds; an
+    isolated network is no default router (router lifetime 0)."""
+    six = net.get("ipv6")
+    if not six or not six["address"]:
+        return []
+    if six.get("dhcp"):
+        lines = ["# IPv6: stateful DHCPv6 from %s to %s; the router advertisements say so (managed flag, no SLAAC)"
+                 % (six["dhcp"]["start"], six["dhcp"]["end"]), "enable-ra",
+                 "dhcp-range=%s,%s,64,%s" % (six["dhcp"]["start"], six["dhcp"]["end"], lease)]
+    else:
+        lines = ["# IPv6: router advertisements for %s; guests form their addresses by SLAAC" % six["prefix"],
+                 "enable-ra", "dhcp-range=::,constructor:%s,%s,64" % (bridge, "ra-stateless" if dns else "ra-only")]
+    # every RA_INTERVAL seconds, not dnsmasq's ten minutes: a guest whose solicitations went unanswered (the bridge
+    # had no link-local address yet) has its prefix and route within seconds
+    if net["kind"] not in _netspec.GATEWAY_KINDS:
+        return lines + ["# nothing is forwarded from this network: no default route (router lifetime 0)",
+                        "ra-param=%s,%d,0" % (bridge, RA_INTERVAL)]
+    return lines + ["# the host is the default router (router lifetime %d s)" % RA_LIFETIME,
+                    "ra-param=%s,%d,%d" % (bridge, RA_INTERVAL, RA_LIFETIME)]

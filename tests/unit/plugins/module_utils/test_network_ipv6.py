@@ -44,9 +44,10 @@ def test_dnsmasq_advertises_the_prefix_stateless_with_dns_and_no_default_route_o
     assert set(confs) == {"natnet", "rtnet", "isonet"}  # router advertisements need dnsmasq even without DHCP
     nat = confs["natnet"].splitlines()
     assert "enable-ra" in nat and "dhcp-range=::,constructor:hqnat0,ra-stateless,64" in nat
-    assert not any(line.startswith("ra-param") for line in nat)
+    # advertisements every 10 s (dnsmasq's own interval is up to ten minutes), the host the default router
+    assert [line for line in nat if line.startswith("ra-param")] == ["ra-param=hqnat0,10,1800"]
     iso = confs["isonet"].splitlines()
-    assert "dhcp-range=::,constructor:hqiso0,ra-only,64" in iso and "ra-param=hqiso0,0,0" in iso and "port=0" in iso
+    assert "dhcp-range=::,constructor:hqiso0,ra-only,64" in iso and "ra-param=hqiso0,10,0" in iso and "port=0" in iso
     assert "enable-ra" not in _dhcp.instances(normalised(dict(NAT, ipv6=None)))[0]["conf"]
 
 
@@ -58,7 +59,7 @@ def test_stateful_dhcpv6_from_a_range_of_the_prefix_instead_of_slaac():
     assert "enable-ra" in conf and "dhcp-range=fd00:60::100,fd00:60::1ff,64,3600" in conf
     assert not [line for line in conf if "constructor" in line]  # no SLAAC prefix: the managed flag, addresses by DHCPv6
     assert "dhcp-leasefile=/var/lib/hostnet-qemu/dnsmasq/isonet.leases" in conf  # its own, also without IPv4 DHCP
-    assert "ra-param=hqiso0,0,0" in conf  # isolated: still no default route
+    assert "ra-param=hqiso0,10,0" in conf  # isolated: still no default route
     with_v4 = dict(stateful, address="192.168.60.1/24", dhcp={"lease_time": "10m"})
     assert "dhcp-range=fd00:60::100,fd00:60::1ff,64,600" in _dhcp.instances(normalised(with_v4))[0]["conf"].splitlines()
 
