@@ -75,7 +75,7 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
     for port in ports:
         net = by_name.get(port["network"])
         dhcp = (net or {}).get("dhcp")
-        if port["trust"] or port["lan"] or not dhcp or not dhcp["ranges"] or port["allowed"] != [_cidr(net)]:
+        if port["trust"] or port["lan"] or not port["leases"] or not dhcp or not dhcp["ranges"]:
             continue
         waiting.setdefault(net["name"], []).append(port)
     pins, errors = {}, []
@@ -101,10 +101,6 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
     return out_nets, out_ports
 
 
-def _cidr(net):
-    return str(netaddr.IPNetwork(net["subnet"]).cidr) if net.get("subnet") else None
-
-
 def _int(address):
     return int(netaddr.IPAddress(address))
 
@@ -116,7 +112,8 @@ def _choose(net, held, conf_hosts, leases, errors):
     host = str(netaddr.IPNetwork(net["address"]).ip)
     declared = net["dhcp"]["hosts"]
     taken = set([host] + [h["address"] for h in declared])
-    chosen = dict((h["mac"], h["address"]) for h in declared if h["mac"] in set(p["mac"] for p in held))
+    macs = set(p["mac"] for p in held)
+    chosen = dict((h["mac"], h["address"]) for h in declared if h["mac"] in macs)
     usable = (subnet.first + 1, subnet.last - 1)
     ordered = sorted(held, key=lambda p: p["ifname"])
     for source in (conf_hosts, leases):
@@ -127,7 +124,7 @@ def _choose(net, held, conf_hosts, leases, errors):
             if usable[0] <= _int(address) <= usable[1]:
                 chosen[port["mac"]] = address
                 taken.add(address)
-    others = set(address for mac, address in leases.items() if mac not in set(p["mac"] for p in held))
+    others = set(address for mac, address in leases.items() if mac not in macs)
     free = _free(net["dhcp"]["ranges"], taken | others)
     for port in ordered:
         if port["mac"] in chosen:

@@ -97,6 +97,7 @@ def normalise(ports, networks):
             allowed += [r.split(" via ")[0] for r in net.get("routes") or [] if r.split(" via ")[1] in allowed]
         out.append({"ifname": ifname, "mac": mac, "bridge": net["bridge"], "network": net["name"], "label": label,
                     "trust": port["trust"], "allowed": allowed, "lan": net["kind"] == "uplink",
+                    "leases": not port["addresses"],  # no declared address: it leases (_leasepins may pin it)
                     "prefix6": (net.get("ipv6") or {}).get("prefix"),
                     # the host's own addresses on the bridge (the guests' gateway), which no guest may claim
                     "host": _ip(net.get("address")), "host6": _ip((net.get("ipv6") or {}).get("address")),
