@@ -28,7 +28,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import INFINITY_LIFE_TIME
 from ansible_collections.hostnet.qemu.plugins.module_utils._engine import apply
-from ansible_collections.hostnet.qemu.plugins.module_utils._plan import describe
+from ansible_collections.hostnet.qemu.plugins.module_utils._planview import describe
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import address_op, dynamic4, route_key, route_op
 from ansible_collections.hostnet.qemu.plugins.module_utils._validate import network
 

@@ -29,6 +29,7 @@ BRIDGE_OPTIONS = dict(
     stp=dict(type="bool"),
     forward_delay=dict(type="float"),
     vlan_filtering=dict(type="bool"),
+    addr_gen_mode=dict(type="str", choices=["eui64", "none"]),
     addresses=dict(type="list", elements="str"),
     routes=dict(type="list", elements="str"),
     proxy_arp=dict(type="list", elements="str"),
@@ -168,6 +169,7 @@ def normalise(params, kind=None):
         if spec["forward_delay"] is not None and not 0 <= spec["forward_delay"] <= 300:
             raise HostnetError("%s: forward_delay %s s is out of range (0..300 seconds)" % (label, spec["forward_delay"]))
         spec["vlan_filtering"] = merged.get("vlan_filtering")
+        spec["addr_gen_mode"] = merged.get("addr_gen_mode")
         spec["addresses"] = _addresses(merged, label)
         spec["routes"] = _routes(merged, label)
         spec["proxy_arp"] = _proxies(merged, label)

@@ -28,7 +28,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._nlroutes import Rout
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
     AF_BRIDGE, AF_INET, AF_INET6, IFF_UP, NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE,
     NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELADDR, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_NEWADDR,
-    RT_SCOPE_LINK, BATCH_BYTES, bridge_attrs, dump_request, error_code, messages, mode_attrs, parse_address,
+    RT_SCOPE_LINK, BATCH_BYTES, IFA_F_STABLE_PRIVACY, bridge_attrs, dump_request, error_code, messages, mode_attrs, parse_address,
     getlink, parse_link, port_request, setlink, vxlan_attrs)
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC, fdb_request, parse_neigh
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlvlan import VlanMixin
@@ -195,8 +195,12 @@ class Kernel(RoutesMixin, VlanMixin, DeviceNodesMixin):
         for item in self._dump(RTM_GETADDR):
             address = parse_address(*item)
             name = None if address is None else names.get(address["index"])
-            if name is None or (address["family"] == 6 and address["scope"] == RT_SCOPE_LINK):
-                continue  # kernel-made link-local addresses are not managed
+            if name is None:
+                continue
+            if address["family"] == 6 and address["scope"] == RT_SCOPE_LINK:  # not in `addresses`, which are managed
+                links[name].setdefault("link_local", []).append(
+                    {"address": address["address"], "stable_privacy": bool(address["flags"] & IFA_F_STABLE_PRIVACY)})
+                continue
             links[name]["addresses"].append(address["address"] + (" peer " + address["peer"] if address["peer"] else ""))
         for link in links.values():
             link["addresses"].sort()
@@ -306,7 +310,10 @@ class Kernel(RoutesMixin, VlanMixin, DeviceNodesMixin):
                 master = self.resolve(fields["master"]) if fields["master"] else 0
             describe = (kind, name, "set " + ", ".join(sorted(fields)))
             index = self.index.get(name, 0)  # 0: the kernel finds the link by IFLA_IFNAME
-            if set(fields) - {"bridge_port"}:
+            if "addr_gen_mode" in fields:  # its own request, before the link comes up and forms its address
+                reqs.append((setlink(index, name, 0, 0, None, None, None, addr_gen_mode=fields["addr_gen_mode"]),
+                             describe))
+            if set(fields) - {"bridge_port", "addr_gen_mode"}:
                 reqs.append((setlink(index, name, flags, change, fields.get("mtu"), fields.get("mac"), master,
                                      kind=kind if data else None, data=data), describe))
             if "bridge_port" in fields:  # after the request that may have put it in its bridge

@@ -335,7 +335,8 @@ def normalise(networks):
 
 def devices(networks):
     """The engine's device set: one bridge per network, the host's macvlan of a macvtap network (absent ones with
-    state absent)."""
+    state absent). A bridge forms its link-local address from its MAC (addr_gen_mode eui64) whatever the host's
+    default, so that its guests' port chains know that address's shape and refuse it to them (_nftports)."""
     out = []
     for net in normalise(networks):
         if net["kind"] == "macvtap":
@@ -352,7 +353,7 @@ def devices(networks):
             # of an absent uplink network (after the NIC has them back)
             if net["state"] == "present":
                 out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
-                            "vlan_filtering": bool(net["vlans"])})
+                            "vlan_filtering": bool(net["vlans"]), "addr_gen_mode": "eui64"})
         elif net["state"] == "absent":
             out.append({"kind": "bridge", "name": net["bridge"], "state": "absent"})
             if net["span"]:
@@ -360,7 +361,7 @@ def devices(networks):
         else:
             addresses = [a for a in (net["address"], (net["ipv6"] or {}).get("address")) if a]
             out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
-                        "addresses": addresses, "routes": net["routes"],
+                        "addresses": addresses, "routes": net["routes"], "addr_gen_mode": "eui64",
                         "proxy_arp": net["proxy_arp"], "vlan_filtering": bool(net["vlans"])})
             span = net["span"]
             if span:

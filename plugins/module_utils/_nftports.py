@@ -10,7 +10,8 @@ known before the guest starts). What the guest sends through it is held to its N
 - ARP only for that MAC, and only for its addresses (or 0.0.0.0, the probe);
 - never from, nor claiming by ARP or by a neighbour advertisement, the host's own addresses on the bridge (the
   guests' gateway), nor any link-local address formed from another MAC (EUI-64: the host's own link-local address
-  on the bridge is one, and it is the IPv6 guests' default router);
+  on the bridge is one, whatever the host's default, since _nftnet.devices gives the bridge addr_gen_mode eui64;
+  it is the IPv6 guests' default router);
 - IPv4 only from its addresses: the NIC's declared address (which is also its DHCP reservation), or, for a NIC
   that leases from the pool, its lease (pinned by _leasepins), else any address of the network's subnet; plus the
   DHCP request from 0.0.0.0; a guest that is the gateway of a routed network's `routes` also sends from the subnets
@@ -146,20 +147,13 @@ def _target(address, op="=="):
     return _raw("th", 64, 128, int(netaddr.IPAddress(address)), op=op)
 
 
-def eui64(mac):
-    """The link-local address the kernel forms from a MAC by default (addr_gen_mode eui64)."""
-    octets = [int(x, 16) for x in mac.split(":")]
-    iid = [octets[0] ^ 2] + octets[1:3] + [0xff, 0xfe] + octets[3:]
-    return str(netaddr.IPAddress((0xfe80 << 112) | int("".join("%02x" % o for o in iid), 16), 6))
-
-
 def _link_local_rules(doc, chain, port, who):
     """No link-local address formed from another MAC (EUI-64: fe80::/64 with ff:fe in the middle of the interface
     identifier), as a source or claimed by a neighbour advertisement. The host's own on the bridge is one of them
     (the kernel forms it from the bridge's MAC), and it is every IPv6 guest's default router: a guest that claimed
     it would take its neighbours' traffic to the outside. The NIC's own EUI-64 address passes, and so does a
     link-local address of another kind (stable-privacy, random), which the host cannot know beforehand."""
-    own = eui64(port["mac"])
+    own = _validate.eui64(port["mac"])
     _drop(doc, chain, [_match("ip6", "saddr", "!=", own), _raw("nh", 64, 64, 0xfe80 << 48), _raw("nh", 152, 16, 0xfffe)],
           "%s: no EUI-64 link-local source but its own (%s)" % (who, own))
     _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(own, op="!="),

@@ -44,6 +44,9 @@ _NLA_TYPE_MASK = 0x3FFF
 # attribute numbers from linux/if_link.h, linux/if_addr.h
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 5, 10, 18
 IFLA_EXT_MASK = 29
+IFLA_AF_SPEC, IFLA_INET6_ADDR_GEN_MODE = 26, 8  # a link's per-family settings; inside AF_INET6's, how it forms link-local
+ADDR_GEN_MODES = {"eui64": 0, "none": 1, "stable_privacy": 2, "random": 3}  # linux/if_link.h IN6_ADDR_GEN_MODE_*
+ADDR_GEN_MODE_NAMES = dict((v, k) for k, v in ADDR_GEN_MODES.items())
 RTEXT_FILTER_BRVLAN, RTEXT_FILTER_SKIP_STATS = 0x2, 0x8  # linux/rtnetlink.h: a dump's VLANs; a reply without counters
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFLA_BRPORT_LEARNING, IFLA_BRPORT_NEIGH_SUPPRESS = 8, 32  # a bridge port's flags (linux/if_link.h)
@@ -56,7 +59,7 @@ NTF_PROXY = 0x08  # a dump of proxy neighbour entries
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 # addresses and routes in detail (the uplink move), from linux/if_addr.h, linux/rtnetlink.h
 IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS = 4, 6, 8
-IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_MANAGETEMPADDR, IFA_F_NOPREFIXROUTE = 0x02, 0x80, 0x100, 0x200
+IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_MANAGETEMPADDR, IFA_F_NOPREFIXROUTE, IFA_F_STABLE_PRIVACY = 0x02, 0x80, 0x100, 0x200, 0x800
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH, RTA_TABLE = 1, 4, 5, 6, 7, 9, 15
 RT_TABLE_COMPAT, RT_TABLE_LOCAL = 252, 255
 RTNH_F_ONLINK = 0x4
@@ -105,10 +108,12 @@ def _link_header(index, name, flags=0, change=0):
     return body if index else body + _nla(IFLA_IFNAME, name.encode("utf-8") + b"\0")
 
 
-def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, data=(), create=False):
+def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, data=(), create=False,
+            addr_gen_mode=None):
     """An RTM_NEWLINK packed by hand (seq -> bytes): a change of an existing link, or with create=True a new
     link of kind (bridge, macvtap, macvlan, vxlan) on parent ifindex link. data: IFLA_INFO_DATA as bridge_attrs() or
-    mode_attrs() give it, sent inside IFLA_LINKINFO whenever kind is given.
+    mode_attrs() give it, sent inside IFLA_LINKINFO whenever kind is given. addr_gen_mode (a name of ADDR_GEN_MODES):
+    how the link forms its IPv6 link-local address, which the kernel takes for an existing link only (not at create).
 
     With index 0 the link is found by name (IFLA_IFNAME), which saves a lookup per new tap.
     """
@@ -122,6 +127,8 @@ def setlink(index, name, flags, change, mtu, mac, master, link=None, kind=None, 
     if kind is not None:
         info = b"".join(_nla(_INFO_DATA[attr][0], _INFO_DATA[attr][1](value)) for attr, value in data)
         body += _nla(IFLA_LINKINFO, _nla(IFLA_INFO_KIND, kind.encode("ascii") + b"\0") + _nla(IFLA_INFO_DATA, info))
+    if addr_gen_mode is not None:
+        body += _nla(IFLA_AF_SPEC, _nla(AF_INET6, _nla(IFLA_INET6_ADDR_GEN_MODE, _U8.pack(ADDR_GEN_MODES[addr_gen_mode]))))
     return _request(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_EXCL if create else 0), body)
 
 
@@ -238,7 +245,8 @@ def mode_attrs(kind, mode):
 def parse_link(data, offset, length):
     """One RTM_NEWLINK reply: name, index, kind, up, mtu, mac, master and parent (ifindexes), the fields of its
     kind (tun/tap owner and flags, bridge STP and VLAN filtering, macvtap/macvlan mode, VXLAN), and for a VXLAN
-    device in a bridge its port's MAC learning and ARP/ND suppression."""
+    device in a bridge its port's MAC learning and ARP/ND suppression. A bridge's and the loopback's
+    addr_gen_mode: None when the kernel has no IPv6."""
     _family, _type, index, flags, _change = _IFINFO.unpack_from(data, offset + 16)
     attrs = _attrs(data, offset + 16 + _IFINFO.size, offset + length)
     mac = attrs.get(IFLA_ADDRESS)
@@ -255,6 +263,8 @@ def parse_link(data, offset, length):
     }
     info_span = attrs.get(IFLA_LINKINFO)
     if info_span is None:
+        if flags & IFF_LOOPBACK:  # tells the planner whether the namespace has IPv6 at all
+            link["addr_gen_mode"] = _addr_gen_mode(data, attrs.get(IFLA_AF_SPEC))
         return link
     info = _attrs(data, info_span[0], info_span[1])
     kind = _text(data, info.get(IFLA_INFO_KIND)) or link["kind"]
@@ -283,6 +293,7 @@ def parse_link(data, offset, length):
             "forward_delay": None if delay is None else delay / 100.0,
             "vlan_filtering": bool(_u8(data, found.get(IFLA_BR_VLAN_FILTERING))),
             "default_pvid": _u16(data, found.get(IFLA_BR_VLAN_DEFAULT_PVID)),  # None: a kernel without VLAN filtering
+            "addr_gen_mode": _addr_gen_mode(data, attrs.get(IFLA_AF_SPEC)),
         })
     elif kind in ("macvtap", "macvlan"):
         mode = _u32(data, found.get(IFLA_MACVLAN_MODE))
@@ -299,6 +310,15 @@ def parse_link(data, offset, length):
             "learning": bool(_u8(data, found.get(IFLA_VXLAN_LEARNING))),
         })
     return link
+
+
+def _addr_gen_mode(data, span):
+    """IFLA_INET6_ADDR_GEN_MODE's name from a link's IFLA_AF_SPEC, or None (no IPv6 on this kernel or link)."""
+    if span is None:
+        return None
+    inet6 = _attrs(data, span[0], span[1]).get(AF_INET6)
+    mode = None if inet6 is None else _u8(data, _attrs(data, inet6[0], inet6[1]).get(IFLA_INET6_ADDR_GEN_MODE))
+    return None if mode is None else ADDR_GEN_MODE_NAMES.get(mode, mode)
 
 
 def _peer(family, data, attrs):

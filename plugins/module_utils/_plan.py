@@ -17,18 +17,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _nlvlan, _planview
+from ansible_collections.hostnet.qemu.plugins.module_utils import _netns, _nlvlan, _planview, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlneigh import ZERO_MAC
 from ansible_collections.hostnet.qemu.plugins.module_utils._planview import (
-    ADDRESSED, MACVLAN_FAMILY, MANAGED_KINDS, PORTS, TUN_FAMILY)
+    ADDRESSED, MACVLAN_FAMILY, MANAGED_KINDS, PORTS, TUN_FAMILY, describe, label as _label)
 
 _DELETE_RANK = {"macvtap": 0, "macvlan": 0, "tap": 1, "tun": 1, "vxlan": 1, "bridge": 2}
 _CREATE_RANK = {"bridge": 0, "tap": 1, "tun": 1, "vxlan": 1, "macvtap": 2, "macvlan": 2}
-
-
-def _label(kind, name):
-    return "%s '%s'" % ("tap" if kind == "tun" else kind, name)
 
 
 class Plan(object):
@@ -90,39 +86,6 @@ def operation(op, kind, name, **fields):
     return dict(fields, op=op, kind=kind, name=name)
 
 
-def describe(op):
-    """The line of one operation in a plan, check mode's report and the journal."""
-    label, kind = _label(op["kind"], op["name"]), op["op"]
-    if kind == "set":
-        return "set %s: %s" % (label, ", ".join(_field(k, v) for k, v in sorted(op["fields"].items())))
-    if kind == "create":
-        spec = op["spec"]
-        return "create %s%s" % (label, " with MAC %s" % spec["mac"] if spec.get("mac")
-                                else " on '%s'" % spec["link"] if spec.get("link") else "")
-    if kind == "address":
-        return "%s address %s on %s" % (op["action"], op["cidr"], label)
-    if kind == "vlan":
-        return "%s VLAN %s on %s" % (op["action"], op["vlan"], label)
-    if kind == "route":
-        return "%s route %s on %s" % (op["action"], op["route"], label)
-    if kind == "proxy":
-        return "%s proxy %s %s for %s" % (op["action"], "NDP" if ":" in op["entry"] else "ARP", op["entry"], label)
-    if kind == "fdb":
-        return "%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], label)
-    if kind == "node":
-        return "device node of %s: owner=%s group=%s mode=%04o" % (label, op["owner"], op["group"], op["mode"])
-    if kind == "tun":
-        return "set ownership/flags of %s" % label
-    return "%s %s" % (kind, label)
-
-
-def _field(key, value):
-    """One changed field of a summary line; a group of flags (bridge_port) as 'bridge_port(learning=False ...)'."""
-    if isinstance(value, dict):
-        return "%s(%s)" % (key, " ".join("%s=%s" % item for item in sorted(value.items())))
-    return "%s=%s" % (key, value)
-
-
 def _family(kind):
     return "tun" if kind in TUN_FAMILY else kind
 
@@ -143,6 +106,7 @@ def build(desired, current, netns=None, purge_prefix=None):
     ports_now = ports_of(current)
     created = set()
     deleted = set()
+    ipv6 = any(link.get("addr_gen_mode") is not None for link in current.values())  # the loopback's tells
 
     for spec in desired:
         name, kind = spec["name"], spec["kind"]
@@ -182,6 +146,8 @@ def build(desired, current, netns=None, purge_prefix=None):
             created.add(name)
             plan.creates.append(spec)
             _after_create(plan, spec)
+            if kind == "bridge" and spec.get("addr_gen_mode") and ipv6:  # before it comes up and forms its address
+                plan.set(kind, name, addr_gen_mode=spec["addr_gen_mode"])
             continue
         _converge_existing(plan, spec, cur, ports_now.get(name))
 
@@ -264,6 +230,7 @@ def _converge_existing(plan, spec, cur, ports):
         delay = spec.get("forward_delay")
         if delay is not None and (cur.get("forward_delay") is None or abs(cur["forward_delay"] - delay) >= 0.005):
             fields["forward_delay"] = delay
+        _link_local(plan, spec, cur, fields)
     if kind in ADDRESSED and spec.get("addresses") is not None:
         have = set(cur.get("addresses") or [])
         for cidr in sorted(have - set(spec["addresses"])):
@@ -314,6 +281,23 @@ def _converge_existing(plan, spec, cur, ports):
                                "group": spec["device_group"], "mode": spec["device_mode"]})
     if fields:
         plan.set(kind, name, **fields)
+
+
+def _link_local(plan, spec, cur, fields):
+    """A bridge's addr_gen_mode, and the link-local addresses it formed under another mode replaced: the kernel
+    applies a new mode to the next address it forms only. Addresses the kernel did not form (given by hand, not
+    stable-privacy and not EUI-64 shaped) are left alone."""
+    mode = spec.get("addr_gen_mode")
+    if mode is None or cur.get("addr_gen_mode") is None:  # left as it is, or a kernel without IPv6
+        return
+    if cur["addr_gen_mode"] != mode:
+        fields["addr_gen_mode"] = mode
+    have = cur.get("link_local") or []
+    formed = [a["address"] for a in have
+              if a["stable_privacy"] or (mode == "none" and _validate.eui64_shaped(a["address"]))]
+    plan.addresses += [("bridge", spec["name"], "del", a) for a in formed]
+    if mode == "eui64" and formed and not any(_validate.eui64_shaped(a["address"]) for a in have):
+        plan.addresses.append(("bridge", spec["name"], "add", _validate.eui64(cur["mac"]) + "/64"))
 
 
 def _plan_masters(plan, want, current, created, deleted, where):

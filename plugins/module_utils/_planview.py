@@ -26,7 +26,8 @@ def view(link, ports=None):
     out = {"kind": kind, "up": link.get("up"), "mtu": link.get("mtu"), "mac": link.get("mac"), "master": link.get("master")}
     if kind == "bridge":
         out.update({"stp": link.get("stp"), "forward_delay": link.get("forward_delay"),
-                    "vlan_filtering": link.get("vlan_filtering"), "addresses": list(link.get("addresses") or []),
+                    "vlan_filtering": link.get("vlan_filtering"), "addr_gen_mode": link.get("addr_gen_mode"),
+                    "addresses": list(link.get("addresses") or []),
                     "ports": sorted(ports or [])})
         if "routes" in link:  # read only when a desired device manages routes
             out["routes"] = list(link["routes"])
@@ -72,6 +73,8 @@ def project(plan, spec, cur, ports_now):
         for key in ("stp", "forward_delay", "vlan_filtering"):
             if spec.get(key) is not None:
                 base[key] = spec[key]
+        if "addr_gen_mode" in plan.sets.get(name, [None, {}])[1]:  # not on a kernel without IPv6
+            base["addr_gen_mode"] = spec["addr_gen_mode"]
         if spec.get("addresses") is not None:
             base["addresses"] = list(spec["addresses"])
         if spec.get("routes") is not None:
@@ -131,3 +134,41 @@ def project(plan, spec, cur, ports_now):
             if fields.get("master") == name:
                 ports.add(pname)
     return view(base, ports)
+
+
+def label(kind, name):
+    """How plans and messages name a device: "bridge 'br0'" (a tun is a tap)."""
+    return "%s '%s'" % ("tap" if kind == "tun" else kind, name)
+
+
+def describe(op):
+    """The line of one operation in a plan, check mode's report and the journal."""
+    who, kind = label(op["kind"], op["name"]), op["op"]
+    if kind == "set":
+        return "set %s: %s" % (who, ", ".join(_field(k, v) for k, v in sorted(op["fields"].items())))
+    if kind == "create":
+        spec = op["spec"]
+        return "create %s%s" % (who, " with MAC %s" % spec["mac"] if spec.get("mac")
+                                else " on '%s'" % spec["link"] if spec.get("link") else "")
+    if kind == "address":
+        return "%s address %s on %s" % (op["action"], op["cidr"], who)
+    if kind == "vlan":
+        return "%s VLAN %s on %s" % (op["action"], op["vlan"], who)
+    if kind == "route":
+        return "%s route %s on %s" % (op["action"], op["route"], who)
+    if kind == "proxy":
+        return "%s proxy %s %s for %s" % (op["action"], "NDP" if ":" in op["entry"] else "ARP", op["entry"], who)
+    if kind == "fdb":
+        return "%s fdb entry %s dst %s on %s" % (op["action"], op["mac"], op["dst"], who)
+    if kind == "node":
+        return "device node of %s: owner=%s group=%s mode=%04o" % (who, op["owner"], op["group"], op["mode"])
+    if kind == "tun":
+        return "set ownership/flags of %s" % who
+    return "%s %s" % (kind, who)
+
+
+def _field(key, value):
+    """One changed field of a summary line; a group of flags (bridge_port) as 'bridge_port(learning=False ...)'."""
+    if isinstance(value, dict):
+        return "%s(%s)" % (key, " ".join("%s=%s" % item for item in sorted(value.items())))
+    return "%s=%s" % (key, value)

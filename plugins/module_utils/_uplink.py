@@ -30,7 +30,8 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._errors import Hostne
 from ansible_collections.hostnet.qemu.plugins.module_utils._lock import host_lock
 from ansible_collections.hostnet.qemu.plugins.module_utils._engine import apply
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
-from ansible_collections.hostnet.qemu.plugins.module_utils._plan import describe, operation
+from ansible_collections.hostnet.qemu.plugins.module_utils._plan import operation
+from ansible_collections.hostnet.qemu.plugins.module_utils._planview import describe
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkhost import converge, host_links, read
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import (
     MOVED, ORIGINAL, WHAT, current_lease, is_moved, movable_addresses, movable_routes, nic_field, plan, project, uplink_label,

@@ -17,7 +17,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._netlink import Kernel
 from ansible_collections.hostnet.qemu.plugins.module_utils._engine import apply
-from ansible_collections.hostnet.qemu.plugins.module_utils._plan import describe
+from ansible_collections.hostnet.qemu.plugins.module_utils._planview import describe
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import WHAT, nic_field, plan, uplink_label, via
 
 

@@ -157,6 +157,20 @@ def derive_mac(seed, prefix="52:54:00"):
     return mac("%s:%02x:%02x:%02x" % (prefix, digest[0], digest[1], digest[2]), what="derived MAC for '%s'" % seed)
 
 
+def eui64(mac):
+    """The link-local address the kernel forms from a MAC with addr_gen_mode eui64 (the kernel's default)."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    iid = [octets[0] ^ 2] + octets[1:3] + [0xff, 0xfe] + octets[3:]
+    return socket.inet_ntop(socket.AF_INET6, bytes(bytearray([0xfe, 0x80] + [0] * 6 + iid)))
+
+
+def eui64_shaped(address):
+    """Whether an IPv6 address ('IP' or 'IP/LEN') is a link-local address formed from some MAC: fe80::/64 with ff:fe
+    in the middle of its interface identifier."""
+    raw = bytearray(socket.inet_pton(socket.AF_INET6, address.split("/")[0]))
+    return raw[:8] == bytearray([0xfe, 0x80] + [0] * 6) and raw[11:13] == bytearray([0xff, 0xfe])
+
+
 def literal(value):
     """Whether `value` (an address, optionally with /PREFIX) is written the one way inet_pton(3) reads it: a dotted
     quad or IPv6. netaddr before 1.0 (Debian 12's 0.8) also takes inet_aton's shorthand, so '10.1' would become

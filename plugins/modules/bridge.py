@@ -33,6 +33,18 @@ options:
   vlan_filtering:
     description: Enable or disable VLAN filtering on the bridge. Omit to leave it as it is.
     type: bool
+  addr_gen_mode:
+    description:
+      - How the bridge forms its IPv6 link-local address, whatever the host's default
+        (C(net.ipv6.conf.default.addr_gen_mode), C(stable_secret)).
+      - V(eui64) forms it from the bridge's MAC (C(fe80::/64) with C(ff:fe) in the middle); the guest port filters of
+        the collection's networks refuse every such address but a NIC's own, so the host's address cannot be claimed.
+      - V(none) forms none (a bridge the host does not speak IPv6 on).
+      - On an existing bridge, a link-local address the kernel formed under another mode is replaced (deleted, and
+        for V(eui64) the one from the bridge's current MAC added); addresses given by hand are left alone.
+      - Omit to leave it as it is. Ignored on a kernel without IPv6.
+    type: str
+    choices: [eui64, none]
   addresses:
     description:
       - The complete list of IPv4 and IPv6 addresses of the bridge, in CIDR form (C(192.0.2.1/24), C(2001:db8::1/64)).
@@ -139,6 +151,7 @@ interface:
     stp: false
     forward_delay: 15.0
     vlan_filtering: false
+    addr_gen_mode: eui64
     addresses: ["192.168.100.1/24"]
     ports: ["vm1-net0"]
 plan:

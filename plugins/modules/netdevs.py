@@ -70,6 +70,12 @@ options:
       vlan_filtering:
         description: (bridge) VLAN filtering on or off.
         type: bool
+      addr_gen_mode:
+        description:
+          - (bridge) How the bridge forms its IPv6 link-local address whatever the host's default; V(eui64) from its
+            MAC, V(none) forms none. See M(hostnet.qemu.bridge). Omit to leave it as it is.
+        type: str
+        choices: [eui64, none]
       addresses:
         description: (bridge, macvlan, tap, tun) The complete list of CIDR addresses; omit to leave addresses alone.
         type: list

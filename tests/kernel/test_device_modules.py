@@ -131,6 +131,10 @@ BAD = [
      "tap 't0': MAC '00:00:00:00:00:00' is all zeros; give a unicast address"),
     ("hostnet.qemu.bridge", {"name": "br0", "addresses": ["10.0.0.300/24"]},
      "bridge 'br0': address '10.0.0.300/24' is not a valid CIDR address (IPv4 a.b.c.d/n or IPv6 x::y/n)"),
+    ("hostnet.qemu.bridge", {"name": "br0", "addr_gen_mode": "stable_privacy"},
+     "value of addr_gen_mode must be one of: eui64, none, got: stable_privacy"),
+    ("hostnet.qemu.netdevs", {"devices": [{"kind": "tap", "name": "t0", "addr_gen_mode": "eui64"}]},
+     "tap 't0': option(s) addr_gen_mode do not apply to a tap"),
 ]
 
 

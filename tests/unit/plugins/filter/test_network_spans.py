@@ -136,8 +136,8 @@ def test_gateway_host_gets_the_address_dhcp_with_mtu_and_the_tunnel():
     networks = typed(host_part(True))
     devices = _nftnet.devices(networks)
     assert devices == [
-        {"kind": "bridge", "name": "lab", "state": "present", "up": True, "addresses": ["10.42.0.1/24"], "routes": [], "proxy_arp": [], "vlan_filtering": False,
-         "mtu": 1450},
+        {"kind": "bridge", "name": "lab", "state": "present", "up": True, "addresses": ["10.42.0.1/24"], "routes": [], "proxy_arp": [],
+         "vlan_filtering": False, "addr_gen_mode": "eui64", "mtu": 1450},
         {"kind": "vxlan", "name": "hnvx4242", "state": "present", "vni": 4242, "port": 4789, "local": "192.0.2.1",
          "underlay": "eth0",
          "peers": ["192.0.2.2", "192.0.2.3"], "learning": True, "neigh_suppress": False, "master": "lab", "mtu": 1450, "up": True}]
@@ -151,7 +151,7 @@ def test_other_hosts_get_a_bare_bridge_no_dhcp_no_nat():
     networks = typed(host_part(False))
     devices = _nftnet.devices(networks)
     assert devices[0] == {"kind": "bridge", "name": "lab", "state": "present", "up": True, "addresses": [], "routes": [],
-                          "proxy_arp": [], "vlan_filtering": False,
+                          "addr_gen_mode": "eui64", "proxy_arp": [], "vlan_filtering": False,
                           "mtu": 1450}
     assert devices[1]["local"] == "192.0.2.2"
     assert _dhcp.instances(_nftnet.normalise(networks)) == []

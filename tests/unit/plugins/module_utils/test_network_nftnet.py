@@ -130,12 +130,12 @@ def test_devices_one_bridge_per_network():
     devs = _nftnet.devices([ISO, NAT, {"name": "gone", "state": "absent"}, {"name": "bare"}])
     assert devs == [
         {"kind": "bridge", "name": "hqiso0", "state": "present", "up": True, "addresses": ["192.168.60.1/24"], "routes": [], "proxy_arp": [],
-         "vlan_filtering": False},
+         "vlan_filtering": False, "addr_gen_mode": "eui64"},
         {"kind": "bridge", "name": "hqnat0", "state": "present", "up": True, "addresses": ["192.168.50.1/24"], "routes": [], "proxy_arp": [],
-         "vlan_filtering": False},
+         "vlan_filtering": False, "addr_gen_mode": "eui64"},
         {"kind": "bridge", "name": "gone", "state": "absent"},
         {"kind": "bridge", "name": "bare", "state": "present", "up": True, "addresses": [], "routes": [], "proxy_arp": [],
-         "vlan_filtering": False},
+         "vlan_filtering": False, "addr_gen_mode": "eui64"},
     ]
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftports, _nftrules
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftports, _nftrules, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 ISO = {"name": "isonet", "kind": "isolated", "bridge": "hqiso0", "address": "192.168.60.1/24"}
@@ -147,8 +147,8 @@ def test_no_port_sends_from_or_claims_the_hosts_own_addresses():
 def test_no_port_sends_from_or_claims_a_link_local_address_formed_from_another_mac():
     """The kernel forms the host's link-local address on the bridge from the bridge's MAC: every EUI-64 address but
     the NIC's own is refused, as a source and as an advertisement's target (tests/kernel reads the kernel's)."""
-    assert _nftports.eui64("52:54:00:12:34:56") == "fe80::5054:ff:fe12:3456"
-    assert _nftports.eui64("02:00:00:00:00:01") == "fe80::ff:fe00:1"  # the universal/local bit flips
+    assert _validate.eui64("52:54:00:12:34:56") == "fe80::5054:ff:fe12:3456"
+    assert _validate.eui64("02:00:00:00:00:01") == "fe80::ff:fe00:1"  # the universal/local bit flips
     doc = json.loads(_nftrules.render([ISO], ports=norm([port(mac="52:54:00:12:34:56")])))["nftables"]
     rules = dict((c["add"]["rule"]["comment"].split(": ", 1)[1], c["add"]["rule"]["expr"]) for c in doc
                  if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == "port0")

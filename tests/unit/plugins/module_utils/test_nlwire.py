@@ -53,6 +53,8 @@ def test_link_matches_iproute2(name):
         for field in ("pi", "vnet_hdr", "persist", "multi_queue"):
             assert ours[field] == data[field], field
         assert ours["owner"] == (pwd.getpwnam(data["user"]).pw_uid if "user" in data else None)
+    if ours["kind"] in ("bridge", "loopback"):  # how it forms its link-local address (the loopback's: IPv6 at all)
+        assert ours["addr_gen_mode"] == theirs["inet6_addr_gen_mode"]
     if ours["kind"] == "bridge":
         assert ours["forward_delay"] == data["forward_delay"] / 100.0
         assert ours["stp"] == bool(data["stp_state"]) and ours["vlan_filtering"] == bool(data["vlan_filtering"])
@@ -199,8 +201,10 @@ def test_fdb_requests_are_the_bytes_pyroute2_would_send(action, mac, dst):
          data=[("IFLA_VXLAN_ID", 16777215), ("IFLA_VXLAN_LOCAL6", "fd00::1"), ("IFLA_VXLAN_PORT", 8472),
                ("IFLA_VXLAN_LEARNING", 1)]),
     dict(index=0, name="vx0", kind="vxlan", data=[("IFLA_VXLAN_LEARNING", 1)]),
+    dict(index=12, name="br1", addr_gen_mode="eui64"),
+    dict(index=0, name="br2", addr_gen_mode="none"),
 ], ids=["bridge-create", "macvtap-create", "macvlan-create", "bridge-set-data", "tap-set", "vxlan-create",
-        "vxlan6-create", "vxlan-set"])
+        "vxlan6-create", "vxlan-set", "addr-gen-mode-eui64", "addr-gen-mode-none"])
 def test_link_requests_are_the_bytes_pyroute2_would_send(case):
     ifinfmsg = importlib.import_module("pyroute2.netlink.rtnl.ifinfmsg").ifinfmsg
     msg = ifinfmsg()
@@ -216,11 +220,15 @@ def test_link_requests_are_the_bytes_pyroute2_would_send(case):
     if "kind" in case:
         attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", case["kind"]),
                                                   ("IFLA_INFO_DATA", {"attrs": case["data"]})]}))
+    if "addr_gen_mode" in case:
+        attrs.append(("IFLA_AF_SPEC", {"attrs": [("AF_INET6", {"attrs": [
+            ("IFLA_INET6_ADDR_GEN_MODE", _nlwire.ADDR_GEN_MODES[case["addr_gen_mode"]])]})]}))
     msg["attrs"] = attrs
     msg.encode()
     packed = _nlwire.setlink(case["index"], case["name"], case.get("flags", 0), case.get("change", 0), case.get("mtu"),
                              case.get("mac"), case.get("master"), link=case.get("link"), kind=case.get("kind"),
-                             data=case.get("data", ()), create=case.get("create", False))
+                             data=case.get("data", ()), create=case.get("create", False),
+                             addr_gen_mode=case.get("addr_gen_mode"))
     assert packed(5) == bytes(msg.data)
 
 

@@ -299,3 +299,44 @@ def test_proxy_entries_follow_routes_change_by_difference_and_go_with_their_brid
     assert not _plan.build(specs({"kind": "bridge", "name": "br0", "routes": [route]}), current).changed  # left alone
     gone = _plan.build(specs({"kind": "bridge", "name": "br0", "state": "absent"}), current)
     assert ops(gone) == [("delete", "br0"), ("proxy", "br0")] and gone.ops[1]["action"] == "del"
+
+
+LO = link("lo", "loopback", 1, addr_gen_mode="random")  # a kernel with IPv6, whose default forms random addresses
+
+
+def test_a_new_bridge_takes_its_addr_gen_mode_before_it_comes_up_and_only_where_there_is_ipv6():
+    desired = specs({"kind": "bridge", "name": "br0", "addr_gen_mode": "eui64"})
+    plan = _plan.build(desired, {"lo": LO})
+    assert plan.summary() == ["create bridge 'br0'", "set bridge 'br0': addr_gen_mode=eui64, up=True"]
+    assert plan.after["br0"]["addr_gen_mode"] == "eui64"
+    plan = _plan.build(desired, {"lo": link("lo", "loopback", 1, addr_gen_mode=None)})  # booted with ipv6.disable=1
+    assert plan.summary() == ["create bridge 'br0'", "set bridge 'br0': up=True"]
+    assert plan.after["br0"]["addr_gen_mode"] is None
+
+
+@pytest.mark.parametrize("mode, have, expected", [
+    ("eui64", [("fe80::b15c:3d79:49e5:e19d/64", True), ("fe80::1/64", False)],
+     ["set bridge 'br0': addr_gen_mode=eui64", "del address fe80::b15c:3d79:49e5:e19d/64 on bridge 'br0'",
+      "add address fe80::ff:fe00:2/64 on bridge 'br0'"]),
+    ("eui64", [("fe80::b15c:3d79:49e5:e19d/64", True), ("fe80::ff:fe00:9/64", False)],  # formed from an older MAC
+     ["set bridge 'br0': addr_gen_mode=eui64", "del address fe80::b15c:3d79:49e5:e19d/64 on bridge 'br0'"]),
+    ("eui64", [], ["set bridge 'br0': addr_gen_mode=eui64"]),  # no carrier yet: the kernel forms it later
+    ("none", [("fe80::b15c:3d79:49e5:e19d/64", True), ("fe80::ff:fe00:9/64", False), ("fe80::1/64", False)],
+     ["set bridge 'br0': addr_gen_mode=none", "del address fe80::b15c:3d79:49e5:e19d/64 on bridge 'br0'",
+      "del address fe80::ff:fe00:9/64 on bridge 'br0'"]),
+], ids=["random-to-eui64", "random-beside-eui64", "not-formed-yet", "to-none"])
+def test_an_existing_bridge_replaces_the_link_local_addresses_it_formed_under_another_mode(mode, have, expected):
+    """The kernel applies a new mode to the next address it forms only; an address given by hand stays."""
+    current = {"lo": LO, "br0": link("br0", "bridge", 2, addr_gen_mode="random",
+                                     link_local=[{"address": a, "stable_privacy": p} for a, p in have])}
+    plan = _plan.build(specs({"kind": "bridge", "name": "br0", "addr_gen_mode": mode}), current)
+    assert plan.summary() == expected
+    converged = dict(current, br0=dict(current["br0"], addr_gen_mode=mode, link_local=[
+        {"address": a, "stable_privacy": False} for a in ["fe80::1/64", "fe80::ff:fe00:2/64"][:2 if mode == "eui64" else 1]]))
+    assert _plan.build(specs({"kind": "bridge", "name": "br0", "addr_gen_mode": mode}), converged).ops == []
+
+
+def test_a_bridge_without_addr_gen_mode_keeps_what_it_has():
+    current = {"lo": LO, "br0": link("br0", "bridge", 2, addr_gen_mode="random",
+                                     link_local=[{"address": "fe80::b15c:3d79:49e5:e19d/64", "stable_privacy": True}])}
+    assert _plan.build(specs({"kind": "bridge", "name": "br0"}), current).ops == []

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules, _plan, _uplink, _uplinkhost, _uplinkplan, _uplinkstate
+from ansible_collections.hostnet.qemu.plugins.module_utils import _nftnet, _nftrules, _planview, _uplink, _uplinkhost, _uplinkplan, _uplinkstate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 LAN = {"name": "lan", "kind": "uplink", "bridge": "br0", "uplink": "eth1"}
@@ -86,7 +86,8 @@ def test_absent_uplink_network_needs_no_nic():
 # -- device set, ruleset, module input -------------------------------------------------------------------
 def test_devices_bridge_without_addresses_absent_left_to_the_module():
     assert _nftnet.devices([LAN]) == [
-        {"kind": "bridge", "name": "br0", "state": "present", "up": True, "vlan_filtering": False}]
+        {"kind": "bridge", "name": "br0", "state": "present", "up": True, "vlan_filtering": False,
+         "addr_gen_mode": "eui64"}]
     assert _nftnet.devices([dict(LAN, state="absent")]) == []
     assert _nftnet.uplinks([LAN, dict(LAN, name="x", bridge="x", uplink="eth2", state="absent")]) == [
         {"name": "lan", "bridge": "br0", "nic": "eth1", "state": "present", "via": "bridge", "dhcp": False,
@@ -122,7 +123,7 @@ def live(nic_master=None, bridge=True, on_nic=(), on_br=(), routes_nic=(), route
 
 
 def kinds(ops):
-    return [_plan.describe(op) for op in ops]
+    return [_planview.describe(op) for op in ops]
 
 
 def test_a_prefix_route_that_an_owner_made_for_a_noprefixroute_address_moves_first():

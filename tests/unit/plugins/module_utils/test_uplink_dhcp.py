@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _nftnet, _plan, _uplink, _uplinkplan
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcpclient, _nftnet, _planview, _uplink, _uplinkplan
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 MAC = "52:54:00:aa:bb:01"
@@ -24,7 +24,7 @@ ENV = {"interface": "br0", "ip": "192.0.2.50", "mask": "24", "lease": "600", "ro
 
 
 def describe(ops):
-    return [_plan.describe(op) for op in ops]
+    return [_planview.describe(op) for op in ops]
 
 
 # -- udhcpc's events ----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
-from ansible_collections.hostnet.qemu.plugins.module_utils import _model, _nftnet, _nlvlan, _plan, _uplinkplan, _vlannet
+from ansible_collections.hostnet.qemu.plugins.module_utils import _model, _nftnet, _nlvlan, _plan, _planview, _uplinkplan, _vlannet
 from ansible_collections.hostnet.qemu.plugins.plugin_utils import _guest, _guestrender
 
 from test_plan import link, specs
@@ -175,13 +175,13 @@ def test_the_uplink_move_puts_the_vlans_on_the_nic_once_it_is_a_port():
              "vlans": ["1 pvid untagged", "10", "20"]}
     live = {"links": {"eth1": {"kind": "physical", "up": True, "mac": "52:54:00:00:00:01", "master": None}},
             "addresses": {}, "routes": {}, "multipath": {}}
-    ops = [_plan.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)]
+    ops = [_planview.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)]
     assert ops == ["create bridge 'br0' with MAC 52:54:00:00:00:01", "set bridge 'br0': up=True", "set interface 'eth1': master=br0",
                    "add VLAN 10 on interface 'eth1'", "add VLAN 20 on interface 'eth1'"]
     assert _uplinkplan.plan(entry, _uplinkplan.MOVED, live)[0]["spec"]["vlan_filtering"] is True
     live["links"]["br0"] = {"kind": "bridge", "up": True, "mac": "52:54:00:00:00:01", "master": None}
     live["links"]["eth1"].update(master="br0", vlans=["1 pvid untagged", "10", "99"])  # drifted
-    assert [_plan.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)] == [
+    assert [_planview.describe(op) for op in _uplinkplan.plan(entry, _uplinkplan.MOVED, live)] == [
         "add VLAN 20 on interface 'eth1'", "del VLAN 99 on interface 'eth1'"]
     before = _uplinkplan.view(entry, live)
     assert before["nic"]["vlans"] == ["1 pvid untagged", "10", "99"]
