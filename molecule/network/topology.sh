@@ -18,6 +18,12 @@ if [ ! -e /etc/sysctl.d/10-hostnet-lab-not-a-router.conf ]; then
   echo "net.ipv4.ip_forward = 0" >/etc/sysctl.d/10-hostnet-lab-not-a-router.conf
   sysctl -q -w net.ipv4.ip_forward=0  # as at boot: only before the collection came (prepare)
 fi
+# A host whose default forms random IPv6 link-local addresses: the networks' bridges must form theirs from their MAC
+# all the same, or the guest port filters could not refuse the host's address to a guest (tasks/ipv6.yml).
+if [ ! -e /etc/sysctl.d/10-hostnet-lab-random-link-local.conf ]; then
+  echo "net.ipv6.conf.default.addr_gen_mode = 3" >/etc/sysctl.d/10-hostnet-lab-random-link-local.conf
+  sysctl -q -w net.ipv6.conf.default.addr_gen_mode=3
+fi
 ns() { ip netns list | grep -qw "$1" || ip netns add "$1"; }
 if [ ! -e /etc/systemd/system/hostnet-lab-wan.service ]; then
   cat >/usr/local/sbin/hostnet-lab-wan <<'SH'

@@ -335,8 +335,10 @@ def normalise(networks):
 
 def devices(networks):
     """The engine's device set: one bridge per network, the host's macvlan of a macvtap network (absent ones with
-    state absent). A bridge forms its link-local address from its MAC (addr_gen_mode eui64) whatever the host's
-    default, so that its guests' port chains know that address's shape and refuse it to them (_nftports)."""
+    state absent). The bridge of an isolated, nat or routed network forms its link-local address from its MAC
+    (addr_gen_mode eui64) whatever the host's default, so that its guests' port chains know that address's shape and
+    refuse it to them (_nftports): it is their default router. An uplink network's bridge keeps the host's default:
+    the host's own SLAAC addresses on the LAN are formed by it too, and keep their form when the NIC moves."""
     out = []
     for net in normalise(networks):
         if net["kind"] == "macvtap":
@@ -353,7 +355,7 @@ def devices(networks):
             # of an absent uplink network (after the NIC has them back)
             if net["state"] == "present":
                 out.append({"kind": "bridge", "name": net["bridge"], "state": "present", "up": True,
-                            "vlan_filtering": bool(net["vlans"]), "addr_gen_mode": "eui64"})
+                            "vlan_filtering": bool(net["vlans"])})
         elif net["state"] == "absent":
             out.append({"kind": "bridge", "name": net["bridge"], "state": "absent"})
             if net["span"]:

@@ -49,8 +49,8 @@ description:
     declared ones, else its lease, else the network's subnet, plus the DHCP request), IPv6 only link-local and the
     network's prefix, no router advertisements or DHCPv6 replies, no other EtherType, and never the host's own
     addresses on the bridge (as a source, in ARP or in a neighbour advertisement) nor a link-local address formed
-    from another MAC (EUI-64, such as the host's on the bridge, which each network's bridge forms from its MAC
-    whatever the host's default). A port with C(trust) is not held.
+    from another MAC (EUI-64, such as the host's on the bridge, which an isolated, nat or routed network's bridge
+    forms from its MAC whatever the host's default). A port with C(trust) is not held.
   - A held port without addresses on a network whose DHCP ranges this host serves is pinned to one lease. The module
     reserves an address for its MAC (a C(dhcp-host) line) and holds the port to it. The address is the one already
     reserved for that MAC in the network's dnsmasq configuration, else the one its MAC holds in the lease file, else

@@ -86,8 +86,7 @@ def test_absent_uplink_network_needs_no_nic():
 # -- device set, ruleset, module input -------------------------------------------------------------------
 def test_devices_bridge_without_addresses_absent_left_to_the_module():
     assert _nftnet.devices([LAN]) == [
-        {"kind": "bridge", "name": "br0", "state": "present", "up": True, "vlan_filtering": False,
-         "addr_gen_mode": "eui64"}]
+        {"kind": "bridge", "name": "br0", "state": "present", "up": True, "vlan_filtering": False}]
     assert _nftnet.devices([dict(LAN, state="absent")]) == []
     assert _nftnet.uplinks([LAN, dict(LAN, name="x", bridge="x", uplink="eth2", state="absent")]) == [
         {"name": "lan", "bridge": "br0", "nic": "eth1", "state": "present", "via": "bridge", "dhcp": False,
