@@ -21,12 +21,11 @@ import struct
 from ansible_collections.hostnet.qemu.plugins.module_utils import _planview
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import (
-    AF_BRIDGE, IFLA_EXT_MASK, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTEXT_FILTER_BRVLAN, RTM_DELLINK, RTM_GETLINK, _HDR,
+    AF_BRIDGE, IFLA_AF_SPEC, IFLA_EXT_MASK, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, RTEXT_FILTER_BRVLAN, RTM_DELLINK, RTM_GETLINK, _HDR,
     _IFINFO, _NLA, _NLA_TYPE_MASK, _U32, _attrs, _nla, _request)
 
 VID_RANGE = (1, 4094)
 RTM_SETLINK = 19
-IFLA_AF_SPEC = 26  # linux/if_link.h
 IFLA_BRIDGE_VLAN_INFO = 2  # linux/if_bridge.h
 BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = 0x2, 0x4
 _VLAN_INFO = struct.Struct("=HH")  # struct bridge_vlan_info {flags, vid}
