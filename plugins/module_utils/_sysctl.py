@@ -117,6 +117,19 @@ def newly_admitted_groups(before, after, wanted_gids, group_db=None):
     return sorted(extra, key=lambda g: (g["gid"], g["name"]))
 
 
+def extra_groups_warning(result):
+    """The warning when the new range admits groups nobody asked for: because the wanted gids are not contiguous,
+    or because `extend` joined them to a live range they are not next to (a container's '0 0', say)."""
+    extra = ", ".join("%s(%d)" % (g["name"], g["gid"]) for g in result["admitted_extra_groups"])
+    wanted, before, after = result["wanted_gids"], result["before"], result["after"]
+    if after != [wanted[0], wanted[-1]]:
+        return ("%s: extending the live range %d-%d to the wanted gids %s gives %d-%d, which also admits the groups %s;"
+                " set policy: exact to set the range to %d-%d" % (WHAT, before[0], before[1], wanted, after[0], after[1],
+                                                                 extra, wanted[0], wanted[-1]))
+    return "%s: the wanted gids %s are not contiguous; range %d-%d also admits the groups %s" % (
+        WHAT, wanted, after[0], after[1], extra)
+
+
 SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
 
 

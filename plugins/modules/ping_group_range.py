@@ -27,8 +27,9 @@ options:
       - Groups (names or numeric gids) whose members must be able to open ICMP echo sockets.
       - Names must exist in the group database on the target.
       - Mutually exclusive with O(range); one of the two is required.
-      - If the gids are not contiguous, the resulting range also admits the gids in between; the module warns
-        and returns the existing groups it newly admits in RV(admitted_extra_groups).
+      - If the gids are not contiguous, or O(policy=extend) joins them to a live range they are not next to, the
+        resulting range also admits the gids in between; the module warns (naming the cause) and returns the
+        existing groups it newly admits in RV(admitted_extra_groups).
     type: list
     elements: str
   range:
@@ -177,9 +178,7 @@ def main():
         result = _sysctl.plan(groups=params["groups"], rng=params["range"], policy=params["policy"],
                               netns=params["netns"], persist=params["persist"], sysctl_file=params["sysctl_file"])
         if result["admitted_extra_groups"]:
-            module.warn("ping_group_range: the wanted gids %s are not contiguous; range %d-%d also admits the groups %s"
-                        % (result["wanted_gids"], result["after"][0], result["after"][1],
-                           ", ".join("%s(%d)" % (g["name"], g["gid"]) for g in result["admitted_extra_groups"])))
+            module.warn(_sysctl.extra_groups_warning(result))
         for path in result.get("shadowed_by", []):
             module.warn("ping_group_range: %s also sets %s and is applied after %s at boot, so it wins there;"
                         " remove the setting from it or rename sysctl_file to sort later" % (path, _sysctl.KEY, result["sysctl_file"]))

@@ -113,7 +113,23 @@ def test_non_contiguous_groups_warn_and_report_extra(netns, tmp_path):
     assert rc == 0 and live(netns) == [0, 2]
     extra = res["pgr"]["admitted_extra_groups"]
     assert {"name": sh("getent", "group", "1").stdout.split(":")[0], "gid": 1} in extra
-    assert any("are not contiguous" in w for w in res["pgr"].get("warnings", [])), res["pgr"]
+    daemon = sh("getent", "group", "1").stdout.split(":")[0]
+    assert ("ping_group_range: the wanted gids [0, 2] are not contiguous; range 0-2 also admits the groups %s(1)"
+            % daemon) in res["pgr"].get("warnings", []), res["pgr"]
+
+
+def test_extending_a_live_range_that_is_not_next_to_the_wanted_gids_warns_with_the_cause_and_the_fix(netns, tmp_path):
+    """A container's default '0 0' extended to gid 2 gives 0-2, which admits gid 1 although only 2 was asked for."""
+    set_live(netns, 0, 0)
+    rc, res = run_pb(tmp_path, [("pgr", {"groups": ["2"], "netns": netns})])
+    assert rc == 0 and live(netns) == [0, 2]
+    daemon = sh("getent", "group", "1").stdout.split(":")[0]
+    assert res["pgr"]["admitted_extra_groups"] == [{"name": daemon, "gid": 1}]
+    assert res["pgr"]["warnings"] == [
+        "ping_group_range: extending the live range 0-0 to the wanted gids [2] gives 0-2, which also admits the groups"
+        " %s(1); set policy: exact to set the range to 2-2" % daemon]
+    rc, res = run_pb(tmp_path, [("pgr", {"groups": ["2"], "policy": "exact", "netns": netns})])
+    assert rc == 0 and live(netns) == [2, 2] and not res["pgr"].get("warnings"), res["pgr"]
 
 
 def test_large_gid_accepted_by_this_kernel(netns, tmp_path):

@@ -100,3 +100,15 @@ def test_shadowing_files(tmp_path):
     (lib / "99-late.conf").write_text("net.ipv4.ping_group_range = 9 9\n")  # hidden by /etc's file of the same name
     ours = str(etc / "60-hostnet-qemu-ping-group-range.conf")
     assert _sysctl.shadowing_files(ours, dirs=(str(etc), str(lib))) == [str(etc / "99-late.conf")]
+
+
+@pytest.mark.parametrize("before, after, wanted, expected", [
+    ([1, 0], [0, 2], [0, 2], "ping_group_range: the wanted gids [0, 2] are not contiguous; range 0-2 also admits the"
+                             " groups daemon(1)"),
+    ([0, 0], [0, 2], [2], "ping_group_range: extending the live range 0-0 to the wanted gids [2] gives 0-2, which also"
+                          " admits the groups daemon(1); set policy: exact to set the range to 2-2"),
+], ids=["not-contiguous", "extended"])
+def test_the_extra_groups_warning_names_its_cause(before, after, wanted, expected):
+    result = {"before": before, "after": after, "wanted_gids": wanted,
+              "admitted_extra_groups": [{"name": "daemon", "gid": 1}]}
+    assert _sysctl.extra_groups_warning(result) == expected
