@@ -124,8 +124,8 @@ def extra_groups_warning(result):
     wanted, before, after = result["wanted_gids"], result["before"], result["after"]
     if after != [wanted[0], wanted[-1]]:
         return ("%s: extending the live range %d-%d to the wanted gids %s gives %d-%d, which also admits the groups %s;"
-                " set policy: exact to set the range to %d-%d" % (WHAT, before[0], before[1], wanted, after[0], after[1],
-                                                                 extra, wanted[0], wanted[-1]))
+                " set policy: exact to set the range to %d-%d"
+                % (WHAT, before[0], before[1], wanted, after[0], after[1], extra, wanted[0], wanted[-1]))
     return "%s: the wanted gids %s are not contiguous; range %d-%d also admits the groups %s" % (
         WHAT, wanted, after[0], after[1], extra)
 
