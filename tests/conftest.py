@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -85,6 +86,18 @@ def snapshot(netns):
 def addrs(netns, name):
     out = sh("ip", "-n", netns, "-j", "addr", "show", "dev", name).stdout
     return sorted("%s/%s" % (a["local"], a["prefixlen"]) for a in json.loads(out)[0]["addr_info"])
+
+
+def link_local(netns, ifname):
+    """The link-local addresses of `ifname` as `ip -j` gives them, [(address, stable-privacy flag)] sorted, once it
+    has one and duplicate address detection is over (a bridge forms one only when a port brings carrier)."""
+    for _attempt in range(50):
+        out = json.loads(sh("ip", "-n", netns, "-6", "-j", "addr", "show", "dev", ifname, "scope", "link").stdout)
+        info = [a for a in (out[0]["addr_info"] if out else []) if "local" in a]
+        if info and not any(a.get("tentative") for a in info):
+            return sorted((a["local"], bool(a.get("stable-privacy"))) for a in info)
+        time.sleep(0.1)
+    raise AssertionError("%s in %s: no link-local address out of duplicate address detection" % (ifname, netns))
 
 
 _PING = r"""

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import addrs, run_playbook, sh, snapshot
+from conftest import addrs, link_local, run_playbook, sh, snapshot
 from ansible_collections.hostnet.qemu.plugins.module_utils import _validate
 
 BRIDGE = """
@@ -33,18 +33,6 @@ def random_default(netns, veth):
     """The namespace's default: random link-local addresses (the collection must not depend on the host's)."""
     sh("ip", "netns", "exec", netns, "sysctl", "-qw", "net.ipv6.conf.default.addr_gen_mode=3")
     return netns
-
-
-def link_local(netns, ifname):
-    """The link-local addresses of `ifname` as `ip -j` gives them: [(address, stable-privacy flag)], once the bridge
-    has carrier and duplicate address detection is over."""
-    for _attempt in range(50):
-        out = json.loads(sh("ip", "-n", netns, "-6", "-j", "addr", "show", "dev", ifname, "scope", "link").stdout)
-        info = [a for a in (out[0]["addr_info"] if out else []) if "local" in a]
-        if info and not any(a.get("tentative") for a in info):
-            return sorted((a["local"], bool(a.get("stable-privacy"))) for a in info)
-        time.sleep(0.1)
-    return []
 
 
 def mode_and_mac(netns, ifname):

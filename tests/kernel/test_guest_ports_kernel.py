@@ -7,7 +7,6 @@ The real nft_networks module loads the table. Every verdict is read from the nam
 table), never from the module.
 """
 
-import json
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from conftest import run_tasks, sh, throwaway_netns
+from conftest import link_local, run_tasks, sh, throwaway_netns
 from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _validate
 
 NET = {"name": "portnet", "kind": "isolated", "bridge": "hqpbr0", "address": "192.168.91.1/24"}
@@ -228,14 +227,7 @@ def test_an_uplink_networks_filter_holds_what_its_guests_send_onto_the_lan(netns
 
 
 def _link_local(netns, ifname):
-    """The kernel's link-local addresses of `ifname` once duplicate address detection is over (`ip -j`)."""
-    for _attempt in range(50):
-        out = json.loads(sh("ip", "-n", netns, "-6", "-j", "addr", "show", "dev", ifname, "scope", "link").stdout)
-        info = [a for a in (out[0]["addr_info"] if out else []) if "local" in a]
-        if info and not any(a.get("tentative") for a in info):
-            return [a["local"] for a in info]
-        time.sleep(0.1)
-    raise AssertionError("%s in %s: no link-local address out of duplicate address detection" % (ifname, netns))
+    return [address for address, _stable_privacy in link_local(netns, ifname)]
 
 
 _UDP_HEARD = r"""
