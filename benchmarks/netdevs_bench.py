@@ -4,6 +4,8 @@
   engine             hostnet.qemu's engine called in-process (plus a no-op re-run of the same plan)
   netdevs task       one hostnet.qemu.netdevs task through ansible-playbook, then its no-op re-run, each also net
                      of an empty task (ansible.builtin.ping) in the same play; and the whole run
+  argument floor     a task of benchmarks/library/args_floor.py in the same play: the same `devices` handed to a
+                     module that does nothing with them (what ansible-core alone costs to carry them)
   command loop       a per-item loop of ansible.builtin.command running ip (N=100 only; two commands per tap)
 
 Prints a table with each time and its ratio to `ip -batch` measured in the same run, and checks the targets.
@@ -27,6 +29,7 @@ sys.path.insert(0, COLLECTIONS)
 from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)
+LIBRARY = os.path.join(ROOT, "benchmarks", "library")
 SETTLE = 2.0
 
 
@@ -89,7 +92,7 @@ def bench_engine(n):
 def run_playbook(text, extra_env=None):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         handle.write(text)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK="json",
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LIBRARY=LIBRARY,
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     env.update(extra_env or {})
@@ -113,15 +116,18 @@ def run_playbook(text, extra_env=None):
 
 
 def bench_netdevs_task(n):
-    """One play: an empty task (the fixed cost of any task), the netdevs apply, and its no-op re-run."""
+    """One play: an empty task (the fixed cost of any task), the same arguments handed to a module that does
+    nothing (the argument floor), the netdevs apply, and its no-op re-run."""
     with Namespace() as ns:
-        task = "      hostnet.qemu.netdevs:\n        netns: %s\n        devices: %s\n" % (ns, json.dumps(devices(n)))
+        args = "        netns: %s\n        devices: %s\n" % (ns, json.dumps(devices(n)))
         text = ("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
                 "    - name: empty\n      ansible.builtin.ping:\n"
-                "    - name: netdevs\n" + task + "    - name: netdevs again\n" + task)
+                "    - name: floor\n      args_floor:\n" + args +
+                "    - name: netdevs\n      hostnet.qemu.netdevs:\n" + args +
+                "    - name: netdevs again\n      hostnet.qemu.netdevs:\n" + args)
         whole, tasks = run_playbook(text)
         assert count_ports(ns) == n
-    return tasks["netdevs"], tasks["netdevs again"], tasks["empty"], whole
+    return tasks["netdevs"], tasks["netdevs again"], tasks["empty"], tasks["floor"], whole
 
 
 def bench_command_loop(n):
@@ -165,7 +171,7 @@ def main():
     for n in [int(x) for x in args.sizes.split(",")]:
         floor = best(bench_ip_batch, args.repeat, n)
         engine, noop = best(bench_engine, args.repeat, n)
-        task, again, empty, whole = best(bench_netdevs_task, args.repeat, n)
+        task, again, empty, carry, whole = best(bench_netdevs_task, args.repeat, n)
         rows.append(("ip -batch", n, floor, floor))
         rows.append(("engine (in-process)", n, engine, floor))
         rows.append(("engine no-op re-run", n, noop, floor))
@@ -173,6 +179,8 @@ def main():
         rows.append(("netdevs task", n, task, floor))
         rows.append(("netdevs task - empty task", n, task - empty, floor))
         rows.append(("netdevs no-op task - empty", n, again - empty, floor))
+        rows.append(("argument floor - empty task", n, carry - empty, floor))
+        rows.append(("netdevs task - argument floor", n, task - carry, floor))
         rows.append(("netdevs ansible-playbook run", n, whole, floor))
         if n == 1000:
             verdicts.append(("engine <= 1.2x ip -batch for 1000 taps", engine <= 1.2 * floor, "%.2fx" % (engine / floor)))
