@@ -38,8 +38,26 @@ def load_all(state_dir):
             except ValueError:
                 raise HostnetError("%s: %s is not valid JSON; remove it (or restore it from a backup)"
                                    % (WHAT, os.path.join(state_dir, name)))
-            out[entry["bridge"]] = entry
+            out[_checked(entry, os.path.join(state_dir, name))["bridge"]] = entry
     return out
+
+
+# what every saved entry holds (save() writes them all): a file without them is not one of ours
+_SHAPE = (("bridge", str), ("nic", str), ("addresses", list), ("routes", list))
+
+
+def _checked(entry, path):
+    """A saved entry as save() wrote it, named after its bridge; anything else in STATE_DIR is refused by name
+    (it would be restored onto a host's NIC at boot)."""
+    bridge = os.path.basename(path)[:-len(".json")]
+    wrong = [key for key, kind in _SHAPE if not isinstance(entry, dict) or not isinstance(entry.get(key), kind)]
+    if wrong:
+        raise HostnetError("%s: %s is not an uplink entry of this collection (no %s); move it out of %s"
+                           % (WHAT, path, ", ".join("'%s'" % key for key in wrong), os.path.dirname(path)))
+    if entry["bridge"] != bridge:
+        raise HostnetError("%s: %s is the entry of bridge '%s', not of '%s'; rename it to %s.json or remove it"
+                           % (WHAT, path, entry["bridge"], bridge, entry["bridge"]))
+    return entry
 
 
 def save(state_dir, entry):

@@ -333,6 +333,21 @@ def test_entries_round_trip_and_wanted(tmp_path):
     assert _uplinkstate.load_all(state_dir) == {}
 
 
+@pytest.mark.parametrize("text, message", [
+    ('{"kind": "container"}', "(no 'bridge', 'nic', 'addresses', 'routes'); move it out of "),
+    ('[1, 2]', "(no 'bridge', 'nic', 'addresses', 'routes'); move it out of "),
+    ('{"bridge": "br0", "nic": "eth1", "addresses": "10.0.0.2/24", "routes": []}', "(no 'addresses'); move it out of "),
+    ('{"bridge": "br9", "nic": "eth1", "addresses": [], "routes": []}', "is the entry of bridge 'br9', not of 'br0';"
+     " rename it to br9.json or remove it"),
+])
+def test_a_foreign_file_in_the_state_dir_is_refused_by_name(tmp_path, text, message):
+    (tmp_path / "br0.json").write_text(text)
+    with pytest.raises(HostnetError) as info:
+        _uplinkstate.load_all(str(tmp_path))
+    assert str(info.value).startswith("uplink: %s is " % (tmp_path / "br0.json"))
+    assert message in str(info.value)
+
+
 # -- via macvlan: a macvtap network's host interface takes its parent's addresses over ----------------------------
 MV_ENTRY = dict(ENTRY, bridge="mvh0", via="macvlan")
 
