@@ -147,8 +147,19 @@ def render(current_text, body, exclusive, path="bridge.conf"):
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def writers(mode, gid):
+    """Who besides the owner may write a file of `mode` and group `gid`: 'others', 'the members of gid N', or
+    None. Group root's members (gid 0) are the host's admins and do not count."""
+    if mode & 0o002:
+        return "others"
+    if mode & 0o020 and gid != 0:
+        return "the members of gid %d" % gid
+    return None
+
+
 def include_problems(include, readable_by_group=None):
-    """Missing includes are errors (the helper ignores them silently, losing their deny lines).
+    """Missing includes are errors (the helper ignores them silently, losing their deny lines), and so are
+    includes that users may rewrite (the privileged helper obeys their allow lines).
 
     Returns warnings for includes the helper's callers may not be able to read.
     """
@@ -160,6 +171,11 @@ def include_problems(include, readable_by_group=None):
             raise HostnetError("%s: include file '%s' does not exist (%s); qemu-bridge-helper silently ignores missing"
                                " includes, so its rules would be lost; create the file first or drop it from include"
                                % (WHAT, path, exc.strerror))
+        who = writers(st.st_mode, st.st_gid)
+        if who:
+            raise HostnetError("%s: include file '%s' (mode %04o) can be rewritten by %s, who could allow themselves"
+                               " every bridge through the privileged helper; chmod go-w '%s' (or drop it from"
+                               " include)" % (WHAT, path, st.st_mode & 0o7777, who, path))
         group_ok = readable_by_group is not None and st.st_gid == readable_by_group and st.st_mode & 0o040
         if not st.st_mode & 0o004 and not group_ok:
             warnings.append("%s: include file '%s' is not readable by other users (mode %04o); the helper reads it as"

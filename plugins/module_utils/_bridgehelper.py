@@ -75,6 +75,12 @@ def plan_helper(path, state="present", method="setcap", group=None, mode=None):
     if state == "present" and method == "setuid":
         want_mode |= stat.S_ISUID
     want_caps = WANTED_CAPS if state == "present" and method == "setcap" else None
+    who = _bridgeconf.writers(perm, want_group) if state == "present" else None
+    if who:
+        raise HostnetError("%s: %s would run privileged (%s) at mode %04o%s, which %s could"
+                           " rewrite; give mode '0755' (or '0750' with a group)"
+                           % (WHAT, path, method, perm, "" if mode is not None else " (its current mode; mode not given)",
+                              who))
 
     cur_mode = st.st_mode & 0o7777
     chown = (st.st_uid, st.st_gid) != (want_owner, want_group)
@@ -155,6 +161,11 @@ def plan_config(config, allow=None, deny=None, include=None, allow_all=False, ex
         mode = parse_mode(config_mode, "config_mode")
     else:
         mode = 0o640 if group_id is not None else 0o644
+    who = _bridgeconf.writers(mode, gid) if state == "present" else None
+    if who:
+        raise HostnetError("%s: %s at mode %04o could be rewritten by %s, who could then allow themselves every bridge"
+                           " through the privileged helper; give config_mode '0644' (or '0640' with a group)"
+                           % (WHAT, config, mode, who))
     if not mode & 0o004 and not (mode & 0o040 and group_id is not None and gid == group_id):
         readers = "members of gid %d" % gid if mode & 0o040 else "uid %d" % uid
         warnings.append("%s: %s (mode %04o) is readable only by %s; the helper reads it as the calling user and"

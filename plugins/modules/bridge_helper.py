@@ -60,6 +60,8 @@ options:
         setuid bit follows O(method).
       - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
       - Default is C(0750) when O(group) is given, otherwise the current permission bits are kept.
+      - A mode that lets others, or a group other than root, write the helper is refused (also a kept one), since
+        the helper runs privileged. The ACL file (O(config_mode)) and O(include) files are held to the same rule.
     type: raw
   config:
     description:
@@ -87,6 +89,8 @@ options:
       - Absolute paths of further ACL files to include.
       - A missing include file is an error. The helper itself silently ignores missing or unreadable includes, so
         their deny lines would be lost without notice. An include other users cannot read gives a warning.
+      - An include that others, or a group other than root, may write is an error, since its allow lines would let them
+        attach to any bridge.
     type: list
     elements: path
     default: []
@@ -110,6 +114,7 @@ options:
   config_mode:
     description:
       - Mode of the ACL file, as an octal string. Default C(0640) when O(group) is given, else C(0644).
+      - A mode with write bits for others, or for a group other than root, is refused.
       - The helper reads the file as the calling user (checked with QEMU 7.2), so a file its users cannot read makes
         it fail with "failed to parse default acl file"; the module warns about such a mode.
       - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.

@@ -253,19 +253,51 @@ def test_allow_all_warns(lab, tmp_path):
     ({"allow": ["br0", "all"]},
      "bridge_helper: 'all' in allow would let every user of the helper attach to every bridge; set allow_all: true to"
      " mean that, or list the bridges by name"),
+    # a privileged helper, its ACL or an include that users may rewrite would hand them every bridge
+    ({"allow": ["br0"], "mode": "0777"},
+     "bridge_helper: {dir}/qemu-bridge-helper would run privileged (setcap) at mode 0777, which others could rewrite;"
+     " give mode '0755' (or '0750' with a group)"),
+    ({"allow": ["br0"], "method": "setuid", "group": "nogroup", "mode": 0o770},
+     "bridge_helper: {dir}/qemu-bridge-helper would run privileged (setuid) at mode 0770, which the members of gid"
+     " 65534 could rewrite; give mode '0755' (or '0750' with a group)"),
+    ({"allow": ["br0"], "config_mode": "0666"},
+     "bridge_helper: {dir}/etc-qemu/bridge.conf at mode 0666 could be rewritten by others, who could then allow"
+     " themselves every bridge through the privileged helper; give config_mode '0644' (or '0640' with a group)"),
+    ({"allow": ["br0"], "group": "nogroup", "config_mode": 0o660},
+     "bridge_helper: {dir}/etc-qemu/bridge.conf at mode 0660 could be rewritten by the members of gid 65534, who could"
+     " then allow themselves every bridge through the privileged helper; give config_mode '0644' (or '0640' with a"
+     " group)"),
+    ({"allow": ["br0"], "include": ["{dir}/open.conf"]},
+     "bridge_helper: include file '{dir}/open.conf' (mode 0666) can be rewritten by others, who could allow themselves"
+     " every bridge through the privileged helper; chmod go-w '{dir}/open.conf' (or drop it from include)"),
 ])
 def test_bad_inputs_fail_and_change_nothing(lab, tmp_path, args, msg):
     with open(lab["config"], "w") as handle:
         handle.write("allow sentinel\n")
+    with open(os.path.join(lab["dir"], "open.conf"), "w") as handle:
+        handle.write("allow br1\n")
+    os.chmod(os.path.join(lab["dir"], "open.conf"), 0o666)
     helper_before = (meta(lab["helper"]), getcap(lab["helper"]))
     full = {"path": lab["helper"], "config": lab["config"]}
-    full.update({k: (v.format(dir=lab["dir"]) if isinstance(v, str) else [x.format(dir=lab["dir"]) for x in v])
-                 for k, v in args.items()})
+    full.update({k: (v.format(dir=lab["dir"]) if isinstance(v, str) else
+                     [x.format(dir=lab["dir"]) for x in v] if isinstance(v, list) else v) for k, v in args.items()})
     rc, res = run_pb(tmp_path, [("bh", full)])
     assert res["bh"]["failed"] is True
     assert res["bh"]["msg"] == msg.format(dir=lab["dir"])
     assert (meta(lab["helper"]), getcap(lab["helper"])) == helper_before
     assert open(lab["config"]).read() == "allow sentinel\n"
+
+
+def test_a_helper_others_may_write_is_not_given_privilege(lab, tmp_path):
+    """Without `mode` the helper keeps its bits: a 0757 copy is refused, not made privileged; 0755 is fine."""
+    os.chmod(lab["helper"], 0o757)
+    rc, res = run_pb(tmp_path, [("bh", {"path": lab["helper"], "config": lab["config"], "allow": ["br0"]})])
+    assert res["bh"]["msg"] == ("bridge_helper: %s would run privileged (setcap) at mode 0757 (its current mode; mode"
+                                " not given), which others could rewrite; give mode '0755' (or '0750' with a group)"
+                                % lab["helper"])
+    assert (meta(lab["helper"]), getcap(lab["helper"])) == ((0, 0, 0o757), "") and not os.path.exists(lab["config"])
+    rc, res = run_pb(tmp_path, [("bh", {"path": lab["helper"], "config": lab["config"], "allow": ["br0"], "mode": "0755"})])
+    assert rc == 0 and meta(lab["helper"]) == (0, 0, 0o755) and "cap_net_admin" in getcap(lab["helper"])
 
 
 @pytest.mark.parametrize("foreign", ["allow all\n", "# lab default\nallow all\nallow virbr0\n"])
