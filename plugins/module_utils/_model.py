@@ -221,6 +221,9 @@ def normalise(params, kind=None):
             _validate.mode(merged["device_mode"], "%s: device_mode" % label, maximum=0o777)
         if mode is None:
             mode = 0o660 if spec["device_group"] is not None else 0o600
+        if mode & 0o007:
+            raise HostnetError("%s: device_mode %04o lets every local user open its /dev/tapN and read or inject the"
+                               " guest's traffic; give '0660' with a device_group, or '0600'" % (label, mode))
         spec["device_mode"] = mode
     return spec
 

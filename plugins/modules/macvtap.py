@@ -46,6 +46,8 @@ options:
     description:
       - Octal mode of C(/dev/tapN), as a string such as C('0660').
       - Defaults to C('0660') when O(device_group) is given, else C('0600').
+      - A mode with any bit for others is refused, since every local user could then read and inject the guest's
+        traffic.
       - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
     type: raw
   recreate:

@@ -196,6 +196,8 @@ options:
       device_mode:
         description:
           - (macvtap) Octal mode of C(/dev/tapN), default C('0660') with a group, else C('0600').
+          - A mode with any bit for others is refused, since every local user could then read and inject the guest's
+            traffic.
           - A string is read as octal; an integer (YAML C(0660) without quotes) is already the bits, as M(ansible.builtin.file) reads it.
         type: raw
   purge_prefix:

@@ -36,6 +36,18 @@ def test_yaml_int_mode_is_the_bits(tmp_path, netns, veth):
         converge(netns, [{"kind": "macvtap", "name": "mvint0", "state": "absent"}])
 
 
+def test_a_node_others_may_open_is_refused_and_nothing_made(tmp_path, netns, veth):
+    """device_mode '0666' would let every local user read and inject the guest's traffic: refused before the
+    macvtap exists, in check mode and for real."""
+    args = {"netns": netns, "name": "mvopen0", "link": veth, "device_group": "nogroup", "device_mode": "0666"}
+    for check in (True, False):
+        _rc, res = run_tasks(tmp_path, "hostnet.qemu.macvtap", [("mv", args)], check)
+        assert res["mv"]["failed"] is True and res["mv"]["msg"] == (
+            "macvtap 'mvopen0': device_mode 0666 lets every local user open its /dev/tapN and read or inject the"
+            " guest's traffic; give '0660' with a device_group, or '0600'")
+        assert "mvopen0" not in links(netns)
+
+
 def test_absent_when_the_node_is_already_gone(netns, veth):
     """devtmpfs (this machine's /dev) removes /dev/tapN as soon as the link goes, before the module gets to it:
     absent still succeeds (it failed with ENOENT on every normal host)."""

@@ -107,6 +107,16 @@ def test_macvtap_needs_link_and_device_mode_defaults():
             _model.normalise({"kind": "macvtap", "name": "m0", "link": "e", "device_mode": bad})
 
 
+@pytest.mark.parametrize("mode", ["0666", "0604", "0662", 0o601, "0o664"])
+def test_macvtap_node_others_may_not_open(mode):
+    """Any bit for others on /dev/tapN lets every local user read or inject the guest's traffic."""
+    with pytest.raises(HostnetError) as info:
+        _model.normalise({"kind": "macvtap", "name": "m0", "link": "e", "device_group": "0", "device_mode": mode})
+    assert str(info.value) == ("macvtap 'm0': device_mode %04o lets every local user open its /dev/tapN and read or"
+                               " inject the guest's traffic; give '0660' with a device_group, or '0600'"
+                               % _validate.mode(mode, "m"))
+
+
 def test_duplicate_names_refused():
     with pytest.raises(HostnetError, match="device 'x' is declared twice \\(as bridge and as tap\\)"):
         _model.normalise_all([{"kind": "bridge", "name": "x"}, {"kind": "tap", "name": "x"}])
