@@ -18,7 +18,8 @@ known before the guest starts). What the guest sends through it is held to its N
   behind it;
 - IPv6 only from link-local addresses, the unspecified address (duplicate address detection) and the network's
   IPv6 prefix (its guests form their addresses by SLAAC, which the host cannot know beforehand);
-- no router advertisements and no DHCPv6 server replies (a guest would otherwise become its neighbours' router);
+- no router advertisements and no DHCP or DHCPv6 server replies (a guest would otherwise become its neighbours'
+  router, or hand them itself as gateway and DNS server);
 - no other EtherType (a VLAN tag would otherwise carry anything past the checks above).
 
 A NIC with `trust: true` (a router guest) is not filtered. One base chain on the bridge prerouting hook jumps by
@@ -216,6 +217,7 @@ def render(doc, ports):
                   "%s: IPv4 only from its addresses" % who)
         _link_local_rules(doc, chain, port, who)
         _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-router-advert")], "%s: no router advertisements" % who)
+        _drop(doc, chain, [_match("udp", "sport", "==", 67)], "%s: no DHCP server (nor relay)" % who)
         _drop(doc, chain, [_match("udp", "sport", "==", 547)], "%s: no DHCPv6 server" % who)
         if not port["lan"]:  # on an uplink network the LAN gives IPv6 addresses the host does not know
             sources = ["::", {"prefix": {"addr": "fe80::", "len": 10}}] + _prefixes([port["prefix6"]] if port["prefix6"] else [])

@@ -272,3 +272,34 @@ def test_no_guest_claims_the_hosts_link_local_address_or_sends_from_it(lab, role
     sh(sys.executable, "-c", _UDP_FROM, host_ll, peer_ll, netns=lab[role])
     heard = listener.communicate(timeout=10)[0].strip()
     assert heard == (host_ll if poisoned else "nothing")
+
+
+_UDP4_HEARD = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 68))
+s.settimeout(3)
+try:
+    print("%s:%d" % s.recvfrom(64)[1])
+except socket.timeout:
+    print("nothing")
+"""
+_UDP4_FROM = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+for _ in range(5):
+    s.sendto(b"offer", (sys.argv[3], 68))
+"""
+
+
+@pytest.mark.parametrize("role, sport, heard", [("A", 67, False), ("T", 67, True), ("A", 5067, True)])
+def test_no_held_guest_answers_as_a_dhcp_server(lab, role, sport, heard):
+    """A DHCP offer from a held guest (UDP from port 67) would hand its neighbours itself as gateway and DNS server:
+    it does not reach B. The trusted T's does, and so does A's datagram from another port (the control)."""
+    listener = subprocess.Popen(["ip", "netns", "exec", lab["B"], sys.executable, "-c", _UDP4_HEARD],
+                                stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    sh(sys.executable, "-c", _UDP4_FROM, GUESTS[role][2], str(sport), GUESTS["B"][2], netns=lab[role])
+    got = listener.communicate(timeout=10)[0].strip()
+    assert got == ("%s:%d" % (GUESTS[role][2], sport) if heard else "nothing")

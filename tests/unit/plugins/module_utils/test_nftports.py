@@ -92,6 +92,7 @@ def test_each_held_port_gets_its_own_chain_reached_through_one_verdict_map():
                      "guest 'vm1' nics[0] (vm1-n0): no neighbour advertisement for an EUI-64 link-local address"
                      " but its own",
                      "guest 'vm1' nics[0] (vm1-n0): no router advertisements",
+                     "guest 'vm1' nics[0] (vm1-n0): no DHCP server (nor relay)",
                      "guest 'vm1' nics[0] (vm1-n0): no DHCPv6 server",
                      "guest 'vm1' nics[0] (vm1-n0): IPv6 only link-local (the network has no IPv6 prefix)",
                      "guest 'vm1' nics[0] (vm1-n0): no other EtherType (no VLAN tags)"]
@@ -114,7 +115,8 @@ def test_a_port_on_an_uplink_network_keeps_its_mac_and_the_networks_destination_
     assert comments == [who + ": frames only from 52:54:00:00:00:01", who + ": ARP only for its MAC",
                         who + ": no EUI-64 link-local source but its own (fe80::5054:ff:fe00:1)",
                         who + ": no neighbour advertisement for an EUI-64 link-local address but its own",
-                        who + ": no router advertisements", who + ": no DHCPv6 server",
+                        who + ": no router advertisements", who + ": no DHCP server (nor relay)",
+                        who + ": no DHCPv6 server",
                         who + ": reject 157.88.10.20/32", who + ": DHCP requests",
                         who + ": IPv4 only to the allowed destinations",
                         who + ": IPv6 only to the allowed destinations (and link-local)",
