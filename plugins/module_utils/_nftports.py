@@ -7,7 +7,7 @@ A port is a guest's tap on the bridge of an isolated or nat network (the guest r
 known before the guest starts). What the guest sends through it is held to its NIC, libvirt's clean-traffic:
 
 - Ethernet frames only from the NIC's MAC;
-- ARP only for that MAC, and only for its addresses (or 0.0.0.0, the probe);
+- ARP only for that MAC, and only for its addresses (or 0.0.0.0, the probe); DHCP messages only for that MAC;
 - never from, nor claiming by ARP or by a neighbour advertisement, the host's own addresses on the bridge (the
   guests' gateway), nor any link-local address formed from another MAC (EUI-64: the host's own link-local address
   on the bridge is one, whatever the host's default, since _nftnet.devices gives the bridge addr_gen_mode eui64;
@@ -206,6 +206,10 @@ def render(doc, ports):
         jumps.append([port["ifname"], {"jump": {"target": chain}}])
         _drop(doc, chain, [_match("ether", "saddr", "!=", port["mac"])], "%s: frames only from %s" % (who, port["mac"]))
         _drop(doc, chain, [_match("arp", "saddr ether", "!=", port["mac"])], "%s: ARP only for its MAC" % who)
+        # a DHCP message names its client by chaddr (bytes 28-33 of the BOOTP payload, after the 8-byte UDP header):
+        # another's would release, decline or take over that NIC's lease at the server
+        _drop(doc, chain, [_match("udp", "dport", "==", 67), _raw("th", 288, 48, int(port["mac"].replace(":", ""), 16), op="!=")],
+              "%s: DHCP only as its MAC (chaddr)" % who)
         _host_rules(doc, chain, port, who)
         if port["allowed"] is not None:
             _drop(doc, chain, [_match("arp", "saddr ip", "!=", {"set": ["0.0.0.0"] + _prefixes(port["allowed"])})],

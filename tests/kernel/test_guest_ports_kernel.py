@@ -303,3 +303,37 @@ def test_no_held_guest_answers_as_a_dhcp_server(lab, role, sport, heard):
     sh(sys.executable, "-c", _UDP4_FROM, GUESTS[role][2], str(sport), GUESTS["B"][2], netns=lab[role])
     got = listener.communicate(timeout=10)[0].strip()
     assert got == ("%s:%d" % (GUESTS[role][2], sport) if heard else "nothing")
+
+
+_DHCP_HEARD = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 67))
+s.settimeout(3)
+try:
+    print(s.recvfrom(512)[0][28:34].hex(":"))
+except socket.timeout:
+    print("nothing")
+"""
+_DHCP_FROM = r"""
+import socket, sys
+# a BOOTREQUEST (op 1, Ethernet, hlen 6) whose chaddr (bytes 28-33) is argv[3]; the magic cookie after the 236 bytes
+bootp = bytes([1, 1, 6, 0]) + bytes(24) + bytes.fromhex(sys.argv[3].replace(":", "")) + bytes(202) + b"\x63\x82\x53\x63"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 68))
+for _ in range(5):
+    s.sendto(bootp, (sys.argv[2], 67))
+"""
+
+
+@pytest.mark.parametrize("role, chaddr, heard", [("A", "A", True), ("A", "B", False), ("B", "A", False), ("T", "B", True)])
+def test_dhcp_messages_only_for_the_nics_own_mac(lab, role, chaddr, heard):
+    """A DHCP release or decline naming a neighbour's MAC (chaddr) would free or spoil that neighbour's lease at the
+    server: a held guest's DHCP messages reach the host only for its own MAC. The trusted T's pass."""
+    listener = subprocess.Popen(["ip", "netns", "exec", lab["H"], sys.executable, "-c", _DHCP_HEARD],
+                                stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    sh(sys.executable, "-c", _DHCP_FROM, GUESTS[role][2], NET["address"].split("/")[0], GUESTS[chaddr][1],
+       netns=lab[role])
+    got = listener.communicate(timeout=10)[0].strip()
+    assert got == (GUESTS[chaddr][1] if heard else "nothing")

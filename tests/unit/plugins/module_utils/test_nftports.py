@@ -82,6 +82,7 @@ def test_each_held_port_gets_its_own_chain_reached_through_one_verdict_map():
     port0 = [o["comment"] for o in objs if o.get("chain") == "port0"]
     assert port0 == ["guest 'vm1' nics[0] (vm1-n0): frames only from 52:54:00:00:00:01",
                      "guest 'vm1' nics[0] (vm1-n0): ARP only for its MAC",
+                     "guest 'vm1' nics[0] (vm1-n0): DHCP only as its MAC (chaddr)",
                      "guest 'vm1' nics[0] (vm1-n0): ARP not for the host's 192.168.60.1",
                      "guest 'vm1' nics[0] (vm1-n0): not from the host's 192.168.60.1",
                      "guest 'vm1' nics[0] (vm1-n0): ARP only for its addresses",
@@ -113,6 +114,7 @@ def test_a_port_on_an_uplink_network_keeps_its_mac_and_the_networks_destination_
     comments = [c for c, _e in rules]
     who = "guest 'vm1' nics[0] (vm1-n0)"
     assert comments == [who + ": frames only from 52:54:00:00:00:01", who + ": ARP only for its MAC",
+                        who + ": DHCP only as its MAC (chaddr)",
                         who + ": no EUI-64 link-local source but its own (fe80::5054:ff:fe00:1)",
                         who + ": no neighbour advertisement for an EUI-64 link-local address but its own",
                         who + ": no router advertisements", who + ": no DHCP server (nor relay)",
