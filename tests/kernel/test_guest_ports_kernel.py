@@ -333,7 +333,7 @@ def test_dhcp_messages_only_for_the_nics_own_mac(lab, role, chaddr, heard):
     listener = subprocess.Popen(["ip", "netns", "exec", lab["H"], sys.executable, "-c", _DHCP_HEARD],
                                 stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    sh(sys.executable, "-c", _DHCP_FROM, GUESTS[role][2], NET["address"].split("/")[0], GUESTS[chaddr][1],
+    sh(sys.executable, "-c", _DHCP_FROM, GUESTS[role][2], NET["address"].split("/", maxsplit=1)[0], GUESTS[chaddr][1],
        netns=lab[role])
     got = listener.communicate(timeout=10)[0].strip()
     assert got == (GUESTS[chaddr][1] if heard else "nothing")
