@@ -343,6 +343,9 @@ def render(net):
         subnet, host = netaddr.IPNetwork(net["subnet"]), netaddr.IPNetwork(net["address"])
         mask = subnet.netmask
         lines.append("# DHCP")
+        # leases go by the MAC (chaddr), which each guest port holds to the NIC's own: a client identifier is
+        # whatever a guest writes, and would let it release or decline a neighbour's lease
+        lines.append("dhcp-ignore-clid")
         for item in dhcp["ranges"]:
             lines.append("dhcp-range=%s,%s,%s,%s" % (item["start"], item["end"], mask, dhcp["lease_time"]))
         if not dhcp["ranges"]:

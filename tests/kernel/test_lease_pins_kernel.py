@@ -10,6 +10,7 @@ and from dnsmasq's own lease file.
 """
 
 import os
+import sys
 import subprocess
 import time
 from contextlib import ExitStack
@@ -104,3 +105,37 @@ def test_each_leasing_nic_gets_its_pin_from_dnsmasq_and_sends_only_from_it(lab, 
     assert "%s 192.168.93.100 " % GUESTS["P"][1] in leases, leases
     again = pins(tmp_path)[1]
     assert dict((p["ifname"], p["pinned"]) for p in again) == lab["pins"]
+
+
+_RELEASE = r"""
+import socket, sys
+# a DHCPRELEASE of ciaddr argv[2] whose chaddr is the sender's own MAC (argv[3]) and whose client identifier
+# (option 61) is the neighbour's (argv[4]): the port lets it through, dnsmasq must not match the lease by it
+mac = lambda text: bytes.fromhex(text.replace(":", ""))
+bootp = (bytes([1, 1, 6, 0]) + b"\x12\x34\x56\x78" + bytes(4) + socket.inet_aton(sys.argv[2]) + bytes(12)
+         + mac(sys.argv[3]) + bytes(10) + bytes(192) + b"\x63\x82\x53\x63"
+         + bytes([53, 1, 7]) + bytes([54, 4]) + socket.inet_aton(sys.argv[5]) + bytes([61, 7, 1]) + mac(sys.argv[4])
+         + bytes([255]))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 68))
+for _ in range(3):
+    s.sendto(bootp, (sys.argv[5], 67))
+"""
+
+
+def test_no_guest_releases_a_neighbours_lease_by_its_client_identifier(lab, tmp_path):
+    """udhcpc sends a client identifier (01 + its MAC), and dnsmasq finds a lease by it before the MAC: P could
+    release Q's lease with its own MAC as chaddr (which its port allows) and Q's identifier. The network's dnsmasq
+    ignores client identifiers (dhcp-ignore-clid), so it goes by the MAC, which the port holds."""
+    assert lease(lab, "P") == ["192.168.93.100/24"] and lease(lab, "Q") == ["192.168.93.150/24"]
+    leases = tmp_path / "leases" / "pinnet.leases"
+    assert "%s 192.168.93.150 " % GUESTS["Q"][1] in leases.read_text()
+    sh(sys.executable, "-c", _RELEASE, "192.168.93.100", "192.168.93.150", GUESTS["P"][1], GUESTS["Q"][1],
+       "192.168.93.1", netns=lab["P"])
+    time.sleep(1)
+    assert "%s 192.168.93.150 " % GUESTS["Q"][1] in leases.read_text(), leases.read_text()
+    # the control: Q's own release (its MAC, its identifier) does release it
+    sh(sys.executable, "-c", _RELEASE, "192.168.93.150", "192.168.93.150", GUESTS["Q"][1], GUESTS["Q"][1],
+       "192.168.93.1", netns=lab["Q"])
+    time.sleep(1)
+    assert "192.168.93.150" not in leases.read_text(), leases.read_text()

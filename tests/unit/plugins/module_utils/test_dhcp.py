@@ -260,7 +260,7 @@ def test_nat_conf():
         "interface=hqnat0", "except-interface=lo", "bind-dynamic", "user=dnsmasq", "group=nogroup", "pid-file=",
         "no-hosts", "domain-needed", "bogus-priv", "domain=lab.test", "local=/lab.test/",
         "host-record=static1,static1.lab.test,192.168.50.20",
-        "dhcp-range=192.168.50.100,192.168.50.150,255.255.255.0,3600",
+        "dhcp-ignore-clid", "dhcp-range=192.168.50.100,192.168.50.150,255.255.255.0,3600",
         "dhcp-host=52:54:00:aa:00:01,192.168.50.20,static1",
         "dhcp-option=option:router,192.168.50.1", "dhcp-option=option:dns-server,192.168.50.1",
         "dhcp-authoritative", "dhcp-leasefile=/var/lib/hostnet-qemu/dnsmasq/natnet.leases",
