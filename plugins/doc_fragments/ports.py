@@ -34,7 +34,10 @@ options:
         type: str
         required: true
       addresses:
-        description: The NIC's IPv4 addresses; none means any address of the network's subnet (a NIC that leases from the pool).
+        description:
+          - The NIC's IPv4 addresses. None means the NIC leases from the pool. Where this host serves the network's
+            DHCP pool, the module reserves one pool address for the NIC's MAC and holds the port to it (C(ports[].pinned)
+            of M(hostnet.qemu.networks)); else the port is held to the network's subnet.
         type: list
         elements: str
         default: []
@@ -44,5 +47,12 @@ options:
         default: false
       label:
         description: How messages and the rules' comments name the NIC, e.g. C(guest 'vm1' nics[0]).
+        type: str
+      hostname:
+        description:
+          - The guest's host name (a DNS label). A NIC that leases has its pool reservation written with this name,
+            so the network's DNS answers it with the NIC's address and no other guest can take the name by DHCP.
+          - The first NIC of a network (by O(ports[].ifname)) with a given name gets it; a name the network's
+            C(dhcp.hosts) already gives is left to that host.
         type: str
 """

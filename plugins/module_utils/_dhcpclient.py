@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 import shutil
 import socket
 import sys
@@ -30,7 +29,7 @@ from ansible_collections.hostnet.qemu.plugins.module_utils._nlwire import INFINI
 from ansible_collections.hostnet.qemu.plugins.module_utils._engine import apply
 from ansible_collections.hostnet.qemu.plugins.module_utils._planview import describe
 from ansible_collections.hostnet.qemu.plugins.module_utils._uplinkplan import address_op, dynamic4, route_key, route_op
-from ansible_collections.hostnet.qemu.plugins.module_utils._validate import network
+from ansible_collections.hostnet.qemu.plugins.module_utils._validate import DNS_LABEL, network
 
 WHAT = "uplink DHCP client"
 EVENTS = ("deconfig", "bound", "renew", "leasefail", "nak")
@@ -38,7 +37,6 @@ METRIC_ENV = "HOSTNET_QEMU_ROUTE_METRIC"
 RTPROT_DHCP = 16
 BRIDGE = "bridge"  # what the client runs on (the kind in its operations)
 CLIENTS = ("dhclient", "dhcpcd", "udhcpc", "dhcpcd5")
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 def unit(dev):
@@ -66,7 +64,7 @@ def command(busybox, dev, script, hostname=None):
     the name), retrying for ever; `script` gets the events."""
     name = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
     return [busybox, "udhcpc", "-f", "-C", "-i", dev, "-s", script, "-t", "4", "-T", "3", "-A", "10"] + (
-        ["-x", "hostname:" + name] if _LABEL.match(name) else [])
+        ["-x", "hostname:" + name] if DNS_LABEL.match(name) else [])
 
 
 def start(dev, runner, metric):

@@ -91,7 +91,9 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
         declared = set(h["mac"] for h in (net.get("dhcp") or {}).get("hosts") or [])
         new = sorted((i for i in pins.get(net["name"], {}).items() if i[0] not in declared), key=lambda i: _int(i[1]))
         if new:
-            hosts = net["dhcp"]["hosts"] + [{"mac": mac, "address": address, "name": None} for mac, address in new]
+            names = _names(net, [p for p in ports if p["network"] == net["name"] and p["mac"] in dict(new)])
+            hosts = net["dhcp"]["hosts"] + [{"mac": mac, "address": address, "name": names.get(mac)}
+                                            for mac, address in new]
             net = dict(net, dhcp=dict(net["dhcp"], hosts=hosts))
         out_nets.append(net)
     out_ports = []
@@ -99,6 +101,20 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
         address = pins.get(port["network"], {}).get(port["mac"])
         out_ports.append(dict(port, pinned=address, allowed=[address] if address else port["allowed"]))
     return out_nets, out_ports
+
+
+def _names(net, ports):
+    """{MAC: host name} for the pins of one network: each port's `hostname`, to the first port (by ifname) that
+    asks for it, unless the network's declared hosts give it already. A dhcp-host line with a name binds the name
+    to the MAC: dnsmasq refuses it to any other client that asks for it by DHCP."""
+    used = set((h.get("name") or "").lower() for h in net["dhcp"]["hosts"])
+    out = {}
+    for port in sorted(ports, key=lambda p: p["ifname"]):
+        name = port.get("hostname")
+        if name and name.lower() not in used:
+            out[port["mac"]] = name
+            used.add(name.lower())
+    return out
 
 
 def _int(address):

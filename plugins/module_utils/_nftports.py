@@ -46,6 +46,7 @@ SPEC = dict(
     addresses=dict(type="list", elements="str", default=[]),
     trust=dict(type="bool", default=False),
     label=dict(type="str"),
+    hostname=dict(type="str"),
 )
 KINDS = ("isolated", "nat", "routed", "uplink")
 PRIORITY = -200  # the bridge family's filter priority
@@ -62,6 +63,7 @@ def normalise(ports, networks):
         try:
             ifname = _validate.ifname(port["ifname"], what="%s: field 'ifname'" % label)
             mac = _validate.mac(port["mac"], what="%s: field 'mac'" % label)
+            hostname = _validate.dns_label(port.get("hostname"), "%s: field 'hostname'" % label)
         except HostnetError as exc:
             errors.append(str(exc))
             continue
@@ -100,6 +102,7 @@ def normalise(ports, networks):
         out.append({"ifname": ifname, "mac": mac, "bridge": net["bridge"], "network": net["name"], "label": label,
                     "trust": port["trust"], "allowed": allowed, "lan": net["kind"] == "uplink",
                     "leases": not port["addresses"],  # no declared address: it leases (_leasepins may pin it)
+                    "hostname": hostname,  # the name its pin is written with
                     "prefix6": (net.get("ipv6") or {}).get("prefix"),
                     # the host's own addresses on the bridge (the guests' gateway), which no guest may claim
                     "host": _ip(net.get("address")), "host6": _ip((net.get("ipv6") or {}).get("address")),

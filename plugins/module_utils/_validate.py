@@ -126,6 +126,19 @@ def mode(value, what, maximum=0o7777):
     return bits
 
 
+DNS_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+
+
+def dns_label(value, what):
+    """A host name of one DNS label (letters, digits, inner '-', at most 63), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not DNS_LABEL.match(value):
+        raise HostnetError("%s: %r is not a host name; use one DNS label (letters, digits and inner '-', at most 63)"
+                           % (what, value))
+    return value
+
+
 def _need_netaddr():
     if not HAS_NETADDR:
         raise HostnetError("the netaddr Python library is required on the target: pip install netaddr")

@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import re
 
 import yaml
 
@@ -165,7 +164,10 @@ def seed(guest, spec, state_dir):
             "hostname": meta["local-hostname"]}
 
 
-_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+def _host_name(guest):
+    """The guest's host name (its seed's, else its own name) when it is one DNS label, else None."""
+    name = (guest.get("seed") or {}).get("hostname") or guest["name"]
+    return name if _validate.DNS_LABEL.match(name) else None
 
 
 def static_addresses(guests):
@@ -176,13 +178,12 @@ def static_addresses(guests):
     for guest in guests:
         if guest["state"] == "absent":
             continue
-        name = (guest.get("seed") or {}).get("hostname") or guest["name"]
         for nic in guest["nics"]:
             static = nic.get("static")
             if static and static.get("network"):
                 wanted.setdefault(static["network"], []).append({
                     "mac": nic["mac"], "address": static["address"].split("/")[0],
-                    "name": name if _LABEL.match(name) else None,
+                    "name": _host_name(guest),
                     "guest": "guest '%s' nics[%d]" % (guest["name"], nic["index"])})
     return wanted
 
@@ -245,5 +246,7 @@ def ports(networks, guests):
             static = nic.get("static")
             out.append({"ifname": nic["ifname"], "mac": nic["mac"], "network": bridges[nic["bridge"]],
                         "addresses": [static["address"].split("/")[0]] if static else [], "trust": nic["trust"],
-                        "label": "guest '%s' nics[%d]" % (guest["name"], nic["index"])})
+                        "label": "guest '%s' nics[%d]" % (guest["name"], nic["index"]),
+                        # a NIC that leases gets its reservation under the guest's name (_leasepins)
+                        "hostname": None if static else _host_name(guest)})
     return out

@@ -28,10 +28,11 @@ pytestmark = [
                                                            " machine: .ci/apt-packages.txt lists it"),
 ]
 NET = {"name": "pinnet", "kind": "isolated", "bridge": "hqlpbr0", "address": "192.168.93.1/24",
-       "dhcp": {"ranges": [{"start": "192.168.93.100", "end": "192.168.93.199"}], "lease_time": "10m"}}
+       "dhcp": {"ranges": [{"start": "192.168.93.100", "end": "192.168.93.199"}], "lease_time": "10m"},
+       "dns": {"domain": "lab.test"}}
 GUESTS = {"P": ("hqlpp", "52:54:00:93:00:0a"), "Q": ("hqlpq", "52:54:00:93:00:0b")}
 PORTS = [{"ifname": port, "mac": mac, "network": "pinnet", "addresses": [], "trust": False,
-          "label": "guest '%s' nics[0]" % role} for role, (port, mac) in sorted(GUESTS.items())]
+          "label": "guest '%s' nics[0]" % role, "hostname": role.lower()} for role, (port, mac) in sorted(GUESTS.items())]
 UDHCPC_SCRIPT = '#!/bin/sh\ncase "$1" in bound|renew) ip addr replace "$ip/$mask" dev "$interface";; esac\nexit 0\n'
 
 
@@ -79,10 +80,12 @@ def lab(netns, tmp_path):
         yield names
 
 
-def lease(lab, role, requested=None):
-    """One DHCP exchange of `role` by busybox udhcpc (asking for `requested`); its eth0's IPv4 addresses after."""
+def lease(lab, role, requested=None, hostname=None):
+    """One DHCP exchange of `role` by busybox udhcpc (asking for `requested`, under `hostname`); its eth0's IPv4
+    addresses after."""
     argv = [BUSYBOX, "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-i", "eth0", "-s", lab["script"]]
-    proc = sh(*(argv + (["-r", requested] if requested else [])), netns=lab[role], check=False, timeout=60)
+    argv += (["-r", requested] if requested else []) + (["-x", "hostname:" + hostname] if hostname else [])
+    proc = sh(*argv, netns=lab[role], check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return [a for a in addrs(lab[role], "eth0") if ":" not in a]
 
@@ -139,3 +142,32 @@ def test_no_guest_releases_a_neighbours_lease_by_its_client_identifier(lab, tmp_
        "192.168.93.1", netns=lab["Q"])
     time.sleep(1)
     assert "192.168.93.150" not in leases.read_text(), leases.read_text()
+
+
+_RESOLVE = r"""
+import socket, struct, sys
+query = (struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+         + b"".join(bytes([len(p)]) + p.encode() for p in sys.argv[1].split(".")) + b"\0" + struct.pack(">HH", 1, 1))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(query, (sys.argv[2], 53))
+reply = s.recv(512)
+print(socket.inet_ntoa(reply[-4:]) if struct.unpack(">H", reply[6:8])[0] else "none")
+"""
+
+
+def resolve(lab, name):
+    return sh(sys.executable, "-c", _RESOLVE, name, "192.168.93.1", netns=lab["H"]).stdout.strip()
+
+
+def test_no_guest_takes_a_neighbours_name_by_dhcp(lab, tmp_path):
+    """dnsmasq gives a DHCP client the host name it asks for, and takes it from a lease that had it: a guest that
+    asked for its neighbour's name would get the neighbour's DNS answers. Each pin is written with its guest's name,
+    which binds the name to the MAC."""
+    assert "dhcp-host=52:54:00:93:00:0b,192.168.93.150,q\n" in (tmp_path / "dnsmasq" / "pinnet.conf").read_text()
+    assert resolve(lab, "q.lab.test") == "192.168.93.150"  # from the reservation, before Q ever leased
+    assert lease(lab, "Q", hostname="q") == ["192.168.93.150/24"]
+    assert lease(lab, "P", hostname="q") == ["192.168.93.100/24"]  # P asks for Q's name
+    assert resolve(lab, "q.lab.test") == "192.168.93.150" and resolve(lab, "p.lab.test") == "192.168.93.100"
+    leases = (tmp_path / "leases" / "pinnet.leases").read_text()
+    assert " 192.168.93.100 p " in leases and " 192.168.93.150 q " in leases, leases

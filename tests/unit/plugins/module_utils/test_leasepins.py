@@ -108,3 +108,25 @@ def test_broken_files_are_read_as_far_as_they_make_sense():
         == {"52:54:00:00:00:01": "192.168.70.9"}
     assert _leasepins.leased("garbage\n0 52:54:00:00:00:01 192.168.70.9 * *\n5 nomac 1.2.3.4\n", NOW) \
         == {"52:54:00:00:00:01": "192.168.70.9"}
+
+
+def test_a_pin_carries_its_guests_name_once_per_network_and_not_a_declared_hosts(tmp_path):
+    """The name binds to the MAC in dnsmasq: no other client takes it by DHCP. The first NIC (by tap) with a name
+    gets it; a name a declared host has, or a second NIC of the same guest, goes without."""
+    declared = dict(NET, dhcp=dict(NET["dhcp"], hosts=[dict(NET["dhcp"]["hosts"][0], name="Web")],
+                                   ranges=[{"start": "192.168.70.100", "end": "192.168.70.110"}]))
+    nets, _out = pins(tmp_path, [port(1, hostname="db"), port(2, hostname="DB"), port(3, hostname="web"), port(4)],
+                      networks=[declared])
+    assert [(h["mac"], h["name"]) for h in nets[0]["dhcp"]["hosts"]] == [
+        ("52:54:00:00:00:aa", "Web"), (MAC[1], "db"), (MAC[2], None), (MAC[3], None), (MAC[4], None)]
+    text = _dhcp.render(dict(nets[0], dns={"enabled": True, "domain": "lab.test", "forward": False}))
+    assert "dhcp-host=%s,192.168.70.101,db\n" % MAC[1] in text and "host-record=db,db.lab.test,192.168.70.101\n" in text
+    assert "dhcp-host=%s,192.168.70.102\n" % MAC[2] in text
+
+
+@pytest.mark.parametrize("value", ["a b", "-db", "db-", "a" * 64, "db\n", "db.lab", "", 7])
+def test_a_ports_hostname_is_one_dns_label(value):
+    with pytest.raises(HostnetError) as info:
+        _nftports.normalise([port(1, hostname=value)], _nftnet.normalise([NET]))
+    assert str(info.value) == ("invalid ports: guest 'vm1' nics[0]: field 'hostname': %r is not a host name; use one"
+                               " DNS label (letters, digits and inner '-', at most 63)" % (value,))

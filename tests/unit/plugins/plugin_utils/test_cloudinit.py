@@ -218,13 +218,13 @@ def test_ports_are_the_taps_on_the_bridge_networks():
               {"name": "gone", "state": "absent", "nics": [{"kind": "tap", "bridge": "lan0", "mac": "52:54:00:00:00:41"}]}]
     assert guest_filter.guest_ports(nets, guests, None) == [
         {"ifname": "web1-n0", "mac": "52:54:00:00:00:21", "network": "lan0", "addresses": ["192.168.100.21"],
-         "trust": False, "label": "guest 'web1' nics[0]"},
+         "trust": False, "label": "guest 'web1' nics[0]", "hostname": None},  # its name is its reservation's
         {"ifname": "web1-n1", "mac": "52:54:00:00:00:22", "network": "wan", "addresses": [], "trust": False,
-         "label": "guest 'web1' nics[1]"},
+         "label": "guest 'web1' nics[1]", "hostname": "web1"},
         {"ifname": "web1-n2", "mac": "52:54:00:00:00:23", "network": "lan", "addresses": [], "trust": False,
-         "label": "guest 'web1' nics[2]"},
+         "label": "guest 'web1' nics[2]", "hostname": "web1"},
         {"ifname": "r1-n0", "mac": "52:54:00:00:00:31", "network": "lan0", "addresses": [], "trust": True,
-         "label": "guest 'r1' nics[0]"}]
+         "label": "guest 'r1' nics[0]", "hostname": "r1"}]
     assert guest_filter.guest_ports(nets, [{"name": "x", "memory": "lots"}], None) == []
 
 
