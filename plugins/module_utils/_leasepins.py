@@ -91,7 +91,8 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
         declared = set(h["mac"] for h in (net.get("dhcp") or {}).get("hosts") or [])
         new = sorted((i for i in pins.get(net["name"], {}).items() if i[0] not in declared), key=lambda i: _int(i[1]))
         if new:
-            names = _names(net, [p for p in ports if p["network"] == net["name"] and p["mac"] in dict(new)])
+            pinned = dict(new)
+            names = _names(net, [p for p in ports if p["network"] == net["name"] and p["mac"] in pinned])
             hosts = net["dhcp"]["hosts"] + [{"mac": mac, "address": address, "name": names.get(mac)}
                                             for mac, address in new]
             net = dict(net, dhcp=dict(net["dhcp"], hosts=hosts))
