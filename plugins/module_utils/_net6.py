@@ -8,7 +8,8 @@ addresses by SLAAC (and the DNS server by stateless DHCPv6 when the network has 
 the host forwards IPv6 for the bridge and the uplink only (`force_forwarding`, Linux 6.17 and later: IPv6 has no
 per-interface `forwarding` switch before it, only the global one, which the collection never sets), and
 masquerades the prefix on the uplink when `nat` is true (the default of kind nat). An isolated network
-advertises no default route. The guest ports hold IPv6 to link-local addresses and the prefix.
+advertises no default route. The guest ports hold IPv6 to link-local addresses and the prefix, and keep the
+addresses formed from a MAC (EUI-64) for the NIC with that MAC.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -86,6 +87,11 @@ def _check_dhcp(dhcp, label, host):
                           ("prefix's subnet-router anycast address", host.network)):
         if ends["start"] <= address <= ends["end"]:
             return ["%s: field 'ipv6.dhcp' %s contains the %s %s; give a range without it" % (label, text, what, address)]
+    formed = _validate.eui64_in(ends["start"], ends["end"])
+    if formed is not None:
+        return ["%s: field 'ipv6.dhcp' %s contains addresses formed from a MAC (ff:fe in the middle of the interface"
+                " identifier, e.g. %s), which the guest ports keep for the NIC with that MAC; give a range without"
+                " them, e.g. %s-%s" % (label, text, formed, host.network + 0x100, host.network + 0x1ff)]
     return []
 
 

@@ -17,7 +17,8 @@ known before the guest starts). What the guest sends through it is held to its N
   DHCP request from 0.0.0.0; a guest that is the gateway of a routed network's `routes` also sends from the subnets
   behind it;
 - IPv6 only from link-local addresses, the unspecified address (duplicate address detection) and the network's
-  IPv6 prefix (its guests form their addresses by SLAAC, which the host cannot know beforehand);
+  IPv6 prefix (its guests form their addresses by SLAAC, which the host cannot know beforehand), and never from, nor
+  claiming, an address of either that another MAC forms (EUI-64);
 - no router advertisements and no DHCP or DHCPv6 server replies (a guest would otherwise become its neighbours'
   router, or hand them itself as gateway and DNS server);
 - no other EtherType (a VLAN tag would otherwise carry anything past the checks above).
@@ -151,18 +152,24 @@ def _target(address, op="=="):
     return _raw("th", 64, 128, int(netaddr.IPAddress(address)), op=op)
 
 
-def _link_local_rules(doc, chain, port, who):
-    """No link-local address formed from another MAC (EUI-64: fe80::/64 with ff:fe in the middle of the interface
-    identifier), as a source or claimed by a neighbour advertisement. The host's own on the bridge is one of them
-    (the kernel forms it from the bridge's MAC), and it is every IPv6 guest's default router: a guest that claimed
-    it would take its neighbours' traffic to the outside. The NIC's own EUI-64 address passes, and so does a
-    link-local address of another kind (stable-privacy, random), which the host cannot know beforehand."""
-    own = _validate.eui64(port["mac"])
-    _drop(doc, chain, [_match("ip6", "saddr", "!=", own), _raw("nh", 64, 64, 0xfe80 << 48), _raw("nh", 152, 16, 0xfffe)],
-          "%s: no EUI-64 link-local source but its own (%s)" % (who, own))
-    _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(own, op="!="),
-                       _raw("th", 64, 64, 0xfe80 << 48), _raw("th", 152, 16, 0xfffe)],
-          "%s: no neighbour advertisement for an EUI-64 link-local address but its own" % who)
+def _eui64_rules(doc, chain, port, who):
+    """No address formed from another MAC (EUI-64: ff:fe in the middle of the interface identifier), as a source or
+    claimed by a neighbour advertisement: in fe80::/64, and in the network's IPv6 prefix, where the kernel forms a
+    SLAAC address the same way. The host's own link-local address on the bridge is one of them (the kernel forms it
+    from the bridge's MAC), and it is every IPv6 guest's default router: a guest that claimed it would take its
+    neighbours' traffic to the outside; a neighbour's SLAAC address would take that neighbour's. The NIC's own
+    addresses of that shape pass, and so do addresses of other kinds (stable-privacy, random, temporary, DHCPv6),
+    which the host cannot know beforehand."""
+    scopes = [("fe80::/64", "link-local", "link-local address")]
+    if port["prefix6"]:
+        scopes.append((port["prefix6"], port["prefix6"], "address of " + port["prefix6"]))
+    for prefix, source, what in scopes:
+        own, upper = _validate.eui64(port["mac"], prefix), int(netaddr.IPNetwork(prefix).network) >> 64
+        _drop(doc, chain, [_match("ip6", "saddr", "!=", own), _raw("nh", 64, 64, upper), _raw("nh", 152, 16, 0xfffe)],
+              "%s: no EUI-64 %s source but its own (%s)" % (who, source, own))
+        _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(own, op="!="),
+                           _raw("th", 64, 64, upper), _raw("th", 152, 16, 0xfffe)],
+              "%s: no neighbour advertisement for an EUI-64 %s but its own" % (who, what))
 
 
 def _match(protocol, field, op, right):
@@ -222,7 +229,7 @@ def render(doc, ports):
                      "%s: DHCP requests" % who)
             _drop(doc, chain, [_match("ip", "saddr", "!=", {"set": _prefixes(port["allowed"])})],
                   "%s: IPv4 only from its addresses" % who)
-        _link_local_rules(doc, chain, port, who)
+        _eui64_rules(doc, chain, port, who)
         _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-router-advert")], "%s: no router advertisements" % who)
         _drop(doc, chain, [_match("udp", "sport", "==", 67)], "%s: no DHCP server (nor relay)" % who)
         _drop(doc, chain, [_match("udp", "sport", "==", 547)], "%s: no DHCPv6 server" % who)

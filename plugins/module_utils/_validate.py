@@ -170,11 +170,24 @@ def derive_mac(seed, prefix="52:54:00"):
     return mac("%s:%02x:%02x:%02x" % (prefix, digest[0], digest[1], digest[2]), what="derived MAC for '%s'" % seed)
 
 
-def eui64(mac):
-    """The link-local address the kernel forms from a MAC with addr_gen_mode eui64 (the kernel's default)."""
+def eui64(mac, prefix="fe80::/64"):
+    """The address the kernel forms from a MAC in a /64 `prefix` (EUI-64: the MAC with ff:fe in its middle and the
+    universal/local bit flipped): its link-local address with addr_gen_mode eui64 (the kernel's default), or its
+    SLAAC address in a network's prefix."""
     octets = [int(x, 16) for x in mac.split(":")]
     iid = [octets[0] ^ 2] + octets[1:3] + [0xff, 0xfe] + octets[3:]
-    return socket.inet_ntop(socket.AF_INET6, bytes(bytearray([0xfe, 0x80] + [0] * 6 + iid)))
+    upper = bytearray(socket.inet_pton(socket.AF_INET6, prefix.split("/")[0]))[:8]
+    return socket.inet_ntop(socket.AF_INET6, bytes(upper + bytearray(iid)))
+
+
+def eui64_in(start, end):
+    """The first address from `start` to `end` (netaddr IPAddress, one /64) whose interface identifier has ff:fe in
+    its middle (bits 24-39 of it), the shape of an address formed from a MAC, as text, or None."""
+    first = int(start)
+    found = (first >> 40 << 40) | (0xfffe << 24)
+    if found < first:
+        found = (((first >> 40) + 1) << 40) | (0xfffe << 24) if (first >> 24) & 0xffff != 0xfffe else first
+    return socket.inet_ntop(socket.AF_INET6, found.to_bytes(16, "big")) if found <= int(end) else None
 
 
 def eui64_shaped(address):

@@ -149,15 +149,20 @@ def _mac(netns, ifname):
     return sh("cat", "/sys/class/net/%s/address" % ifname, netns=netns).stdout.strip()
 
 
+def _with_ipv6(lab, tmp_path):
+    """The network gets its IPv6 prefix (the port chains then hold the prefix too)."""
+    args = {"networks": [dict(NET, ipv6={"address": "2001:db8:91::1/64"})], "ports": PORTS,
+            "ruleset_path": str(tmp_path / "nftables.json"), "state_path": str(tmp_path / "netdevs.json")}
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("nft6", args)], in_netns=lab["H"])
+    assert rc == 0 and results["nft6"]["changed"], results
+    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("again", args)], in_netns=lab["H"])
+    assert rc == 0 and not results["again"]["changed"], results  # the raw-payload rules read back the same
+
+
 @pytest.mark.parametrize("role, poisoned", [("B", False), ("T", True)])
 def test_no_guest_claims_the_hosts_ipv6_address_by_a_neighbour_advertisement(lab, tmp_path, role, poisoned):
     host = lab["H"]
-    args = {"networks": [dict(NET, ipv6={"address": "2001:db8:91::1/64"})], "ports": PORTS,
-            "ruleset_path": str(tmp_path / "nftables.json"), "state_path": str(tmp_path / "netdevs.json")}
-    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("nft6", args)], in_netns=host)
-    assert rc == 0 and results["nft6"]["changed"], results
-    rc, results = run_tasks(tmp_path, "hostnet.qemu.nft_networks", [("again", args)], in_netns=host)
-    assert rc == 0 and not results["again"]["changed"], results  # the raw-payload rule reads back the same
+    _with_ipv6(lab, tmp_path)
     assert ping(lab, "A", "2001:db8:91::1")  # A knows the host's MAC
     sh(sys.executable, "-c", _NA, GUESTS[role][1], "2001:db8:91::1", netns=lab[role])
     time.sleep(0.3)
@@ -337,3 +342,27 @@ def test_dhcp_messages_only_for_the_nics_own_mac(lab, role, chaddr, heard):
        netns=lab[role])
     got = listener.communicate(timeout=10)[0].strip()
     assert got == (GUESTS[chaddr][1] if heard else "nothing")
+
+
+@pytest.mark.parametrize("role, seen_by, poisoned", [("B", "T", False), ("T", "B", True)])
+def test_no_guest_claims_a_neighbours_slaac_address_or_sends_from_it(lab, tmp_path, role, seen_by, poisoned):
+    """In the network's prefix a guest forms its SLAAC address from its MAC: a neighbour that claimed A's would
+    take A's traffic, from the host and from the others. A itself sends from it (the control); the trusted T may."""
+    _with_ipv6(lab, tmp_path)
+    slaac = _validate.eui64(GUESTS["A"][1], "2001:db8:91::/64")
+    sh("ip", "-n", lab["A"], "addr", "add", slaac + "/64", "dev", "eth0", "nodad")
+    assert ping(lab, "A", "2001:db8:91::1", source=slaac)  # A's own passes, and the host now knows it
+    sh(sys.executable, "-c", _NA, GUESTS[role][1], slaac, netns=lab[role])
+    time.sleep(0.3)
+    neigh = sh("ip", "-n", lab["H"], "-6", "neigh", "show", slaac, "dev", "hqpbr0").stdout
+    assert (GUESTS[role][1] in neigh) == poisoned, neigh
+    if not poisoned:
+        assert GUESTS["A"][1] in neigh, neigh
+    # and as a source: the neighbour hears a datagram from A's address only from the trusted T
+    sh("ip", "-n", lab[role], "addr", "add", slaac + "/128", "dev", "eth0", "nodad")
+    listener = subprocess.Popen(["ip", "netns", "exec", lab[seen_by], sys.executable, "-c", _UDP_HEARD],
+                                stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    sh(sys.executable, "-c", _UDP_FROM, slaac, GUESTS[seen_by][3], netns=lab[role])
+    heard = listener.communicate(timeout=10)[0].strip()
+    assert heard == (slaac if poisoned else "nothing")

@@ -76,10 +76,22 @@ def test_stateful_dhcpv6_from_a_range_of_the_prefix_instead_of_slaac():
                                                          " address; give one of fd00:60::/64, e.g. fd00:60::100"),
     ({"start": "fd00:60::100/64", "end": "fd00:60::1ff"}, "field 'ipv6.dhcp.start' 'fd00:60::100/64' is not an IPv6"),
     ({"start": "fd00:60::100"}, "ipv6.dhcp: missing required"),
+    ({"start": "fd00:60::2", "end": "fd00:60::ffff:ffff:ffff:ffff"},
+     "network 'isonet': field 'ipv6.dhcp' fd00:60::2-fd00:60::ffff:ffff:ffff:ffff contains addresses formed from a MAC"
+     " (ff:fe in the middle of the interface identifier, e.g. fd00:60::ff:fe00:0), which the guest ports keep for"
+     " the NIC with that MAC; give a range without them, e.g. fd00:60::100-fd00:60::1ff"),
+    ({"start": "fd00:60::5054:ff:fe00:9", "end": "fd00:60::5054:ff:fe00:9"}, "e.g. fd00:60::5054:ff:fe00:9)"),
+    ({"start": "fd00:60::ff:ff00:0", "end": "fd00:60::1:ff:fe00:0"}, "e.g. fd00:60::1ff:fe00:0)"),
 ])
 def test_bad_dhcpv6_range(dhcp, want):
     msgs = _nftnet.check([dict(ISO, ipv6={"address": "fd00:60::1/64", "dhcp": dhcp})], LINKS)
     assert any(want in m for m in msgs), msgs
+
+
+@pytest.mark.parametrize("start, end", [("fd00:60::100", "fd00:60::1ff"), ("fd00:60::ff:fd00:0", "fd00:60::ff:fdff:ffff"),
+                                        ("fd00:60::ff:ff00:0", "fd00:60::1ff:fdff:ffff")])
+def test_a_dhcpv6_range_beside_the_addresses_formed_from_a_mac_is_good(start, end):
+    assert _nftnet.check([dict(ISO, ipv6={"address": "fd00:60::1/64", "dhcp": {"start": start, "end": end}})], LINKS) == []
 
 
 def test_forwarding_switches_record_and_guard_ipv6_per_uplink(tmp_path, monkeypatch):

@@ -168,6 +168,36 @@ def test_no_port_sends_from_or_claims_a_link_local_address_formed_from_another_m
         raw("th", 64, 64, "0xfe80000000000000"), raw("th", 152, 16, "0xfffe")]
 
 
+def test_no_port_sends_from_or_claims_a_slaac_address_formed_from_another_mac():
+    """In the network's prefix the kernel forms a guest's SLAAC address from its MAC as in fe80::/64: a neighbour's
+    is refused as a source and as an advertisement's target, the NIC's own passes."""
+    assert _validate.eui64("52:54:00:12:34:56", "fd00:60::/64") == "fd00:60::5054:ff:fe12:3456"
+    net6 = dict(ISO, ipv6={"address": "fd00:60::1/64"})
+    ports = _nftports.normalise([dict(port(mac="52:54:00:12:34:56"), addresses=[], trust=False, label=None)],
+                                _nftnet.normalise([net6]))
+    doc = json.loads(_nftrules.render([net6], ports=ports))["nftables"]
+    rules = [(c["add"]["rule"]["comment"].split(": ", 1)[1], c["add"]["rule"]["expr"]) for c in doc
+             if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == "port0"]
+    names = [name for name, _expr in rules]
+    eui = names.index("no EUI-64 link-local source but its own (fe80::5054:ff:fe12:3456)")
+    assert names[eui:eui + 4] == [
+        "no EUI-64 link-local source but its own (fe80::5054:ff:fe12:3456)",
+        "no neighbour advertisement for an EUI-64 link-local address but its own",
+        "no EUI-64 fd00:60::/64 source but its own (fd00:60::5054:ff:fe12:3456)",
+        "no neighbour advertisement for an EUI-64 address of fd00:60::/64 but its own"]
+
+    def raw(base, offset, length, right, op="=="):
+        return {"match": {"op": op, "left": {"payload": {"base": base, "offset": offset, "len": length}}, "right": right}}
+    exprs = dict(rules)
+    assert exprs[names[eui + 2]][:3] == [
+        {"match": {"op": "!=", "left": {"payload": {"protocol": "ip6", "field": "saddr"}},
+                   "right": "fd00:60::5054:ff:fe12:3456"}},
+        raw("nh", 64, 64, "0xfd00006000000000"), raw("nh", 152, 16, "0xfffe")]
+    assert exprs[names[eui + 3]][1:4] == [
+        raw("th", 64, 128, "0xfd000060000000005054" + "00fffe123456", op="!="),
+        raw("th", 64, 64, "0xfd00006000000000"), raw("th", 152, 16, "0xfffe")]
+
+
 def test_the_same_mac_and_address_on_two_networks_are_two_nics():
     out = norm([port(addresses=["192.168.60.9"]), port(ifname="vm1-n1", network="natnet", addresses=["192.168.50.9"])])
     assert [p["allowed"] for p in out] == [["192.168.60.9"], ["192.168.50.9"]]
