@@ -66,6 +66,12 @@ def guest_ports(networks, guests, settings=None):
     return [] if plan is None else _wrap(_cloudinit.ports, networks, plan)
 
 
+def guest_unheld(guests, networks):
+    """Warnings for the normalised guests' helper NICs on networks whose taps the network role holds (they cannot
+    be held)."""
+    return _wrap(_cloudinit.unheld, networks or [], guests or [])
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -77,4 +83,5 @@ class FilterModule(object):
             "guest_set": guest_set,
             "guest_reservations": guest_reservations,
             "guest_ports": guest_ports,
+            "guest_unheld": guest_unheld,
         }

@@ -226,16 +226,22 @@ def reserve(networks, wanted):
     return out
 
 
-def ports(networks, guests):
-    """The guests' taps on the bridge networks of the list, for the network role's anti-spoofing: one
-    entry per tap NIC of a present guest (normalised) whose bridge is such a network's bridge, with its MAC, its
-    static address (none: it leases from the pool) and `trust`. Helper (kind bridge) NICs get a tap name only when
-    QEMU starts, so they are not among them; macvtap guests do not pass the host's bridges."""
+def _held_bridges(networks):
+    """{bridge: network name} of the present networks whose guest taps the network role holds."""
     bridges = {}
     for net in networks or []:
         if isinstance(net, dict) and net.get("kind", "isolated") in ("isolated", "nat", "routed", "uplink") \
                 and net.get("state", "present") == "present":
             bridges[net.get("bridge") or net.get("name")] = net.get("name")
+    return bridges
+
+
+def ports(networks, guests):
+    """The guests' taps on the bridge networks of the list, for the network role's anti-spoofing: one
+    entry per tap NIC of a present guest (normalised) whose bridge is such a network's bridge, with its MAC, its
+    static address (none: it leases from the pool) and `trust`. Helper (kind bridge) NICs get a tap name only when
+    QEMU starts, so they are not among them (see unheld); macvtap guests do not pass the host's bridges."""
+    bridges = _held_bridges(networks)
     out = []
     for guest in guests:
         if guest["state"] == "absent":
@@ -250,3 +256,15 @@ def ports(networks, guests):
                         # a NIC that leases gets its reservation under the guest's name (_leasepins)
                         "hostname": None if static else _host_name(guest)})
     return out
+
+
+def unheld(networks, guests):
+    """A warning for each helper NIC (kind bridge) of a present guest, without `trust`, on a network whose taps the
+    network role holds: qemu-bridge-helper names its tap only when QEMU starts, so nothing holds it to its MAC and
+    addresses, and its guest can spoof its neighbours."""
+    bridges = _held_bridges(networks)
+    return ["guest '%s' nics[%d]: a helper NIC (kind bridge) on network '%s' is not held to its MAC and addresses"
+            " (qemu-bridge-helper names its tap only when QEMU starts), so its guest can send as its neighbours; use"
+            " kind tap to hold it, or set trust: true if the guest may" % (guest["name"], nic["index"], bridges[nic["bridge"]])
+            for guest in guests if guest["state"] != "absent"
+            for nic in guest["nics"] if nic["kind"] == "bridge" and nic["bridge"] in bridges and not nic["trust"]]

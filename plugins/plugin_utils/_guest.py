@@ -144,7 +144,7 @@ def _nic(raw, given, index, guest, settings, host, user, accel, strict):
     elif kind == "bridge":
         if not raw.get("bridge"):
             _fail(guest, where + ".bridge", "missing", "name the bridge qemu-bridge-helper attaches the guest to")
-        nic["bridge"] = raw["bridge"]
+        nic["bridge"], nic["trust"] = raw["bridge"], raw["trust"]
         if strict:
             _check_bridge_acl(guest, where + ".bridge", nic["bridge"], host)
     else:  # tap, macvtap
@@ -219,7 +219,7 @@ def _socket(nic, raw, given, guest, where, settings):
 _NIC_FIELDS = {
     "hostfwd": ("user",), "restrict": ("user",), "network": ("socket",), "localaddr": ("socket",),
     "address": ("socket", "bridge", "tap", "macvtap"), "listen": ("socket",), "connect": ("socket",), "public": ("socket",),
-    "bridge": ("bridge", "tap"), "ifname": ("tap", "macvtap"), "trust": ("tap",), "queues": ("tap",),
+    "bridge": ("bridge", "tap"), "ifname": ("tap", "macvtap"), "trust": ("tap", "bridge"), "queues": ("tap",),
     "vhost": ("tap", "macvtap"), "mtu": ("bridge", "tap", "macvtap"),
     "link": ("macvtap",), "mode": ("macvtap",), "vlan": ("tap",), "vlans": ("tap",), "native": ("tap",),
 }

@@ -228,10 +228,30 @@ def test_ports_are_the_taps_on_the_bridge_networks():
     assert guest_filter.guest_ports(nets, [{"name": "x", "memory": "lots"}], None) == []
 
 
-def test_trust_belongs_to_tap_nics():
+def test_helper_nics_on_held_networks_are_named_unless_trusted():
+    from ansible_collections.hostnet.qemu.plugins.filter import guest as guest_filter
+    nets = [{"name": "lan0", "kind": "isolated", "address": "192.168.100.1/24"},
+            {"name": "wan", "kind": "nat", "bridge": "hqnat0", "address": "10.5.0.1/24", "uplink": "eth0"},
+            {"name": "old", "kind": "isolated", "address": "10.9.0.1/24", "state": "absent"}]
+    plan = _guest.normalise_all([
+        {"name": "web1", "nics": [{"kind": "bridge", "bridge": "lan0"}, {"kind": "bridge", "bridge": "hqnat0"},
+                                  {"kind": "bridge", "bridge": "old"}, {"kind": "bridge", "bridge": "br-other"},
+                                  {"kind": "tap", "bridge": "lan0"}]},
+        {"name": "r1", "nics": [{"kind": "bridge", "bridge": "lan0", "trust": True}]},
+        {"name": "gone", "state": "absent", "nics": [{"kind": "bridge", "bridge": "lan0"}]}])
+    fix = ("is not held to its MAC and addresses (qemu-bridge-helper names its tap only when QEMU starts), so its guest"
+           " can send as its neighbours; use kind tap to hold it, or set trust: true if the guest may")
+    assert guest_filter.guest_unheld(plan, nets) == [
+        "guest 'web1' nics[0]: a helper NIC (kind bridge) on network 'lan0' " + fix,
+        "guest 'web1' nics[1]: a helper NIC (kind bridge) on network 'wan' " + fix]
+    assert guest_filter.guest_unheld(plan, None) == []
+
+
+def test_trust_belongs_to_tap_and_helper_nics():
     with pytest.raises(HostnetError) as err:
-        plan(nics=[{"kind": "bridge", "bridge": "lan0", "trust": True}])
-    assert str(err.value).startswith("guest 'vm1': nics[0].trust: a bridge NIC has no trust; drop it, or use kind tap")
+        plan(nics=[{"kind": "macvtap", "link": "eth0", "trust": True}])
+    assert str(err.value).startswith("guest 'vm1': nics[0].trust: a macvtap NIC has no trust; drop it, or use kind tap"
+                                     " or bridge")
 
 
 @pytest.mark.parametrize("kw, want", [
