@@ -100,6 +100,19 @@ def link_local(netns, ifname):
     raise AssertionError("%s in %s: no link-local address out of duplicate address detection" % (ifname, netns))
 
 
+# a guest's claim: `python -c NA_SCRIPT MAC ADDRESS` in its namespace says ADDRESS is at MAC on its eth0
+NA_SCRIPT = r"""
+import socket, struct, sys
+mac, target = bytes.fromhex(sys.argv[1].replace(":", "")), socket.inet_pton(socket.AF_INET6, sys.argv[2])
+raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+# an unsolicited neighbour advertisement (type 136) with the override flag: TARGET is at MAC
+packet = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target + b"\x02\x01" + mac
+for _ in range(3):
+    raw.sendto(packet, ("ff02::1", 0, 0, socket.if_nametoindex("eth0")))
+"""
+
+
 _PING = r"""
 import os, socket, struct, sys, time
 ip = sys.argv[1]

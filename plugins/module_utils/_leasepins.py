@@ -38,13 +38,15 @@ from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _files
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 HOST_LINE = re.compile(r"dhcp-host=([0-9a-f]{2}(?::[0-9a-f]{2}){5}),([0-9.]+)(?:,|$)")
+HOST6_LINE = re.compile(r"dhcp-host=([0-9a-f]{2}(?::[0-9a-f]{2}){5}),\[([0-9a-f:]+)\]$")
 
 
-def reserved(conf):
-    """The text of a network's dnsmasq configuration -> {MAC: IPv4 address} of its dhcp-host lines."""
+def reserved(conf, pattern=HOST_LINE):
+    """The text of a network's dnsmasq configuration -> {MAC: IPv4 address} of its dhcp-host lines (with HOST6_LINE:
+    {MAC: IPv6 address} of the DHCPv6 pins)."""
     out = {}
     for line in (conf or "").splitlines():
-        match = HOST_LINE.match(line.strip().lower())
+        match = pattern.match(line.strip().lower())
         if match:
             out[match.group(1)] = match.group(2)
     return out
@@ -84,6 +86,7 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
         conf = _files.read_text(os.path.join(conf_dir, "%s.conf" % name), "network '%s'" % name)
         leases = _files.read_text(os.path.join(leases_dir, "%s.leases" % name), "network '%s'" % name)
         pins[name] = _choose(net, held, reserved(conf), leased(leases, now), errors)
+    pins6 = _pins6(networks, ports, conf_dir, errors)
     if errors:
         raise HostnetError("; ".join(errors))
     out_nets = []
@@ -96,12 +99,52 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
             hosts = net["dhcp"]["hosts"] + [{"mac": mac, "address": address, "name": names.get(mac)}
                                             for mac, address in new]
             net = dict(net, dhcp=dict(net["dhcp"], hosts=hosts))
+        if pins6.get(net["name"]):
+            hosts6 = [{"mac": mac, "address": address} for mac, address in pins6[net["name"]].items()]
+            net = dict(net, ipv6=dict(net["ipv6"], hosts=sorted(hosts6, key=lambda h: _int(h["address"]))))
         out_nets.append(net)
     out_ports = []
     for port in ports:
-        address = pins.get(port["network"], {}).get(port["mac"])
-        out_ports.append(dict(port, pinned=address, allowed=[address] if address else port["allowed"]))
+        address, address6 = pins.get(port["network"], {}).get(port["mac"]), pins6.get(port["network"], {}).get(port["mac"])
+        out_ports.append(dict(port, pinned=address, allowed=[address] if address else port["allowed"], pinned6=address6))
     return out_nets, out_ports
+
+
+def _pins6(networks, ports, conf_dir, errors):
+    """{network: {MAC: IPv6 address}}: on a network with stateful DHCPv6 (`ipv6.dhcp`, so no SLAAC), every held
+    port gets one address of the range, as a DHCPv4 pool NIC does (IPv6 addresses are never declared): the one its
+    MAC is pinned to in the network's dnsmasq configuration, else the first free one. dnsmasq finds a DHCPv6
+    client's MAC in the host's neighbour table (the port holds the frames' source to it), never in the DUID the
+    client writes. A DHCPv6 lease file names clients by DUID, not MAC, so a lease from before the pins is not kept:
+    the guest takes its pin at its next renewal."""
+    out = {}
+    for net in networks:
+        dhcp6 = (net.get("ipv6") or {}).get("dhcp")
+        held = sorted((p for p in ports if p["network"] == net["name"] and not p["trust"] and not p["lan"]),
+                      key=lambda p: p["ifname"])
+        if not dhcp6 or not held or net.get("state", "present") != "present":
+            continue
+        conf = _files.read_text(os.path.join(conf_dir, "%s.conf" % net["name"]), "network '%s'" % net["name"])
+        first, last = _int(dhcp6["start"]), _int(dhcp6["end"])
+        chosen, taken, macs = {}, set(), set(p["mac"] for p in held)
+        for mac, address in sorted(reserved(conf, HOST6_LINE).items()):
+            address = str(netaddr.IPAddress(address))
+            if mac in macs and first <= _int(address) <= last and address not in taken:
+                chosen[mac] = address
+                taken.add(address)
+        free = (str(netaddr.IPAddress(value, 6)) for value in range(first, last + 1))
+        for port in held:
+            if port["mac"] in chosen:
+                continue
+            address = next((a for a in free if a not in taken), None)
+            if address is None:
+                errors.append("%s (%s): network '%s' has no free address left in its DHCPv6 range (%s-%s); widen"
+                              " ipv6.dhcp" % (port["label"], port["ifname"], net["name"], dhcp6["start"], dhcp6["end"]))
+                continue
+            chosen[port["mac"]] = address
+            taken.add(address)
+        out[net["name"]] = chosen
+    return out
 
 
 def _names(net, ports):

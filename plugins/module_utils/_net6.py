@@ -141,6 +141,9 @@ def router_advertisements(net, bridge, dns, lease):
         lines = ["# IPv6: stateful DHCPv6 from %s to %s; the router advertisements say so (managed flag, no SLAAC)"
                  % (six["dhcp"]["start"], six["dhcp"]["end"]), "enable-ra",
                  "dhcp-range=%s,%s,64,%s" % (six["dhcp"]["start"], six["dhcp"]["end"], lease)]
+        if six.get("hosts"):  # _leasepins: each held guest NIC's one address, which its port lets through
+            lines.append("# each guest NIC's address, by its MAC (dnsmasq reads a DHCPv6 client's from the neighbour table)")
+            lines += ["dhcp-host=%s,[%s]" % (host["mac"], host["address"]) for host in six["hosts"]]
     else:
         lines = ["# IPv6: router advertisements for %s; guests form their addresses by SLAAC" % six["prefix"],
                  "enable-ra", "dhcp-range=::,constructor:%s,%s,64" % (bridge, "ra-stateless" if dns else "ra-only")]

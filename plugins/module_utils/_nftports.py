@@ -18,7 +18,8 @@ known before the guest starts). What the guest sends through it is held to its N
   behind it;
 - IPv6 only from link-local addresses, the unspecified address (duplicate address detection) and the network's
   IPv6 prefix (its guests form their addresses by SLAAC, which the host cannot know beforehand), and never from, nor
-  claiming, an address of either that another MAC forms (EUI-64);
+  claiming, an address of either that another MAC forms (EUI-64); on a network with stateful DHCPv6 (no SLAAC)
+  only from, and claiming only, the NIC's own address of the prefix (pinned by _leasepins);
 - no router advertisements and no DHCP or DHCPv6 server replies (a guest would otherwise become its neighbours'
   router, or hand them itself as gateway and DNS server);
 - no other EtherType (a VLAN tag would otherwise carry anything past the checks above).
@@ -233,10 +234,16 @@ def render(doc, ports):
         _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-router-advert")], "%s: no router advertisements" % who)
         _drop(doc, chain, [_match("udp", "sport", "==", 67)], "%s: no DHCP server (nor relay)" % who)
         _drop(doc, chain, [_match("udp", "sport", "==", 547)], "%s: no DHCPv6 server" % who)
+        if port.get("pinned6"):  # stateful DHCPv6: the NIC's one address of the prefix (_leasepins)
+            _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(port["pinned6"], op="!="),
+                               _raw("th", 64, 64, int(netaddr.IPNetwork(port["prefix6"]).network) >> 64)],
+                  "%s: no neighbour advertisement for an address of %s but its own (%s)"
+                  % (who, port["prefix6"], port["pinned6"]))
         if not port["lan"]:  # on an uplink network the LAN gives IPv6 addresses the host does not know
-            sources = ["::", {"prefix": {"addr": "fe80::", "len": 10}}] + _prefixes([port["prefix6"]] if port["prefix6"] else [])
+            own = port.get("pinned6") or port["prefix6"]
+            sources = ["::", {"prefix": {"addr": "fe80::", "len": 10}}] + _prefixes([own] if own else [])
             _drop(doc, chain, [_match("ip6", "saddr", "!=", {"set": sources})],
-                  "%s: IPv6 only link-local and from %s" % (who, port["prefix6"]) if port["prefix6"]
+                  "%s: IPv6 only link-local and from %s" % (who, own) if own
                   else "%s: IPv6 only link-local (the network has no IPv6 prefix)" % who)
         _destinations(doc, chain, port, who)
         _drop(doc, chain, [_match("ether", "type", "!=", {"set": ["ip", "arp", "ip6"]})],

@@ -47,7 +47,8 @@ description:
     P(hostnet.qemu.guest#role) role's guests). What a guest sends through its tap is held to its NIC in the table
     C(bridge) O(table) (anti-spoofing). Frames only from the NIC's MAC, ARP and IPv4 only from its addresses (its
     declared ones, else its lease, else the network's subnet, plus the DHCP request), IPv6 only link-local and the
-    network's prefix, no router advertisements or DHCPv6 replies, no other EtherType, and never the host's own
+    network's prefix (on a network with stateful DHCPv6, its one address of the prefix), no router advertisements or
+    DHCPv6 replies, no other EtherType, and never the host's own
     addresses on the bridge (as a source, in ARP or in a neighbour advertisement) nor a link-local address formed
     from another MAC (EUI-64, such as the host's on the bridge, which an isolated, nat or routed network's bridge
     forms from its MAC whatever the host's default). A port with C(trust) is not held.
@@ -56,6 +57,11 @@ description:
     reserved for that MAC in the network's dnsmasq configuration, else the one its MAC holds in the lease file, else
     the first free address of the ranges (not the host's, not reserved, not leased to another MAC). A full pool is
     an error naming the NICs left without an address.
+  - On a network with stateful DHCPv6 (C(ipv6.dhcp), no SLAAC) every held port is pinned the same way to one address
+    of the range (a C(dhcp-host=MAC,[ADDRESS]) line; IPv6 addresses are never declared), the one already reserved
+    for its MAC, else the first free one. dnsmasq finds a DHCPv6 client's MAC in the host's neighbour table, not in
+    the DUID the client writes. The port may send from, and claim by a neighbour advertisement, no other address of
+    the prefix.
   - Spanned networks with C(span.control_plane=evpn) get BGP EVPN through FRR. The module owns the default BGP
     instance in O(frr_dir)C(/frr.conf) that carries the peer group C(hostnet-qemu), and C(bgpd=yes) in
     O(frr_dir)C(/daemons); every other line of frr.conf is left as it is, and a C(router bgp) section of the
@@ -216,6 +222,11 @@ ports:
         - For a NIC that leases, the address reserved for its MAC in the network's DHCP, which is also the only one it
           may send from; null for other ports.
       type: str
+    pinned6:
+      description:
+        - On a network with stateful DHCPv6, the IPv6 address reserved for its MAC, which is also the only address of
+          the prefix it may send from; null for other ports.
+      type: str
     trust:
       description: Not held.
       type: bool
@@ -356,7 +367,7 @@ def main():
                 + ["frr: " + line for line in frr["plan"]], "frr": frr["plan"],
                 "devices": engine, "nft": nft_lines, "dnsmasq": files["dnsmasq"], "sysctls": spec["sysctls"],
                 "forwarding": dict((k, forwarding[k]) for k in ("before", "guarded", "restore")), "diff": diff,
-                "ports": [dict((k, p[k]) for k in ("ifname", "network", "allowed", "pinned", "trust")) for p in ports]}
+                "ports": [dict((k, p[k]) for k in ("ifname", "network", "allowed", "pinned", "pinned6", "trust")) for p in ports]}
 
     _runner.run(module, work)
 

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from conftest import link_local, run_tasks, sh, throwaway_netns
+from conftest import NA_SCRIPT, link_local, run_tasks, sh, throwaway_netns
 from ansible_collections.hostnet.qemu.plugins.module_utils import _engine, _model, _validate
 
 NET = {"name": "portnet", "kind": "isolated", "bridge": "hqpbr0", "address": "192.168.91.1/24"}
@@ -133,18 +133,6 @@ def test_no_guest_claims_the_hosts_address_by_arp_or_as_its_source(lab, role, po
     assert ping(lab, role, GUESTS["A"][2], source="192.168.91.1") == poisoned
 
 
-_NA = r"""
-import socket, struct, sys
-mac, target = bytes.fromhex(sys.argv[1].replace(":", "")), socket.inet_pton(socket.AF_INET6, sys.argv[2])
-raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-# an unsolicited neighbour advertisement (type 136) with the override flag: TARGET is at MAC
-packet = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target + b"\x02\x01" + mac
-for _ in range(3):
-    raw.sendto(packet, ("ff02::1", 0, 0, socket.if_nametoindex("eth0")))
-"""
-
-
 def _mac(netns, ifname):
     return sh("cat", "/sys/class/net/%s/address" % ifname, netns=netns).stdout.strip()
 
@@ -164,7 +152,7 @@ def test_no_guest_claims_the_hosts_ipv6_address_by_a_neighbour_advertisement(lab
     host = lab["H"]
     _with_ipv6(lab, tmp_path)
     assert ping(lab, "A", "2001:db8:91::1")  # A knows the host's MAC
-    sh(sys.executable, "-c", _NA, GUESTS[role][1], "2001:db8:91::1", netns=lab[role])
+    sh(sys.executable, "-c", NA_SCRIPT, GUESTS[role][1], "2001:db8:91::1", netns=lab[role])
     time.sleep(0.3)
     neigh = sh("ip", "-n", lab["A"], "-6", "neigh", "show", "2001:db8:91::1", "dev", "eth0").stdout
     assert (GUESTS[role][1] in neigh) == poisoned, neigh
@@ -265,7 +253,7 @@ def test_no_guest_claims_the_hosts_link_local_address_or_sends_from_it(lab, role
     # the kernel formed each guest's own address from its MAC, as the filter expects (and lets through)
     assert _link_local(lab[role], "eth0") == [_validate.eui64(GUESTS[role][1])]
     assert ping(lab, seen_by, host_ll + "%eth0")  # the neighbour knows the host's MAC for it
-    sh(sys.executable, "-c", _NA, GUESTS[role][1], host_ll, netns=lab[role])
+    sh(sys.executable, "-c", NA_SCRIPT, GUESTS[role][1], host_ll, netns=lab[role])
     time.sleep(0.3)
     neigh = sh("ip", "-n", lab[seen_by], "-6", "neigh", "show", host_ll, "dev", "eth0").stdout
     assert (GUESTS[role][1] in neigh) == poisoned, neigh
@@ -352,7 +340,7 @@ def test_no_guest_claims_a_neighbours_slaac_address_or_sends_from_it(lab, tmp_pa
     slaac = _validate.eui64(GUESTS["A"][1], "2001:db8:91::/64")
     sh("ip", "-n", lab["A"], "addr", "add", slaac + "/64", "dev", "eth0", "nodad")
     assert ping(lab, "A", "2001:db8:91::1", source=slaac)  # A's own passes, and the host now knows it
-    sh(sys.executable, "-c", _NA, GUESTS[role][1], slaac, netns=lab[role])
+    sh(sys.executable, "-c", NA_SCRIPT, GUESTS[role][1], slaac, netns=lab[role])
     time.sleep(0.3)
     neigh = sh("ip", "-n", lab["H"], "-6", "neigh", "show", slaac, "dev", "hqpbr0").stdout
     assert (GUESTS[role][1] in neigh) == poisoned, neigh

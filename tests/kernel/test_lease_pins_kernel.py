@@ -17,8 +17,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from conftest import addrs, ping, run_tasks, sh, throwaway_netns
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _leasepins, _nftnet, _nftports
+from conftest import NA_SCRIPT, addrs, link_local, ping, run_tasks, sh, throwaway_netns
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _leasepins, _nftnet, _nftports, _nftrules
 
 BUSYBOX = next((p for p in ("/usr/bin/busybox", "/bin/busybox") if os.path.exists(p)), None)
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -29,7 +29,8 @@ pytestmark = [
 ]
 NET = {"name": "pinnet", "kind": "isolated", "bridge": "hqlpbr0", "address": "192.168.93.1/24",
        "dhcp": {"ranges": [{"start": "192.168.93.100", "end": "192.168.93.199"}], "lease_time": "10m"},
-       "dns": {"domain": "lab.test"}}
+       "dns": {"domain": "lab.test"},
+       "ipv6": {"address": "fd00:93::1/64", "dhcp": {"start": "fd00:93::100", "end": "fd00:93::1ff"}}}
 GUESTS = {"P": ("hqlpp", "52:54:00:93:00:0a"), "Q": ("hqlpq", "52:54:00:93:00:0b")}
 PORTS = [{"ifname": port, "mac": mac, "network": "pinnet", "addresses": [], "trust": False,
           "label": "guest '%s' nics[0]" % role, "hostname": role.lower()} for role, (port, mac) in sorted(GUESTS.items())]
@@ -56,6 +57,7 @@ def lab(netns, tmp_path):
         names = {"H": netns, "script": str(script)}
         sh("ip", "-n", netns, "link", "add", NET["bridge"], "type", "bridge")
         sh("ip", "-n", netns, "addr", "add", NET["address"], "dev", NET["bridge"])
+        sh("ip", "-n", netns, "addr", "add", NET["ipv6"]["address"], "dev", NET["bridge"], "nodad")
         sh("ip", "-n", netns, "link", "set", NET["bridge"], "up")
         for role, (port, mac) in GUESTS.items():
             names[role] = ns = stack.enter_context(throwaway_netns())
@@ -77,6 +79,7 @@ def lab(netns, tmp_path):
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         stack.callback(lambda: (server.terminate(), server.wait(timeout=10)))
         names["pins"] = dict((p["ifname"], p["pinned"]) for p in ports)
+        names["pins6"] = dict((p["ifname"], p["pinned6"]) for p in ports)
         yield names
 
 
@@ -171,3 +174,68 @@ def test_no_guest_takes_a_neighbours_name_by_dhcp(lab, tmp_path):
     assert resolve(lab, "q.lab.test") == "192.168.93.150" and resolve(lab, "p.lab.test") == "192.168.93.100"
     leases = (tmp_path / "leases" / "pinnet.leases").read_text()
     assert " 192.168.93.100 p " in leases and " 192.168.93.150 q " in leases, leases
+
+
+_SOLICIT = r"""
+import os, socket, struct, sys
+# a DHCPv6 Solicit (type 1) with client identifier DUID-LL naming the MAC argv[1] and one IA_NA; prints the
+# addresses of the Advertise's IA_NA
+option = lambda code, data: struct.pack("!HH", code, len(data)) + data
+duid = b"\x00\x03\x00\x01" + bytes.fromhex(sys.argv[1].replace(":", ""))
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 546))
+s.settimeout(2)
+solicit = b"\x01" + os.urandom(3) + option(1, duid) + option(3, struct.pack("!III", 1, 0, 0)) + option(8, b"\0\0")
+for _ in range(5):
+    s.sendto(solicit, ("ff02::1:2", 547, 0, socket.if_nametoindex("eth0")))
+    try:
+        reply = s.recv(2048)
+    except socket.timeout:
+        continue
+    found, i = [], 4
+    while i + 4 <= len(reply):
+        code, length = struct.unpack("!HH", reply[i:i + 4])
+        body, j = reply[i + 4:i + 4 + length], 12
+        while code == 3 and j + 4 <= len(body):
+            sub, sublength = struct.unpack("!HH", body[j:j + 4])
+            if sub == 5:
+                found.append(socket.inet_ntop(socket.AF_INET6, body[j + 4:j + 20]))
+            j += 4 + sublength
+        i += 4 + length
+    print(" ".join(found))
+    break
+else:
+    print("nothing")
+"""
+
+
+def offered6(lab, role, duid_mac):
+    link_local(lab[role], "eth0")  # a DHCPv6 client sends from its link-local address, once duplicate detection is over
+    return sh(sys.executable, "-c", _SOLICIT, duid_mac, netns=lab[role], timeout=30).stdout.strip()
+
+
+def test_on_stateful_dhcpv6_each_nic_is_offered_its_pin_by_its_mac_and_sends_and_claims_only_it(lab, tmp_path):
+    """With stateful DHCPv6 (no SLAAC) each held NIC is pinned to one address of the range: dnsmasq offers it by
+    the MAC it finds in the neighbour table, not by the DUID the client writes, and the port lets nothing else of
+    the prefix through, as a source or as a neighbour advertisement's target."""
+    assert lab["pins6"] == {"hqlpp": "fd00:93::100", "hqlpq": "fd00:93::101"}
+    conf = (tmp_path / "dnsmasq" / "pinnet.conf").read_text()
+    assert "dhcp-host=52:54:00:93:00:0a,[fd00:93::100]\ndhcp-host=52:54:00:93:00:0b,[fd00:93::101]\n" in conf
+    # the table as the networks module loads it: each port held to its pins (nft_networks takes IPv4 addresses only)
+    ruleset = tmp_path / "pinned.json"
+    ruleset.write_text(_nftrules.render([NET], ports=pins(tmp_path)[1]))  # read back from the written file
+    sh("nft", "-j", "-f", str(ruleset), netns=lab["H"])
+    assert offered6(lab, "P", GUESTS["Q"][1]) == "fd00:93::100"  # P names Q's MAC in its DUID: still P's pin
+    assert offered6(lab, "Q", GUESTS["Q"][1]) == "fd00:93::101"
+    for role, address in (("P", "fd00:93::100"), ("Q", "fd00:93::101")):
+        sh("ip", "-n", lab[role], "addr", "add", address + "/64", "dev", "eth0", "nodad")
+        assert ping(lab[role], "fd00:93::1"), role  # from its pin (the host learns Q's MAC for it)
+    # another address of the range is not P's, though it is in the prefix
+    sh("ip", "-n", lab["P"], "addr", "add", "fd00:93::150/64", "dev", "eth0", "nodad")
+    sh("ip", "-n", lab["P"], "addr", "del", "fd00:93::100/64", "dev", "eth0")
+    assert not ping(lab["P"], "fd00:93::1")
+    # nor may P claim Q's pin by a neighbour advertisement
+    sh(sys.executable, "-c", NA_SCRIPT, GUESTS["P"][1], "fd00:93::101", netns=lab["P"])
+    time.sleep(0.3)
+    neigh = sh("ip", "-n", lab["H"], "-6", "neigh", "show", "fd00:93::101", "dev", NET["bridge"]).stdout
+    assert GUESTS["Q"][1] in neigh and GUESTS["P"][1] not in neigh, neigh

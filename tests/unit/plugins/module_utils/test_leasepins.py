@@ -130,3 +130,39 @@ def test_a_ports_hostname_is_one_dns_label(value):
         _nftports.normalise([port(1, hostname=value)], _nftnet.normalise([NET]))
     assert str(info.value) == ("invalid ports: guest 'vm1' nics[0]: field 'hostname': %r is not a host name; use one"
                                " DNS label (letters, digits and inner '-', at most 63)" % (value,))
+
+
+NET6 = dict(NET, ipv6={"address": "fd00:70::1/64", "dhcp": {"start": "fd00:70::100", "end": "fd00:70::101"}})
+
+
+def test_on_stateful_dhcpv6_every_held_nic_gets_one_address_of_the_range_kept_from_the_configuration(tmp_path):
+    """IPv6 addresses are never declared: a NIC with a static IPv4 address is pinned too; trusted NICs are not."""
+    ports = [port(2), port(1, addresses=["192.168.70.50"]), port(3, trust=True)]
+    nets, out = pins(tmp_path, ports, networks=(NET6,))
+    assert nets[0]["ipv6"]["hosts"] == [{"mac": MAC[1], "address": "fd00:70::100"},
+                                        {"mac": MAC[2], "address": "fd00:70::101"}]
+    want = [("vm2-n0", "fd00:70::101"), ("vm1-n0", "fd00:70::100"), ("vm3-n0", None)]
+    assert [(p["ifname"], p["pinned6"]) for p in out] == want
+    conf = _dhcp.render(nets[0])
+    assert "dhcp-host=%s,[fd00:70::100]\ndhcp-host=%s,[fd00:70::101]\n" % (MAC[1], MAC[2]) in conf
+    # the next run reads the pins back from the written configuration, whatever order the ports come in
+    again = "dhcp-host=%s,[fd00:70::101]\ndhcp-host=%s,[fd00:70::100]\n" % (MAC[4], MAC[2])
+    nets2, out2 = pins(tmp_path, [port(4), port(2)], conf=again, networks=(NET6,))
+    assert [(p["ifname"], p["pinned6"]) for p in out2] == [("vm4-n0", "fd00:70::101"), ("vm2-n0", "fd00:70::100")]
+    assert nets2[0]["ipv6"]["hosts"][0] == {"mac": MAC[2], "address": "fd00:70::100"}
+
+
+def test_a_dhcpv6_pin_outside_the_range_is_chosen_again_and_a_full_range_names_the_nics(tmp_path):
+    conf = "dhcp-host=%s,[fd00:70::5]\n" % MAC[1]
+    _nets, out = pins(tmp_path, [port(1)], conf=conf, networks=(NET6,))
+    assert out[0]["pinned6"] == "fd00:70::100"
+    with pytest.raises(HostnetError) as err:
+        pins(tmp_path, [port(n, addresses=["192.168.70.5%d" % n]) for n in (1, 2, 3)], networks=(NET6,))
+    assert str(err.value) == ("guest 'vm3' nics[0] (vm3-n0): network 'pool' has no free address left in its DHCPv6"
+                              " range (fd00:70::100-fd00:70::101); widen ipv6.dhcp")
+
+
+def test_slaac_networks_and_networks_without_ipv6_pin_no_ipv6_address(tmp_path):
+    for net in (NET, dict(NET, ipv6={"address": "fd00:70::1/64"})):
+        nets, out = pins(tmp_path, [port(1)], networks=(net,))
+        assert out[0]["pinned6"] is None and "hosts" not in (nets[0].get("ipv6") or {})

@@ -198,6 +198,22 @@ def test_no_port_sends_from_or_claims_a_slaac_address_formed_from_another_mac():
         raw("th", 64, 64, "0xfd00006000000000"), raw("th", 152, 16, "0xfffe")]
 
 
+def test_on_stateful_dhcpv6_a_port_sends_from_and_claims_only_its_pinned_ipv6_address():
+    net6 = dict(ISO, ipv6={"address": "fd00:60::1/64", "dhcp": {"start": "fd00:60::100", "end": "fd00:60::1ff"}})
+    ports = [dict(p, pinned6="fd00:60::105") for p in _nftports.normalise(
+        [dict(port(), addresses=[], trust=False, label=None)], _nftnet.normalise([net6]))]
+    doc = json.loads(_nftrules.render([net6], ports=ports))["nftables"]
+    rules = dict((c["add"]["rule"]["comment"].split(": ", 1)[1], c["add"]["rule"]["expr"]) for c in doc
+                 if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == "port0")
+    assert rules["no neighbour advertisement for an address of fd00:60::/64 but its own (fd00:60::105)"][1:3] == [
+        {"match": {"op": "!=", "left": {"payload": {"base": "th", "offset": 64, "len": 128}},
+                   "right": "0xfd000060000000000000000000000105"}},
+        {"match": {"op": "==", "left": {"payload": {"base": "th", "offset": 64, "len": 64}},
+                   "right": "0xfd00006000000000"}}]
+    assert rules["IPv6 only link-local and from fd00:60::105"][0]["match"]["right"] == {
+        "set": ["::", {"prefix": {"addr": "fe80::", "len": 10}}, "fd00:60::105"]}
+
+
 def test_the_same_mac_and_address_on_two_networks_are_two_nics():
     out = norm([port(addresses=["192.168.60.9"]), port(ifname="vm1-n1", network="natnet", addresses=["192.168.50.9"])])
     assert [p["allowed"] for p in out] == [["192.168.60.9"], ["192.168.50.9"]]
