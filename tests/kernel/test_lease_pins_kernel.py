@@ -239,3 +239,15 @@ def test_on_stateful_dhcpv6_each_nic_is_offered_its_pin_by_its_mac_and_sends_and
     time.sleep(0.3)
     neigh = sh("ip", "-n", lab["H"], "-6", "neigh", "show", "fd00:93::101", "dev", NET["bridge"]).stdout
     assert GUESTS["Q"][1] in neigh and GUESTS["P"][1] not in neigh, neigh
+
+
+def test_a_real_dhcpv6_client_takes_its_pin(lab, lab_image):
+    """ISC dhclient -6 (from the lab image, run in each guest's namespace) leases and configures the NIC's pin."""
+    for role, port in (("Q", "hqlpq"), ("P", "hqlpp")):
+        link_local(lab[role], "eth0")
+        proc = subprocess.run(["podman", "run", "--rm", "--network", "ns:/run/netns/%s" % lab[role], "--cap-add",
+                               "NET_ADMIN,NET_RAW", lab_image, "timeout", "60", "dhclient", "-6", "-1", "-v",
+                               "-lf", "/tmp/leases6", "-pf", "/tmp/dhclient6.pid", "eth0"],
+                              capture_output=True, text=True, check=False, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert [a for a in addrs(lab[role], "eth0") if a.startswith("fd00:93:")] == [lab["pins6"][port] + "/128"]
