@@ -19,6 +19,9 @@ dnsmasq hands the guest exactly the address the filter lets through. Pure given 
 files give the same pins, which keeps the plan, check mode and the second run (changed=0) in step. A network
 without DHCP ranges (reservations only), or whose DHCP another host serves (a spanned network's other end), has no
 pool to pin from: its pool NICs stay held to the subnet.
+
+On a network with stateful DHCPv6 (no SLAAC) every held NIC also gets one address of the DHCPv6 range (_pins6), a
+`dhcp-host=MAC,[ADDRESS]` line, and its port is held to it.
 """
 
 from __future__ import absolute_import, division, print_function
