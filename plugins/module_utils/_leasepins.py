@@ -37,7 +37,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     netaddr = None
 
-from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _files
+from ansible_collections.hostnet.qemu.plugins.module_utils import _dhcp, _files, _validate
 from ansible_collections.hostnet.qemu.plugins.module_utils._errors import HostnetError
 
 HOST_LINE = re.compile(r"dhcp-host=([0-9a-f]{2}(?::[0-9a-f]{2}){5}),([0-9.]+)(?:,|$)")
@@ -69,6 +69,32 @@ def leased(text, now):
     return out
 
 
+def leased6(text, now):
+    """The text of a dnsmasq lease file -> ({MAC: IPv6 address}, every IPv6 address) of its DHCPv6 leases that have
+    not expired. A DHCPv6 line names its client by DUID (`EXPIRY IAID ADDRESS NAME DUID`); the MAC is read from a
+    DUID-LLT or DUID-LL of an Ethernet address (ISC dhclient writes one), and other DUIDs give none."""
+    macs, addresses = {}, set()
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not fields[0].isdigit() or not fields[1].lstrip("T").isdigit() or ":" not in fields[2]:
+            continue
+        found = _validate.network(fields[2])
+        if found is None or found.version != 6 or (int(fields[0]) and int(fields[0]) < now):
+            continue
+        address = str(found.ip)
+        addresses.add(address)
+        try:
+            duid = bytearray.fromhex(fields[4].replace(":", ""))
+        except ValueError:
+            continue
+        start = {(1, 14): 8, (3, 10): 4}.get((int.from_bytes(duid[:2], "big"), len(duid)))  # LLT, LL
+        if start is not None and duid[2:4] == b"\x00\x01":  # hardware type 1, Ethernet
+            mac = _dhcp._mac(":".join("%02x" % o for o in duid[start:start + 6]))
+            if mac:
+                macs[mac] = address
+    return macs, addresses
+
+
 def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
     """Normalised networks and ports (_nftnet.normalise, _nftports.normalise) -> the same with a reservation added
     for every held pool port of a network whose DHCP pool this host serves, and that port's `allowed` narrowed to
@@ -89,7 +115,7 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
         conf = _files.read_text(os.path.join(conf_dir, "%s.conf" % name), "network '%s'" % name)
         leases = _files.read_text(os.path.join(leases_dir, "%s.leases" % name), "network '%s'" % name)
         pins[name] = _choose(net, held, reserved(conf), leased(leases, now), errors)
-    pins6 = _pins6(networks, ports, conf_dir, errors)
+    pins6 = _pins6(networks, ports, conf_dir, leases_dir, now, errors)
     if errors:
         raise HostnetError("; ".join(errors))
     out_nets = []
@@ -113,13 +139,13 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
     return out_nets, out_ports
 
 
-def _pins6(networks, ports, conf_dir, errors):
+def _pins6(networks, ports, conf_dir, leases_dir, now, errors):
     """{network: {MAC: IPv6 address}}: on a network with stateful DHCPv6 (`ipv6.dhcp`, so no SLAAC), every held
     port gets one address of the range, as a DHCPv4 pool NIC does (IPv6 addresses are never declared): the one its
-    MAC is pinned to in the network's dnsmasq configuration, else the first free one. dnsmasq finds a DHCPv6
+    MAC is pinned to in the network's dnsmasq configuration, else the one its MAC's DUID holds in the lease file (a
+    running guest keeps its address), else the first free one (not leased to anyone). dnsmasq finds a DHCPv6
     client's MAC in the host's neighbour table (the port holds the frames' source to it), never in the DUID the
-    client writes. A DHCPv6 lease file names clients by DUID, not MAC, so a lease from before the pins is not kept:
-    the guest takes its pin at its next renewal."""
+    client writes; a lease whose DUID names no MAC is not kept, and its guest takes its pin at its next renewal."""
     out = {}
     for net in networks:
         dhcp6 = (net.get("ipv6") or {}).get("dhcp")
@@ -129,12 +155,16 @@ def _pins6(networks, ports, conf_dir, errors):
             continue
         conf = _files.read_text(os.path.join(conf_dir, "%s.conf" % net["name"]), "network '%s'" % net["name"])
         first, last = _int(dhcp6["start"]), _int(dhcp6["end"])
+        leases = _files.read_text(os.path.join(leases_dir, "%s.leases" % net["name"]), "network '%s'" % net["name"])
+        by_mac, leased_any = leased6(leases, now)
         chosen, taken, macs = {}, set(), set(p["mac"] for p in held)
-        for mac, address in sorted(reserved(conf, HOST6_LINE).items()):
-            address = str(netaddr.IPAddress(address))
-            if mac in macs and first <= _int(address) <= last and address not in taken:
-                chosen[mac] = address
-                taken.add(address)
+        for source in (reserved(conf, HOST6_LINE), by_mac):
+            for mac, address in sorted(source.items()):
+                address = str(netaddr.IPAddress(address))
+                if mac in macs and mac not in chosen and first <= _int(address) <= last and address not in taken:
+                    chosen[mac] = address
+                    taken.add(address)
+        taken |= leased_any  # nor is any address leased now
         free = (str(netaddr.IPAddress(value, 6)) for value in range(first, last + 1))
         for port in held:
             if port["mac"] in chosen:

@@ -59,7 +59,8 @@ description:
     an error naming the NICs left without an address.
   - On a network with stateful DHCPv6 (C(ipv6.dhcp), no SLAAC) every held port is pinned the same way to one address
     of the range (a C(dhcp-host=MAC,[ADDRESS]) line; IPv6 addresses are never declared), the one already reserved
-    for its MAC, else the first free one. dnsmasq finds a DHCPv6 client's MAC in the host's neighbour table, not in
+    for its MAC, else the one its MAC holds in the lease file (read from a DUID-LLT or DUID-LL), else the first one
+    nobody holds. dnsmasq finds a DHCPv6 client's MAC in the host's neighbour table, not in
     the DUID the client writes. The port may send from, and claim by a neighbour advertisement, no other address of
     the prefix.
   - Spanned networks with C(span.control_plane=evpn) get BGP EVPN through FRR. The module owns the default BGP

@@ -241,7 +241,7 @@ def test_on_stateful_dhcpv6_each_nic_is_offered_its_pin_by_its_mac_and_sends_and
     assert GUESTS["Q"][1] in neigh and GUESTS["P"][1] not in neigh, neigh
 
 
-def test_a_real_dhcpv6_client_takes_its_pin(lab, lab_image):
+def test_a_real_dhcpv6_client_takes_its_pin(lab, lab_image, tmp_path):
     """ISC dhclient -6 (from the lab image, run in each guest's namespace) leases and configures the NIC's pin."""
     for role, port in (("Q", "hqlpq"), ("P", "hqlpp")):
         link_local(lab[role], "eth0")
@@ -251,3 +251,13 @@ def test_a_real_dhcpv6_client_takes_its_pin(lab, lab_image):
                               capture_output=True, text=True, check=False, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert [a for a in addrs(lab[role], "eth0") if a.startswith("fd00:93:")] == [lab["pins6"][port] + "/128"]
+    # dnsmasq's lease file names dhclient by its DUID-LLT, which carries the MAC: without the pins in the
+    # configuration (a guest that leased before them), the next run pins each NIC to the address it holds
+    conf = tmp_path / "dnsmasq" / "pinnet.conf"
+    conf.write_text("".join(line for line in conf.read_text().splitlines(True) if ",[fd00:93::" not in line))
+    leases = (tmp_path / "leases" / "pinnet.leases").read_text()
+    assert _leasepins.leased6(leases, time.time())[0] == {GUESTS["P"][1]: "fd00:93::100", GUESTS["Q"][1]: "fd00:93::101"}
+    normalised = _nftnet.normalise([NET])  # Q alone: without its lease it would get ::102, the first one nobody holds
+    only_q = _leasepins.pin(normalised, _nftports.normalise([p for p in PORTS if p["ifname"] == "hqlpq"], normalised),
+                            str(conf.parent), leases_dir=str(tmp_path / "leases"))[1]
+    assert [p["pinned6"] for p in only_q] == ["fd00:93::101"]

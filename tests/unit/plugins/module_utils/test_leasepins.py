@@ -166,3 +166,22 @@ def test_slaac_networks_and_networks_without_ipv6_pin_no_ipv6_address(tmp_path):
     for net in (NET, dict(NET, ipv6={"address": "fd00:70::1/64"})):
         nets, out = pins(tmp_path, [port(1)], networks=(net,))
         assert out[0]["pinned6"] is None and "hosts" not in (nets[0].get("ipv6") or {})
+
+
+def test_a_dhcpv6_lease_whose_duid_names_the_mac_is_kept_and_other_leases_are_not_free(tmp_path):
+    """dnsmasq's DHCPv6 lines: EXPIRY IAID ADDRESS NAME DUID. dhclient's DUID-LLT (type 1) and a DUID-LL (type 3)
+    carry the MAC; a DUID-EN (type 2) does not, and its address is not given to anyone else."""
+    llt = "00:01:00:01:2c:3d:4e:5f:" + MAC[1]
+    leases = ("duid 00:01:00:01:aa:bb:cc:dd:52:54:00:ff:ff:ff\n"
+              "%d 1 fd00:70::101 vm1 %s\n" % (NOW + 600, llt)
+              + "%d 7 fd00:70::100 * 00:02:00:00:ab:11:01:02:03:04\n" % (NOW + 600)
+              + "%d 2 fd00:70::102 vm2 00:03:00:01:%s\n" % (NOW - 5, MAC[2])  # expired
+              + "%d 3 fd00:70::103 vm3 00:03:00:01:%s\n" % (NOW + 600, MAC[3])
+              + "broken line\n%d x fd00:70::104 * zz\n" % NOW)
+    by_mac, every = _leasepins.leased6(leases, NOW)
+    assert by_mac == {MAC[1]: "fd00:70::101", MAC[3]: "fd00:70::103"}
+    assert every == {"fd00:70::100", "fd00:70::101", "fd00:70::103"}
+    net = dict(NET6, ipv6=dict(NET6["ipv6"], dhcp={"start": "fd00:70::100", "end": "fd00:70::1ff"}))
+    _nets, out = pins(tmp_path, [port(n, addresses=["192.168.70.5%d" % n]) for n in (1, 2, 3)], leases=leases,
+                      networks=(net,))
+    assert [p["pinned6"] for p in out] == ["fd00:70::101", "fd00:70::102", "fd00:70::103"]
