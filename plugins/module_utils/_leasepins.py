@@ -98,8 +98,9 @@ def leased6(text, now):
 def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
     """Normalised networks and ports (_nftnet.normalise, _nftports.normalise) -> the same with a reservation added
     for every held pool port of a network whose DHCP pool this host serves, and that port's `allowed` narrowed to
-    it (its `pinned` is the address; other ports get None). Reads each such network's dnsmasq configuration and
-    lease file; raises HostnetError naming the NICs a full pool leaves without an address."""
+    it (its `pinned` is the address; other ports get None), and each held port of a stateful DHCPv6 network its
+    `pinned6` (_pins6). Reads each such network's dnsmasq configuration and lease file; raises HostnetError naming
+    the NICs a full pool leaves without an address."""
     now = time.time() if now is None else now
     by_name = dict((n["name"], n) for n in networks)
     waiting = {}
@@ -111,10 +112,8 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
         waiting.setdefault(net["name"], []).append(port)
     pins, errors = {}, []
     for name, held in sorted(waiting.items()):
-        net = by_name[name]
-        conf = _files.read_text(os.path.join(conf_dir, "%s.conf" % name), "network '%s'" % name)
-        leases = _files.read_text(os.path.join(leases_dir, "%s.leases" % name), "network '%s'" % name)
-        pins[name] = _choose(net, held, reserved(conf), leased(leases, now), errors)
+        conf, leases = _texts(name, conf_dir, leases_dir)
+        pins[name] = _choose(by_name[name], held, reserved(conf), leased(leases, now), errors)
     pins6 = _pins6(networks, ports, conf_dir, leases_dir, now, errors)
     if errors:
         raise HostnetError("; ".join(errors))
@@ -139,6 +138,12 @@ def pin(networks, ports, conf_dir, leases_dir=_dhcp.LEASES_DIR, now=None):
     return out_nets, out_ports
 
 
+def _texts(name, conf_dir, leases_dir):
+    """A network's dnsmasq configuration and lease file, as text (None when absent)."""
+    return tuple(_files.read_text(os.path.join(folder, "%s.%s" % (name, ext)), "network '%s'" % name)
+                 for folder, ext in ((conf_dir, "conf"), (leases_dir, "leases")))
+
+
 def _pins6(networks, ports, conf_dir, leases_dir, now, errors):
     """{network: {MAC: IPv6 address}}: on a network with stateful DHCPv6 (`ipv6.dhcp`, so no SLAAC), every held
     port gets one address of the range, as a DHCPv4 pool NIC does (IPv6 addresses are never declared): the one its
@@ -153,9 +158,8 @@ def _pins6(networks, ports, conf_dir, leases_dir, now, errors):
                       key=lambda p: p["ifname"])
         if not dhcp6 or not held or net.get("state", "present") != "present":
             continue
-        conf = _files.read_text(os.path.join(conf_dir, "%s.conf" % net["name"]), "network '%s'" % net["name"])
+        conf, leases = _texts(net["name"], conf_dir, leases_dir)
         first, last = _int(dhcp6["start"]), _int(dhcp6["end"])
-        leases = _files.read_text(os.path.join(leases_dir, "%s.leases" % net["name"]), "network '%s'" % net["name"])
         by_mac, leased_any = leased6(leases, now)
         chosen, taken, macs = {}, set(), set(p["mac"] for p in held)
         for source in (reserved(conf, HOST6_LINE), by_mac):
