@@ -55,6 +55,17 @@ def reserved(conf, pattern=HOST_LINE):
     return out
 
 
+def reserved6(conf):
+    """The text of a network's dnsmasq configuration -> {MAC: IPv6 address} of its DHCPv6 pins
+    (`dhcp-host=MAC,[ADDRESS]`); a bracketed value that is not one IPv6 address is skipped."""
+    out = {}
+    for mac, text in reserved(conf, HOST6_LINE).items():
+        found = _validate.network(text)
+        if found is not None and found.version == 6 and found.prefixlen == 128:
+            out[mac] = str(found.ip)
+    return out
+
+
 def leased(text, now):
     """The text of a dnsmasq lease file -> {MAC: IPv4 address} of its IPv4 leases that have not expired (expiry 0:
     an infinite lease). DHCPv6 lines (the duid line, IAIDs instead of MACs) and broken lines are skipped."""
@@ -159,27 +170,12 @@ def _pins6(networks, ports, conf_dir, leases_dir, now, errors):
         if not dhcp6 or not held or net.get("state", "present") != "present":
             continue
         conf, leases = _texts(net["name"], conf_dir, leases_dir)
-        first, last = _int(dhcp6["start"]), _int(dhcp6["end"])
         by_mac, leased_any = leased6(leases, now)
-        chosen, taken, macs = {}, set(), set(p["mac"] for p in held)
-        for source in (reserved(conf, HOST6_LINE), by_mac):
-            for mac, address in sorted(source.items()):
-                address = str(netaddr.IPAddress(address))
-                if mac in macs and mac not in chosen and first <= _int(address) <= last and address not in taken:
-                    chosen[mac] = address
-                    taken.add(address)
-        taken |= leased_any  # nor is any address leased now
-        free = (str(netaddr.IPAddress(value, 6)) for value in range(first, last + 1))
-        for port in held:
-            if port["mac"] in chosen:
-                continue
-            address = next((a for a in free if a not in taken), None)
-            if address is None:
-                errors.append("%s (%s): network '%s' has no free address left in its DHCPv6 range (%s-%s); widen"
-                              " ipv6.dhcp" % (port["label"], port["ifname"], net["name"], dhcp6["start"], dhcp6["end"]))
-                continue
-            chosen[port["mac"]] = address
-            taken.add(address)
+        chosen, taken = {}, set()
+        _keep(held, (reserved6(conf), by_mac), chosen, taken, _int(dhcp6["start"]), _int(dhcp6["end"]))
+        errors += _fill(held, chosen, _free([dhcp6], taken | leased_any),  # nor is any address leased now
+                        lambda port: "%s (%s): network '%s' has no free address left in its DHCPv6 range (%s-%s); widen"
+                        " ipv6.dhcp" % (port["label"], port["ifname"], net["name"], dhcp6["start"], dhcp6["end"]))
         out[net["name"]] = chosen
     return out
 
@@ -211,36 +207,50 @@ def _choose(net, held, conf_hosts, leases, errors):
     taken = set([host] + [h["address"] for h in declared])
     macs = set(p["mac"] for p in held)
     chosen = dict((h["mac"], h["address"]) for h in declared if h["mac"] in macs)
-    usable = (subnet.first + 1, subnet.last - 1)
     ordered = sorted(held, key=lambda p: p["ifname"])
-    for source in (conf_hosts, leases):
+    _keep(ordered, (conf_hosts, leases), chosen, taken, subnet.first + 1, subnet.last - 1)
+    others = set(address for mac, address in leases.items() if mac not in macs)
+    ranges = ", ".join("%s-%s" % (r["start"], r["end"]) for r in net["dhcp"]["ranges"])
+    errors += _fill(ordered, chosen, _free(net["dhcp"]["ranges"], taken | others),
+                    lambda port: "%s (%s): network '%s' has no free address left in its DHCP ranges (%s) for a NIC that"
+                    " leases; widen dhcp.ranges or give the NIC a static address"
+                    % (port["label"], port["ifname"], net["name"], ranges))
+    return chosen
+
+
+def _keep(ordered, sources, chosen, taken, low, high):
+    """Each port of `ordered` without an address in `chosen` keeps the one its MAC has in the first of `sources`
+    ({MAC: address}) that gives one from `low` to `high` (integers) that is not `taken`."""
+    for source in sources:
         for port in ordered:
             address = source.get(port["mac"])
             if port["mac"] in chosen or address is None or address in taken:
                 continue
-            if usable[0] <= _int(address) <= usable[1]:
+            if low <= _int(address) <= high:
                 chosen[port["mac"]] = address
                 taken.add(address)
-    others = set(address for mac, address in leases.items() if mac not in macs)
-    free = _free(net["dhcp"]["ranges"], taken | others)
+
+
+def _fill(ordered, chosen, free, problem):
+    """Each port of `ordered` without an address in `chosen` takes the next of `free`; the errors (`problem(port)`)
+    of the ports left without one."""
+    errors = []
     for port in ordered:
         if port["mac"] in chosen:
             continue
         address = next(free, None)
         if address is None:
-            errors.append("%s (%s): network '%s' has no free address left in its DHCP ranges (%s) for a NIC that"
-                          " leases; widen dhcp.ranges or give the NIC a static address"
-                          % (port["label"], port["ifname"], net["name"],
-                             ", ".join("%s-%s" % (r["start"], r["end"]) for r in net["dhcp"]["ranges"])))
+            errors.append(problem(port))
             continue
         chosen[port["mac"]] = address
-    return chosen
+    return errors
 
 
 def _free(ranges, taken):
-    """The addresses of the ranges, in order, that are not taken."""
+    """The addresses of the ranges (IPv4 or IPv6, as their `start`), in order, that are not taken."""
     for item in ranges:
+        version = 6 if ":" in item["start"] else 4
         for value in range(_int(item["start"]), _int(item["end"]) + 1):
-            address = str(netaddr.IPAddress(value))
+            address = str(netaddr.IPAddress(value, version))
             if address not in taken:
                 yield address

@@ -165,12 +165,17 @@ def _eui64_rules(doc, chain, port, who):
     if port["prefix6"]:
         scopes.append((port["prefix6"], port["prefix6"], "address of " + port["prefix6"]))
     for prefix, source, what in scopes:
-        own, upper = _validate.eui64(port["mac"], prefix), int(netaddr.IPNetwork(prefix).network) >> 64
+        own, upper = _validate.eui64(port["mac"], prefix), _upper64(prefix)
         _drop(doc, chain, [_match("ip6", "saddr", "!=", own), _raw("nh", 64, 64, upper), _raw("nh", 152, 16, 0xfffe)],
               "%s: no EUI-64 %s source but its own (%s)" % (who, source, own))
         _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(own, op="!="),
                            _raw("th", 64, 64, upper), _raw("th", 152, 16, 0xfffe)],
               "%s: no neighbour advertisement for an EUI-64 %s but its own" % (who, what))
+
+
+def _upper64(prefix):
+    """A /64's first 64 bits, as an integer (what a raw payload match of an address's upper half compares)."""
+    return int(netaddr.IPNetwork(prefix).network) >> 64
 
 
 def _match(protocol, field, op, right):
@@ -236,7 +241,7 @@ def render(doc, ports):
         _drop(doc, chain, [_match("udp", "sport", "==", 547)], "%s: no DHCPv6 server" % who)
         if port.get("pinned6"):  # stateful DHCPv6: the NIC's one address of the prefix (_leasepins)
             _drop(doc, chain, [_match("icmpv6", "type", "==", "nd-neighbor-advert"), _target(port["pinned6"], op="!="),
-                               _raw("th", 64, 64, int(netaddr.IPNetwork(port["prefix6"]).network) >> 64)],
+                               _raw("th", 64, 64, _upper64(port["prefix6"]))],
                   "%s: no neighbour advertisement for an address of %s but its own (%s)"
                   % (who, port["prefix6"], port["pinned6"]))
         if not port["lan"]:  # on an uplink network the LAN gives IPv6 addresses the host does not know

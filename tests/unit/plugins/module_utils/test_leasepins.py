@@ -156,6 +156,11 @@ def test_a_dhcpv6_pin_outside_the_range_is_chosen_again_and_a_full_range_names_t
     conf = "dhcp-host=%s,[fd00:70::5]\n" % MAC[1]
     _nets, out = pins(tmp_path, [port(1)], conf=conf, networks=(NET6,))
     assert out[0]["pinned6"] == "fd00:70::100"
+    # a bracketed value that is no IPv6 address (a hand-edited line) is skipped, not a traceback
+    assert _leasepins.reserved6("dhcp-host=%s,[:::::]\ndhcp-host=%s,[FD00:70:0::101]\n" % (MAC[1], MAC[2])) == {
+        MAC[2]: "fd00:70::101"}
+    _nets, out = pins(tmp_path, [port(1)], conf="dhcp-host=%s,[:::::]\n" % MAC[1], networks=(NET6,))
+    assert out[0]["pinned6"] == "fd00:70::100"
     with pytest.raises(HostnetError) as err:
         pins(tmp_path, [port(n, addresses=["192.168.70.5%d" % n]) for n in (1, 2, 3)], networks=(NET6,))
     assert str(err.value) == ("guest 'vm3' nics[0] (vm3-n0): network 'pool' has no free address left in its DHCPv6"
